@@ -1,0 +1,5 @@
+import sys
+
+from mockstatus.cli import main
+
+sys.exit(main())

@@ -1,0 +1,339 @@
+"""Builds the server: one low-level aiohttp handler that dispatches request -> match -> plan -> wire.
+
+A low-level `web.Server` (no router, no middlewares) keeps the hot path short and puts
+`Expect: 100-continue` under our control: aiohttp's router would answer it before we could
+decide to withhold, delay or reject the 100 (AIOHTTP-NOTES).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from mockstatus import admin, endpoints, semantics, wire
+from mockstatus.accesslog import logger_kwargs
+from mockstatus.errors import RequestError
+from mockstatus.journal import Journal
+from mockstatus.scenarios.store import ScenarioStore
+from mockstatus.types import (
+    EMPTY_QUERY,
+    FAULT_KINDS,
+    Clock,
+    Drip,
+    Fault,
+    Query,
+    RequestFacts,
+    ResponsePlan,
+    SystemClock,
+)
+
+INTERIM_MODES = ("auto", "off", "force")
+SESSION_HEADER = "X-Mockstatus-Session"
+ADMIN_PREFIX = "/__mockstatus/"
+MAX_CONTINUE_DELAY_MS = 60_000
+MAX_UPGRADE_ECHO = 16 * 1024 * 1024  # bytes a raw upgraded connection echoes before closing
+
+
+def bundled_scenarios() -> Path:
+    """The example scenarios: inside the package when installed from a wheel, else the checkout's."""
+    packaged = Path(__file__).parent / "bundled_scenarios"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFacts:
+    qs = request.query_string
+    return RequestFacts(
+        method=request.method,
+        path=request.path,
+        query=Query(tuple(request.query.items())) if qs else EMPTY_QUERY,
+        headers=request.headers,  # case-insensitive: lookups by lower-case name work
+        header_items=tuple(request.headers.items()),
+        version=(request.version.major, request.version.minor),
+        scheme=request.scheme,
+        host=request.host,
+        remote=request.remote or "",
+        body=body,
+        raw_path=request.raw_path,
+    )
+
+
+def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
+    """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed)."""
+    from mockstatus.scenarios.durations import parse_duration
+
+    fault = drip = None
+    if (value := facts.query.get("drip")) is not None:
+        chunk, sep, every = value.partition("/")
+        try:
+            drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
+            if drip.chunk < 1 or drip.every > 60:
+                raise ValueError
+        except ValueError:
+            raise RequestError(
+                f"invalid drip {value!r}: CHUNK/EVERY, e.g. 10/100ms (chunk >= 1 byte, every <= 60s)",
+                param="drip",
+            ) from None
+    if (value := facts.query.get("fault")) is not None:
+        if value not in FAULT_KINDS:
+            raise RequestError(
+                f"invalid fault {value!r}: one of {', '.join(sorted(FAULT_KINDS))}", param="fault"
+            )
+        delay = 0.0
+        if value == "slow-headers":
+            delay = float(facts.query.get("sleep", "2000") or 2000) / 1000.0
+        fault = Fault(kind=value, delay=delay, drip=drip)
+    return fault, drip
+
+
+class Mockstatus:
+    """The server's state and its one request handler."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        scenarios_dir: Path | None = None,
+        journal_size: int = 1000,
+        interim_mode: str = "auto",
+        admin_token: str | None = None,
+        clock_controllable: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if interim_mode not in INTERIM_MODES:
+            raise ValueError(f"interim mode must be one of {', '.join(INTERIM_MODES)}")
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.interim_mode = interim_mode
+        self.semantics = semantics.StatusSemantics(self.rng)
+        self.journal = Journal(journal_size)
+        self.log = log or (lambda line: None)
+        self.store = ScenarioStore(scenarios_dir, clock=self.clock, rng=self.rng, log=self.log)
+        self.admin = admin.Admin(
+            store=self.store,
+            journal=self.journal,
+            clock=self.clock,
+            token=admin_token,
+            clock_controllable=clock_controllable,
+        )
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        path = request.path
+        if path.startswith(ADMIN_PREFIX):
+            return await self.admin.handle(request)
+        facts = facts_from(request)
+        scenario = route = None
+        plan: ResponsePlan | None = None
+        try:
+            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                plan = preflight_plan(facts)
+                return wire.build_response(plan)
+            early = await self._expect(request, facts)
+            if early is not None:
+                plan = early
+                return wire.build_response(plan)
+            runtime = self.store.runtime
+            if runtime is not None and runtime.has_routes:
+                if runtime.needs_body(facts) or request.body_exists:
+                    facts = replace(facts, body=await request.read())
+                answer = runtime.respond(facts, self.semantics)
+                if answer is not None:
+                    plan, scenario, route = answer
+            if plan is None:
+                plan = await self._builtin(request, facts, path)
+            if plan.upgrade is not None:
+                return await self._upgrade(request, plan)
+            plan = self._with_interims(plan, facts)
+            return await wire.send(request, plan)
+        except RequestError as err:
+            plan = semantics.error_plan(err, facts)
+            return wire.build_response(plan)
+        finally:
+            if plan is not None:
+                self.journal.record(
+                    time=self.clock.wall(),
+                    method=facts.method,
+                    path=facts.path,
+                    query=request.query_string,
+                    headers=request.headers,
+                    body=facts.body,
+                    scenario=scenario,
+                    route=route,
+                    session=request.headers.get(SESSION_HEADER),
+                    status=plan.status,
+                    fault=plan.fault.kind if plan.fault else None,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+
+    async def _builtin(self, request: web.BaseRequest, facts: RequestFacts, path: str) -> ResponsePlan:
+        if path.startswith("/status/") or path == "/status":
+            plan = self._status(facts, path[8:])
+        elif path == "/anything" or path.startswith("/anything/"):
+            if request.body_exists and facts.body is None:
+                facts = replace(facts, body=await request.read())
+            plan = endpoints.echo_plan(facts)
+        elif path.startswith("/redirect/"):
+            plan = endpoints.redirect_plan(path[10:], facts)
+        elif path == "/":
+            plan = endpoints.index_plan(facts)
+        else:
+            return endpoints.not_found_plan(facts)
+        if facts.query:
+            fault, drip = parse_fault_query(facts)
+            if fault is not None or drip is not None:
+                plan = replace(plan, fault=fault, drip=drip)
+        return plan
+
+    def _status(self, facts: RequestFacts, spec: str) -> ResponsePlan:
+        choice = semantics.parse_code_spec(spec.rstrip("/"))
+        opts = semantics.parse_options(facts.query)
+        code = self.semantics.choose(choice, opts)
+        accept = facts.headers.get("accept")
+        fmt = semantics.negotiate(accept) if accept else "text"
+        if code == 101:
+            return self._switching_plan(facts, fmt)
+        plan = self.semantics.plan(code, facts.method, fmt, opts)
+        if code == 102:
+            plan = replace(plan, processing_interval=opts.interval or 1.0)
+        if code == 103 or (opts.interim and 103 in opts.interim):
+            # RFC 8297 §2: the final response repeats the hinted Link fields.
+            links = opts.links or (semantics.DEFAULT_EARLY_HINT,)
+            plan = replace(plan, headers=plan.headers + tuple(("Link", v) for v in links))
+        return plan
+
+    def _switching_plan(self, facts: RequestFacts, fmt: str) -> ResponsePlan:
+        token = (facts.header("upgrade") or "").strip()
+        connection = (facts.header("connection") or "").lower()
+        if not token or "upgrade" not in connection:
+            plan, _ = semantics.build_plan(426, facts.method, fmt)
+            headers = [(n, v) for n, v in plan.headers if n.lower() not in ("upgrade",)]
+            return replace(plan, headers=(("Upgrade", "websocket"), *headers))
+        plan, _ = semantics.build_plan(101, facts.method, fmt)
+        return replace(plan, upgrade=token)
+
+    # --- 1xx ---------------------------------------------------------------------------------
+
+    def _interim_mode(self, facts: RequestFacts) -> str:
+        value = facts.query.get("interim_mode") if facts.query else None
+        if value is None:
+            return self.interim_mode
+        if value not in INTERIM_MODES:
+            raise RequestError(
+                f"invalid interim_mode {value!r}: one of {', '.join(INTERIM_MODES)}",
+                param="interim_mode",
+            )
+        return value
+
+    def _with_interims(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+        if not facts.query and not plan.interims:
+            return plan
+        opts_interim = None
+        code = None
+        if facts.query:
+            if (v := facts.query.get("interim")) is not None:
+                opts_interim = semantics.parse_interim_list(v)
+            if facts.path.startswith("/status/"):
+                head = facts.path[8:11]
+                code = int(head) if head in ("100", "102", "103") else None
+        mode = self._interim_mode(facts)
+        wanted = list(plan.interims)
+        if opts_interim is not None:
+            wanted_codes = opts_interim
+        elif code is not None:
+            wanted_codes = (code,)
+        else:
+            wanted_codes = ()
+        if wanted_codes:
+            links = tuple(facts.query.getall("link")) if facts.query else ()
+            opts = semantics.Options(interim=wanted_codes, links=links)
+            wanted = list(semantics.interims_for(0, opts, (1, 1)))
+        if facts.header("expect", "").lower() == "100-continue":
+            wanted = [i for i in wanted if i.status != 100]  # already sent before the body
+        if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
+            wanted = []  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
+        return replace(plan, interims=tuple(wanted))
+
+    async def _expect(self, request: web.BaseRequest, facts: RequestFacts) -> ResponsePlan | None:
+        """RFC 9110 §10.1.1: answer `Expect: 100-continue` before the body is read."""
+        expect = request.headers.get("Expect")
+        if expect is None or request.version < (1, 1):
+            return None
+        if expect.strip().lower() != "100-continue":
+            plan, _ = semantics.build_plan(417, facts.method, semantics.negotiate(facts.header("accept")))
+            return replace(plan, close=True)
+        mode = facts.query.get("continue", "send") if facts.query else "send"
+        if mode == "reject" or mode == "417":
+            plan, _ = semantics.build_plan(417, facts.method, semantics.negotiate(facts.header("accept")))
+            return replace(plan, close=True)  # the unread body must not be parsed as a request
+        if mode == "withhold":
+            return None
+        if mode != "send":
+            try:
+                delay = float(mode)
+            except ValueError:
+                delay = -1.0
+            if not 0 <= delay <= MAX_CONTINUE_DELAY_MS:
+                raise RequestError(
+                    f"invalid continue {mode!r}: send, withhold, reject, or a delay in ms "
+                    f"(0 to {MAX_CONTINUE_DELAY_MS})",
+                    param="continue",
+                )
+            await asyncio.sleep(delay / 1000.0)
+        if self._interim_mode(facts) != "off":
+            await wire.write_interim(request, semantics.interims_for(0, semantics.Options(interim=(100,)), (1, 1))[0])
+        return None
+
+    # --- 101 ---------------------------------------------------------------------------------
+
+    async def _upgrade(self, request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
+        token = plan.upgrade or ""
+        if token.lower() == "websocket":
+            ws = web.WebSocketResponse()
+            if not ws.can_prepare(request).ok:
+                bad, _ = semantics.build_plan(400, request.method, "text")
+                return wire.build_response(bad)
+            await ws.prepare(request)
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+            return ws
+        return await wire.raw_upgrade(request, plan, token, MAX_UPGRADE_ECHO)
+
+
+def preflight_plan(facts: RequestFacts) -> ResponsePlan:
+    """CORS preflight (Fetch standard): allow what was asked, for a day."""
+    headers = [
+        ("Access-Control-Allow-Methods", ", ".join(semantics.STANDARD_METHODS)),
+        ("Access-Control-Max-Age", "86400"),
+    ]
+    asked = facts.header("access-control-request-headers")
+    if asked:
+        with contextlib.suppress(RequestError):
+            headers.append(semantics.check_header("Access-Control-Allow-Headers", asked))
+    return semantics.finish(ResponsePlan(status=204, reason="No Content", headers=tuple(headers)))
+
+
+def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> web.Server:
+    """The aiohttp low-level server for `app` (keep-alive set explicitly: AppRunner's is an hour)."""
+    return web.Server(
+        app.handle,
+        handler_cancellation=True,  # a client that leaves cancels its hung or dripping handler
+        keepalive_timeout=75.0,
+        **logger_kwargs(quiet),
+        **kwargs,
+    )

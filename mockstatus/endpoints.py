@@ -1,0 +1,186 @@
+"""Plans of the built-in endpoints other than /status: echo, redirect chains, the index page.
+
+Pure functions of RequestFacts; no aiohttp.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from urllib.parse import parse_qsl
+
+from mockstatus import codes
+from mockstatus.errors import RequestError
+from mockstatus.semantics import (
+    FORMATS,
+    check_header,
+    error_plan,
+    finish,
+    negotiate,
+    parse_code,
+)
+from mockstatus.types import RequestFacts, ResponsePlan
+
+MAX_REDIRECTS = 100
+
+
+def _json_plan(status: int, doc: object, facts: RequestFacts, headers=()) -> ResponsePlan:
+    return finish(
+        ResponsePlan(
+            status=status,
+            reason=codes.lookup(status).reason,
+            headers=(("Content-Type", "application/json"), *headers),
+            body=json.dumps(doc, indent=2).encode() + b"\n",
+            head=facts.method == "HEAD",
+        )
+    )
+
+
+def describe_request(facts: RequestFacts) -> dict[str, object]:
+    """The request as the echo endpoint reports it."""
+    body = facts.body or b""
+    try:
+        text: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    content_type = (facts.header("content-type") or "").split(";")[0].strip().lower()
+    parsed_json: object = None
+    if text and (content_type.endswith("json") or content_type == ""):
+        try:
+            parsed_json = json.loads(text)
+        except ValueError:
+            parsed_json = None
+    form: dict[str, str | list[str]] = {}
+    if text and content_type == "application/x-www-form-urlencoded":
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            prior = form.get(key)
+            form[key] = value if prior is None else [*([prior] if isinstance(prior, str) else prior), value]
+    headers: dict[str, str] = {}
+    for name, value in facts.header_items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return {
+        "method": facts.method,
+        "url": f"{facts.scheme}://{facts.host}{facts.raw_path or facts.path}",
+        "path": facts.path,
+        "args": facts.query.to_dict(),
+        "headers": headers,
+        "body": text if text is not None else base64.b64encode(body).decode(),
+        "body_encoding": "utf-8" if text is not None else "base64",
+        "json": parsed_json,
+        "form": form,
+        "client": facts.remote,
+        "http_version": f"{facts.version[0]}.{facts.version[1]}",
+    }
+
+
+def echo_plan(facts: RequestFacts) -> ResponsePlan:
+    status = 200
+    if (value := facts.query.get("status")) is not None:
+        status = parse_code(value, param="status", allow_1xx=False)
+    extra: list[tuple[str, str]] = []
+    for item in facts.query.getall("header"):
+        name, sep, value = item.partition(":")
+        if not sep:
+            raise RequestError(f"invalid header {item!r}: use header=Name:Value", param="header")
+        extra.append(check_header(name.strip(), value))
+    return _json_plan(status, describe_request(facts), facts, extra)
+
+
+def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
+    """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … until `/anything` answers 200."""
+    if not (tail.isascii() and tail.isdigit()) or not 0 <= int(tail) <= MAX_REDIRECTS:
+        raise RequestError(
+            f"invalid redirect count {tail!r}: an integer from 0 to {MAX_REDIRECTS}", param="n"
+        )
+    n = int(tail)
+    status = 302
+    if (value := facts.query.get("status")) is not None:
+        status = parse_code(value, param="status")
+        if status not in (301, 302, 303, 307, 308):
+            raise RequestError("invalid status: one of 301, 302, 303, 307, 308", param="status")
+    if n == 0:
+        return _json_plan(200, describe_request(facts), facts)
+    suffix = f"?status={status}" if facts.query.get("status") else ""
+    location = f"/redirect/{n - 1}{suffix}" if n > 1 else "/anything"
+    fmt = negotiate(facts.header("accept"))
+    reason = codes.lookup(status).reason
+    return finish(
+        ResponsePlan(
+            status=status,
+            reason=reason,
+            headers=(("Content-Type", FORMATS["text"]), ("Location", location)),
+            body=f"{status} {reason}: {n} redirect(s) left, next {location}".encode()
+            if fmt != "json"
+            else json.dumps({"code": status, "location": location, "remaining": n}).encode(),
+            head=facts.method == "HEAD",
+        )
+    )
+
+
+def _index_json() -> bytes:
+    return json.dumps(
+        {
+            "codes": [
+                {
+                    "code": info.code,
+                    "reason": info.reason,
+                    "class": info.status_class,
+                    "description": info.description,
+                    "rfc": info.rfc,
+                    "url": f"/status/{info.code}",
+                }
+                for info in codes.CODES.values()
+                if info.registered
+            ],
+            "endpoints": [
+                "/status/{code}",
+                "/anything",
+                "/redirect/{n}",
+                "/__mockstatus/health",
+            ],
+        },
+        indent=2,
+    ).encode()
+
+
+def _index_html() -> bytes:
+    rows = "\n".join(
+        f'<tr><td><a href="/status/{i.code}">{i.code}</a></td><td>{html.escape(i.reason)}</td>'
+        f"<td>{html.escape(i.description)}</td><td>{html.escape(i.rfc)}</td></tr>"
+        for i in codes.CODES.values()
+        if i.registered
+    )
+    return (
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mockstatus</title></head>\n"
+        "<body><h1>mockstatus</h1><p>Every HTTP status code, answered the way a real server "
+        'would. Try <a href="/status/503">/status/503</a>, '
+        '<a href="/anything">/anything</a>, <a href="/redirect/3">/redirect/3</a>. '
+        "Any code from 100 to 599 works; the registered ones:</p>\n"
+        "<table><thead><tr><th>code</th><th>reason</th><th>meaning</th><th>defined in</th>"
+        f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table></body></html>\n"
+    ).encode()
+
+
+_INDEX = {"json": _index_json(), "html": _index_html()}
+
+
+def index_plan(facts: RequestFacts) -> ResponsePlan:
+    fmt = "json" if negotiate(facts.header("accept")) == "json" else "html"
+    return finish(
+        ResponsePlan(
+            status=200,
+            reason="OK",
+            headers=(("Content-Type", FORMATS[fmt]), ("Vary", "Accept")),
+            body=_INDEX[fmt],
+            head=facts.method == "HEAD",
+        )
+    )
+
+
+def not_found_plan(facts: RequestFacts) -> ResponsePlan:
+    err = RequestError(
+        f"no route for {facts.path}: try /status/{{code}}, /anything, /redirect/{{n}} or /",
+        status=404,
+    )
+    return error_plan(err, facts)

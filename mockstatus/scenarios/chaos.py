@@ -1,0 +1,16 @@
+"""Chaos: independent random failures; each rule fires with its own probability."""
+
+from __future__ import annotations
+
+import random
+
+from mockstatus.scenarios.model import ChaosRule
+
+
+def pick(rules: tuple[ChaosRule, ...], rng: random.Random) -> ChaosRule | None:
+    """The first rule whose die roll hits, or None. Every rule rolls (so a seed replays exactly)."""
+    hit = None
+    for rule in rules:
+        if rng.random() < rule.probability and hit is None:
+            hit = rule
+    return hit

@@ -1,0 +1,236 @@
+"""Executes a loaded ScenarioSet: match a request, apply the route's behaviours, build a plan.
+
+Behaviours run in the order SCENARIOS.md gives: rate_limit, outage, chaos, latency, then the
+response (single or sequence) and the state transition. All mutable state (counters, states,
+buckets, scenario clocks) lives in a `SessionState`, one per `X-Mockstatus-Session` id, so that
+reset and isolation are one dictionary operation.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mockstatus import semantics
+from mockstatus.conditional import format_http_date
+from mockstatus.scenarios import chaos, latency, outage, sequence
+from mockstatus.scenarios.matcher import Matcher
+from mockstatus.scenarios.model import ResponseSpec, Route, ScenarioSet
+from mockstatus.scenarios.ratelimit import RateLimiter
+from mockstatus.scenarios.templates import TemplateContext
+from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
+
+SESSION_HEADER = "x-mockstatus-session"
+MAX_SESSIONS = 10_000  # bounded memory: the oldest session is dropped past this
+
+
+@dataclass(slots=True)
+class SessionState:
+    started: float  # scenario clock origin (monotonic), restarted by reset
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    states: dict[tuple[str, str], str] = field(default_factory=dict)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+
+
+def route_key(route: Route) -> str:
+    return f"{route.scenario}/{route.name}"
+
+
+class ScenarioRuntime:
+    def __init__(self, scenario_set: ScenarioSet, *, clock: Clock, rng: random.Random) -> None:
+        self.set = scenario_set
+        self.clock = clock
+        self.rng = rng
+        self.matcher = Matcher(scenario_set)
+        self.has_routes = any(s.routes for s in scenario_set.scenarios)
+        self.sessions: dict[str | None, SessionState] = {}
+        # A file-level `seed` makes that scenario's random choices repeatable.
+        self.rngs: dict[str, random.Random] = {
+            s.name: random.Random(s.seed) if s.seed is not None else rng for s in scenario_set.scenarios
+        }
+
+    # --- state -------------------------------------------------------------------------------
+
+    def session(self, session_id: str | None) -> SessionState:
+        state = self.sessions.get(session_id)
+        if state is None:
+            if len(self.sessions) >= MAX_SESSIONS:
+                self.sessions.pop(next(iter(self.sessions)))
+            state = self.sessions[session_id] = SessionState(started=self.clock.monotonic())
+        return state
+
+    def reset(self, session_id: str | None = None) -> None:
+        """Counters, states, buckets and scenario clocks: of one session, or of all."""
+        if session_id is None:
+            self.sessions.clear()
+            for s in self.set.scenarios:
+                if s.seed is not None:
+                    self.rngs[s.name] = random.Random(s.seed)
+        else:
+            self.sessions.pop(session_id, None)
+
+    def adopt_state(self, old: ScenarioRuntime) -> None:
+        """Keep counters and states across a reload (routes that no longer exist are inert)."""
+        self.sessions = old.sessions
+
+    def needs_body(self, facts: RequestFacts) -> bool:
+        return self.matcher.needs_body(facts)
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def respond(
+        self, facts: RequestFacts, sem: semantics.StatusSemantics
+    ) -> tuple[ResponsePlan, str, str] | None:
+        session_id = facts.header(SESSION_HEADER)
+        state = self.session(session_id)
+        states = state.states
+
+        def state_of(scenario: str, machine: str) -> str:
+            return states.get((scenario, machine), "start")
+
+        found = self.matcher.match(facts, state_of)
+        if found is None:
+            return None
+        route, params = found
+        now = self.clock.monotonic()
+        elapsed = now - state.started
+        rng = self.rngs.get(route.scenario, self.rng)
+        key = route_key(route)
+
+        extra_headers: tuple[tuple[str, str], ...] = ()
+        override: ResponseSpec | None = None
+        fault: Fault | None = None
+        if route.rate_limit is not None:
+            decision = state.limiter.check(key, route.rate_limit, facts, now)
+            extra_headers = decision.headers
+            if not decision.allowed:
+                plan = self._rejected(facts, decision, sem)
+                return plan, route.scenario, route.name
+        window = outage.active(route.outage, elapsed)
+        if window is not None:
+            override, fault = window.respond, window.fault
+            if override is None and fault is None:
+                override = outage.DEFAULT_DOWN
+            left = outage.seconds_left(window, elapsed)
+            extra_headers += (("Retry-After", str(left)),) if fault is None else ()
+        if override is None and fault is None:
+            rule = chaos.pick(route.chaos, rng)
+            if rule is not None:
+                override, fault = rule.respond, rule.fault
+        delay = latency.sample(route.latency, rng) if route.latency is not None else 0.0
+
+        count_key = (key, sequence.per_key(route.sequence, facts), "")
+        count = state.counts.get(count_key, 0) + 1
+        state.counts[count_key] = count
+        spec = override
+        if spec is None:
+            spec = route.respond if route.sequence is None else sequence.step(route.sequence, count - 1)
+        assert spec is not None  # the loader guarantees respond or sequence
+        plan = self.build(spec, facts, params, count, rng, sem, extra_headers)
+        if delay or fault is not None:
+            plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
+        if route.state is not None and route.state.set is not None:
+            states[(route.scenario, route.state.machine)] = route.state.set
+        return plan, route.scenario, route.name
+
+    def build(
+        self,
+        spec: ResponseSpec,
+        facts: RequestFacts,
+        params: dict[str, str],
+        count: int,
+        rng: random.Random,
+        sem: semantics.StatusSemantics,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> ResponsePlan:
+        """A scenario response on top of the per-code defaults of STATUS-SEMANTICS.md."""
+        code = _pick_status(spec.statuses, rng)
+        ctx = TemplateContext(
+            facts=facts,
+            params=params,
+            count=count,
+            now=lambda: format_http_date(self.clock.wall()),
+            uuid=lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        )
+        headers = tuple(
+            semantics.check_header(name, template.render(ctx), param="scenario header")
+            for name, template in spec.headers
+        )
+        names = {n.lower() for n, _ in headers}
+        headers += tuple(h for h in extra_headers if h[0].lower() not in names)
+        body, content_type = _body(spec, ctx)
+        reason = spec.reason
+        opts = semantics.Options(reason=reason, headers=headers)
+        fmt = semantics.negotiate(facts.header("accept"))
+        plan, _ = semantics.build_plan(
+            code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
+        )
+        interims = semantics.interims_for(0, semantics.Options(interim=spec.interim), facts.version)
+        return replace(
+            plan,
+            interims=interims,
+            delay=spec.delay or 0.0,
+            fault=spec.fault,
+            drip=spec.drip,
+        )
+
+    def _rejected(self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics) -> ResponsePlan:
+        opts = semantics.Options(headers=decision.headers, retry_after=str(decision.retry_after))
+        plan, _ = semantics.build_plan(429, facts.method, semantics.negotiate(facts.header("accept")), opts)
+        return plan
+
+    # --- admin view --------------------------------------------------------------------------
+
+    def describe(self) -> list[dict[str, Any]]:
+        out = []
+        default = self.sessions.get(None)
+        for s in self.set.scenarios:
+            machines = sorted({r.state.machine for r in s.routes if r.state is not None})
+            out.append(
+                {
+                    "name": s.name,
+                    "description": s.description,
+                    "file": s.file,
+                    "routes": [
+                        {
+                            "name": r.name,
+                            "behaviours": _behaviours(r),
+                            "calls": sum(
+                                n for (k, _, _), n in (default.counts.items() if default else ()) if k == route_key(r)
+                            ),
+                        }
+                        for r in s.routes
+                    ],
+                    "states": {
+                        m: (default.states.get((s.name, m), "start") if default else "start") for m in machines
+                    },
+                    "sessions": sorted(k for k in self.sessions if k is not None),
+                }
+            )
+        return out
+
+
+def _behaviours(route: Route) -> list[str]:
+    names = []
+    for attr in ("rate_limit", "outage", "chaos", "latency", "sequence", "state"):
+        if getattr(route, attr):
+            names.append(attr)
+    return names
+
+
+def _pick_status(statuses: tuple[tuple[int, float], ...], rng: random.Random) -> int:
+    if len(statuses) == 1:
+        return statuses[0][0]
+    return rng.choices([c for c, _ in statuses], weights=[w for _, w in statuses], k=1)[0]
+
+
+def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str | None]:
+    if spec.file is not None:
+        return spec.file, spec.file_type
+    if spec.json is not None:
+        return spec.json.render(ctx), "application/json"
+    if spec.body is not None:
+        return spec.body.render(ctx).encode(), "text/plain; charset=utf-8"
+    return None, None

@@ -1,0 +1,148 @@
+"""The loaded configuration: folder scenarios plus runtime uploads, swapped atomically on reload.
+
+A reload validates the whole folder first; a broken folder keeps the last good configuration
+serving and keeps its problems for the admin API and the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from mockstatus.errors import ScenarioError, ScenarioProblem
+from mockstatus.scenarios import loader
+from mockstatus.scenarios.model import Scenario, ScenarioSet
+from mockstatus.scenarios.runtime import ScenarioRuntime
+from mockstatus.types import Clock
+
+MAX_WATCHED_FILES = 2000
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when any file under the folder is added, edited or removed."""
+    found = []
+    try:
+        for path in sorted(folder.rglob("*"))[:MAX_WATCHED_FILES]:
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                found.append((str(path), st.st_mtime_ns, st.st_size))
+    except OSError:
+        return (("<unreadable>", 0, 0),)
+    return tuple(found)
+
+
+class ScenarioStore:
+    """Owns the current ScenarioSet and its runtime; the request path reads `runtime` once."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        *,
+        clock: Clock,
+        rng: random.Random,
+        log: Callable[[str], None],
+    ) -> None:
+        self.folder = folder
+        self.clock = clock
+        self.rng = rng
+        self.log = log
+        self.uploads: dict[str, Scenario] = {}
+        self.folder_set = ScenarioSet(())
+        self.errors: list[ScenarioProblem] = []
+        self.reloads = 0
+        self.load_failures = 0
+        self.runtime: ScenarioRuntime | None = None
+        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._swap(ScenarioSet(()))
+
+    # --- loading -----------------------------------------------------------------------------
+
+    def load_initial(self) -> None:
+        """Load the folder; raise ScenarioError when it is broken (the server must not start)."""
+        if self.folder is None:
+            return
+        self._fingerprint = _fingerprint(self.folder)
+        self.folder_set = loader.load_folder(self.folder)
+        self._swap(self.folder_set)
+
+    def reload(self) -> bool:
+        """Re-read the folder; keep the last good configuration when it is broken."""
+        if self.folder is None:
+            return True
+        self._fingerprint = _fingerprint(self.folder)
+        try:
+            new_set = loader.load_folder(self.folder)
+        except ScenarioError as err:
+            self.errors = list(err.problems)
+            self.load_failures += 1
+            self.log(f"scenario reload failed; still serving the last good configuration:\n{err}")
+            return False
+        self.folder_set = new_set
+        self.errors = []
+        self.reloads += 1
+        self._swap(new_set)
+        names = ", ".join(s.name for s in self.current.scenarios) or "none"
+        self.log(f"scenarios reloaded: {names}")
+        return True
+
+    def changed(self) -> bool:
+        return self.folder is not None and _fingerprint(self.folder) != self._fingerprint
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the folder; reload when anything in it changed (runs until cancelled)."""
+        while True:
+            await asyncio.sleep(interval)
+            if self.changed():
+                self.reload()
+
+    # --- runtime uploads ---------------------------------------------------------------------
+
+    def put(self, name: str, text: str) -> Scenario:
+        base = self.folder if self.folder is not None else Path.cwd()
+        scenario = loader.load_text(text, f"<upload:{name}>", base, name)
+        clash = [s for s in self.folder_set.scenarios if s.name == scenario.name and s.name != name]
+        if scenario.name != name or clash:
+            scenario = _renamed(scenario, name)
+        self.uploads[name] = scenario
+        self._swap(self.folder_set)
+        return scenario
+
+    def delete(self, name: str) -> bool:
+        if name in self.uploads:
+            del self.uploads[name]
+        elif any(s.name == name for s in self.folder_set.scenarios):
+            # A folder scenario is hidden until the next reload of its file.
+            self.folder_set = ScenarioSet(tuple(s for s in self.folder_set.scenarios if s.name != name))
+        else:
+            return False
+        self._swap(self.folder_set)
+        return True
+
+    # --- state -------------------------------------------------------------------------------
+
+    @property
+    def current(self) -> ScenarioSet:
+        return self._current
+
+    def _swap(self, folder_set: ScenarioSet) -> None:
+        merged = [s for s in folder_set.scenarios if s.name not in self.uploads]
+        merged += list(self.uploads.values())
+        self._current = ScenarioSet(tuple(merged))
+        old = self.runtime
+        runtime = ScenarioRuntime(self._current, clock=self.clock, rng=self.rng)
+        if old is not None:
+            runtime.adopt_state(old)
+        self.runtime = runtime  # one reference swap: in-flight requests keep their runtime
+
+    def reset(self, session: str | None = None) -> None:
+        if self.runtime is not None:
+            self.runtime.reset(session)
+
+
+def _renamed(scenario: Scenario, name: str) -> Scenario:
+    from dataclasses import replace
+
+    return replace(scenario, name=name, routes=tuple(replace(r, scenario=name) for r in scenario.routes))

@@ -1,0 +1,184 @@
+"""Names shared across layers: what a request is, what a response will be, what time it is.
+
+Data flows one way: RequestFacts -> (scenario match) -> ResponsePlan -> wire.
+Nothing here imports aiohttp.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+Headers = tuple[tuple[str, str], ...]
+
+
+class Clock(Protocol):
+    """Injected time source: `monotonic()` for intervals, `wall()` for dates (epoch seconds)."""
+
+    def monotonic(self) -> float: ...
+
+    def wall(self) -> float: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    __slots__ = ()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that moves only when told to: tests and `--clock manual`."""
+
+    __slots__ = ("_mono", "_wall")
+
+    def __init__(self, wall: float = 1_767_225_600.0, monotonic: float = 1000.0) -> None:
+        self._wall = wall
+        self._mono = monotonic
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def wall(self) -> float:
+        return self._wall
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        self._mono += seconds
+        self._wall += seconds
+
+
+Random = random.Random
+
+
+class Query:
+    """Read-only multi-valued query: `get` gives the first value, `getall` every value."""
+
+    __slots__ = ("_items", "_first")
+
+    def __init__(self, items: tuple[tuple[str, str], ...] = ()) -> None:
+        self._items = items
+        first: dict[str, str] = {}
+        for key, value in items:
+            first.setdefault(key, value)
+        self._first = first
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._first.get(key, default)
+
+    def getall(self, key: str) -> list[str]:
+        return [v for k, v in self._items if k == key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._first
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def items(self) -> tuple[tuple[str, str], ...]:
+        return self._items
+
+    def keys(self) -> list[str]:
+        return list(self._first)
+
+    def to_dict(self) -> dict[str, str | list[str]]:
+        out: dict[str, str | list[str]] = {}
+        for key in self._first:
+            values = self.getall(key)
+            out[key] = values[0] if len(values) == 1 else values
+        return out
+
+
+EMPTY_QUERY = Query()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the semantics and scenario layers may know about a request.
+
+    `headers` has lower-cased names (first value wins; `header_items` keeps every raw pair).
+    `body` is None when it has not been read (the plan does not need it).
+    """
+
+    method: str
+    path: str
+    query: Query = EMPTY_QUERY
+    headers: Mapping[str, str] = field(default_factory=dict)
+    header_items: Headers = ()
+    version: tuple[int, int] = (1, 1)
+    scheme: str = "http"
+    host: str = "localhost"
+    remote: str = "127.0.0.1"
+    body: bytes | None = None
+    raw_path: str = ""
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+
+@dataclass(frozen=True, slots=True)
+class Interim:
+    """One 1xx interim response to write before the final one."""
+
+    status: int
+    reason: str
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Drip:
+    """Send the body `chunk` bytes at a time, one chunk every `every` seconds."""
+
+    chunk: int
+    every: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A deliberate connection fault. `kind` is one of FAULT_KINDS."""
+
+    kind: str
+    delay: float = 0.0  # slow-headers: seconds over which the head is written
+    drip: Drip | None = None
+
+
+FAULT_KINDS = frozenset(
+    {"reset", "close", "truncate", "garbage", "hang", "malformed-chunk", "drip", "slow-headers"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    """Everything the wire layer needs to answer one request; built by semantics or scenarios.
+
+    `headers` never holds Content-Length / Transfer-Encoding / Date (framing is the wire's job);
+    `bodiless` says the status (or HEAD) forbids a body; `content_length_zero` is the 205 rule.
+    """
+
+    status: int
+    reason: str
+    headers: Headers = ()
+    body: bytes = b""
+    interims: tuple[Interim, ...] = ()
+    delay: float = 0.0
+    fault: Fault | None = None
+    drip: Drip | None = None
+    close: bool = False
+    head: bool = False
+    bodiless: bool = False
+    content_length_zero: bool = False
+    # 102 Processing: repeat an interim every `processing_interval` seconds while `delay` runs.
+    processing_interval: float | None = None
+    # Expect: 100-continue handling: "send" (default), "withhold", "reject" (417), or a delay.
+    continue_mode: str = "send"
+    continue_delay: float = 0.0
+    upgrade: str | None = None
