@@ -277,7 +277,7 @@ def probe(outcome: Outcome, server: Server | str | None) -> None:
     """Check one request before loading, so a missing route is reported, not measured."""
     target = outcome.target
     if not isinstance(server, Server):
-        outcome.na = f"n/a (server {server or 'missing'})"
+        outcome.na = "n/a (server did not start, see below)"
         return
     try:
         for _ in range(target.prime):
@@ -378,7 +378,10 @@ def run_load(
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} exited {proc.returncode}: {proc.stderr.strip()[:200]}")
-    return parse_wrk(proc.stdout) if tool == "wrk" else parse_loadgen(proc.stdout)
+    result = parse_wrk(proc.stdout) if tool == "wrk" else parse_loadgen(proc.stdout)
+    if result.requests == 0:
+        raise RuntimeError(f"{tool}: no request completed ({result.errors} socket errors)")
+    return result
 
 
 def choose_tool(requested: str) -> str:
@@ -507,9 +510,11 @@ def table_rows(outcomes: list[Outcome]) -> list[list[str]]:
 def print_table(outcomes: list[Outcome]) -> None:
     header = ["target", "req/s", "p50 ms", "p99 ms", "vs bare", "vs 503", "notes"]
     rows = table_rows(outcomes)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    measured = [header, *(r for r in rows if r[2])]
+    widths = [max(len(r[i]) for r in measured) for i in range(len(header) - 1)]
+    widths[0] = max(len(r[0]) for r in [header, *rows])
     for row in [header, *rows]:
-        if row[2] == "" and row is not header:  # n/a row: let the reason span the columns
+        if not row[2] and row is not header:  # n/a row: let the reason span the columns
             print(f"{row[0]:<{widths[0]}}  {row[1]}")
             continue
         cells = [f"{row[0]:<{widths[0]}}"]
@@ -531,9 +536,11 @@ def print_checks(checks: list[dict[str, Any]]) -> None:
 
 def print_header(args: argparse.Namespace, tool: str, cores: tuple[int, int] | None) -> None:
     pinning = f"servers on core {cores[0]}, load on core {cores[1]}" if cores else "no pinning"
+    # The load average before we start says how much the neighbours are eating.
+    load1 = os.getloadavg()[0]
     print(
         f"mockstatus bench: {args.rounds} round(s) x {args.duration:g} s, "
-        f"{args.connections} connections, load: {tool}, {pinning}",
+        f"{args.connections} connections, load: {tool}, {pinning}, load average {load1:.2f}",
         file=sys.stderr,
         flush=True,
     )
@@ -574,6 +581,7 @@ def build_json(
             "load_tool": tool,
             "cores": list(cores) if cores else None,
             "bare_as_mockstatus": args.bare_as_mockstatus,
+            "load_average_at_end": round(os.getloadavg()[0], 2),
         },
         "servers": {
             key: {"note": s.note} if isinstance(s, Server) else {"error": s}
@@ -591,7 +599,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark mockstatus against a bare aiohttp app (see bench/README.md)."
     )
-    parser.add_argument("--duration", type=float, help="seconds per run (default 5, --quick 1)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help="seconds per run (default 5, --quick 1; whole seconds with wrk)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 1 s runs, one round")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")

@@ -43,11 +43,9 @@ MAX_UPGRADE_ECHO = 16 * 1024 * 1024  # bytes a raw upgraded connection echoes be
 
 
 def bundled_scenarios() -> Path:
-    """The example scenarios: inside the package when installed from a wheel, else the checkout's."""
-    packaged = Path(__file__).parent / "bundled_scenarios"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    """The example scenarios. `mockstatus/bundled_scenarios` is a symlink to the top-level
+    `scenarios/` (one copy): a checkout or editable install follows it, a wheel holds the files."""
+    return Path(__file__).parent / "bundled_scenarios"
 
 
 def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFacts:
@@ -187,6 +185,10 @@ class Mockstatus:
             plan = endpoints.echo_plan(facts)
         elif path.startswith("/redirect/"):
             plan = endpoints.redirect_plan(path[10:], facts)
+        elif path == "/conditional":
+            plan = endpoints.conditional_plan(facts)
+        elif path.startswith("/etag/"):
+            plan = endpoints.conditional_plan(facts, path[6:])
         elif path == "/":
             plan = endpoints.index_plan(facts)
         else:
@@ -205,6 +207,8 @@ class Mockstatus:
         fmt = semantics.negotiate(accept) if accept else "text"
         if code == 101:
             return self._switching_plan(facts, fmt)
+        if code == 206:
+            return endpoints.range_plan(facts, opts.size)
         plan = self.semantics.plan(code, facts.method, fmt, opts)
         if code == 102:
             plan = replace(plan, processing_interval=opts.interval or 1.0)

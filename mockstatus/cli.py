@@ -151,9 +151,9 @@ async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     from mockstatus.app import make_server
 
     server = make_server(app, quiet=args.quiet)
-    runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.ServerRunner(server)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    site = web.TCPSite(runner, args.host, args.port)
     try:
         await site.start()
     except OSError as exc:

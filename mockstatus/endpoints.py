@@ -10,7 +10,7 @@ import html
 import json
 from urllib.parse import parse_qsl
 
-from mockstatus import codes
+from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
 from mockstatus.semantics import (
     FORMATS,
@@ -184,3 +184,63 @@ def not_found_plan(facts: RequestFacts) -> ResponsePlan:
         status=404,
     )
     return error_plan(err, facts)
+
+
+def range_plan(facts: RequestFacts, size: int | None) -> ResponsePlan:
+    """`/status/206`: real byte ranges of a deterministic representation (RFC 9110 §14)."""
+    size = ranges.DEFAULT_SIZE if size is None else size
+    range_header = facts.header("range") or ranges.DEFAULT_206_RANGE
+    outcome = ranges.plan_range(facts.method, range_header, facts.header("if-range"), size)
+    return finish(
+        ResponsePlan(
+            status=outcome.status,
+            reason=codes.lookup(outcome.status).reason,
+            headers=outcome.headers,
+            body=outcome.body,
+            head=facts.method == "HEAD",
+        )
+    )
+
+
+def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePlan:
+    """A resource that really evaluates preconditions (RFC 9110 §13.2.2): 304 or 412 or 200.
+
+    `/conditional` has a fixed ETag and Last-Modified; `/etag/{etag}` uses the given ETag.
+    """
+    if etag is None:
+        tag = CONDITIONAL_ETAG
+    else:
+        if not etag or len(etag) > 200 or not all(0x21 <= ord(c) <= 0x7E and c != '"' for c in etag):
+            raise RequestError(
+                "invalid etag: 1 to 200 visible ASCII characters, no double quote", param="etag"
+            )
+        tag = f'"{etag}"'
+    validators = (
+        ("ETag", tag),
+        ("Last-Modified", ranges.LAST_MODIFIED),
+        ("Cache-Control", "no-cache"),
+    )
+    status = conditional.evaluate(facts.method, facts.headers, tag, ranges.LAST_MODIFIED_EPOCH) or 200
+    reason = codes.lookup(status).reason
+    if status == 304:
+        return finish(ResponsePlan(status=304, reason=reason, headers=validators))
+    fmt = negotiate(facts.header("accept"))
+    body = json.dumps({"code": status, "etag": tag, "last_modified": ranges.LAST_MODIFIED}).encode()
+    if fmt != "json":
+        body = f"{status} {reason}\nETag: {tag}\nLast-Modified: {ranges.LAST_MODIFIED}\n".encode()
+    return finish(
+        ResponsePlan(
+            status=status,
+            reason=reason,
+            headers=(
+                ("Content-Type", "application/json" if fmt == "json" else FORMATS["text"]),
+                ("Vary", "Accept"),
+                *(validators if status == 200 else ()),
+            ),
+            body=body,
+            head=facts.method == "HEAD",
+        )
+    )
+
+
+CONDITIONAL_ETAG = '"ms-conditional-v1"'

@@ -203,9 +203,9 @@ def parse_range(header: str | None, size: int) -> RangeDecision:
 
 
 def _coalesce(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Merge ranges that share a byte (§14.2 allows it; it bounds the response to `size` bytes
-    per distinct byte). Order is the client's, a merged range taking the earliest slot; ranges
-    that merely touch stay separate parts, as asked."""
+    """Merge ranges that share a byte (§14.2 allows it): no byte is sent twice, so a body never
+    exceeds the representation plus part headers. Order is the client's, a merged range taking
+    the earliest slot; ranges that merely touch stay separate parts."""
     out: list[tuple[int, int]] = []
     for first, last in ranges:
         slot = None

@@ -17,7 +17,7 @@ from mockstatus import semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.scenarios import chaos, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
-from mockstatus.scenarios.model import ResponseSpec, Route, ScenarioSet
+from mockstatus.scenarios.model import DEFAULT_OUTAGE_RESPONSE, ResponseSpec, Route, ScenarioSet
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
@@ -48,7 +48,8 @@ class ScenarioRuntime:
         self.sessions: dict[str | None, SessionState] = {}
         # A file-level `seed` makes that scenario's random choices repeatable.
         self.rngs: dict[str, random.Random] = {
-            s.name: random.Random(s.seed) if s.seed is not None else rng for s in scenario_set.scenarios
+            s.name: random.Random(s.seed) if s.seed is not None else rng
+            for s in scenario_set.scenarios
         }
 
     # --- state -------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class ScenarioRuntime:
         if window is not None:
             override, fault = window.respond, window.fault
             if override is None and fault is None:
-                override = outage.DEFAULT_DOWN
+                override = DEFAULT_OUTAGE_RESPONSE
             left = outage.seconds_left(window, elapsed)
             extra_headers += (("Retry-After", str(left)),) if fault is None else ()
         if override is None and fault is None:
@@ -126,7 +127,11 @@ class ScenarioRuntime:
         state.counts[count_key] = count
         spec = override
         if spec is None:
-            spec = route.respond if route.sequence is None else sequence.step(route.sequence, count - 1)
+            spec = (
+                route.respond
+                if route.sequence is None
+                else sequence.step(route.sequence, count - 1)
+            )
         assert spec is not None  # the loader guarantees respond or sequence
         plan = self.build(spec, facts, params, count, rng, sem, extra_headers)
         if delay or fault is not None:
@@ -151,18 +156,17 @@ class ScenarioRuntime:
             facts=facts,
             params=params,
             count=count,
-            now=lambda: format_http_date(self.clock.wall()),
+            now_http_date=lambda: format_http_date(self.clock.wall()),
             uuid=lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         )
         headers = tuple(
-            semantics.check_header(name, template.render(ctx), param="scenario header")
+            semantics.check_header(name, template.render_field(ctx), param="scenario header")
             for name, template in spec.headers
         )
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        reason = spec.reason
-        opts = semantics.Options(reason=reason, headers=headers)
+        opts = semantics.Options(reason=spec.reason, headers=headers)
         fmt = semantics.negotiate(facts.header("accept"))
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
@@ -176,9 +180,13 @@ class ScenarioRuntime:
             drip=spec.drip,
         )
 
-    def _rejected(self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics) -> ResponsePlan:
+    def _rejected(
+        self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics
+    ) -> ResponsePlan:
         opts = semantics.Options(headers=decision.headers, retry_after=str(decision.retry_after))
-        plan, _ = semantics.build_plan(429, facts.method, semantics.negotiate(facts.header("accept")), opts)
+        plan, _ = semantics.build_plan(
+            429, facts.method, semantics.negotiate(facts.header("accept")), opts
+        )
         return plan
 
     # --- admin view --------------------------------------------------------------------------
@@ -198,13 +206,16 @@ class ScenarioRuntime:
                             "name": r.name,
                             "behaviours": _behaviours(r),
                             "calls": sum(
-                                n for (k, _, _), n in (default.counts.items() if default else ()) if k == route_key(r)
+                                n
+                                for (k, _, _), n in (default.counts.items() if default else ())
+                                if k == route_key(r)
                             ),
                         }
                         for r in s.routes
                     ],
                     "states": {
-                        m: (default.states.get((s.name, m), "start") if default else "start") for m in machines
+                        m: (default.states.get((s.name, m), "start") if default else "start")
+                        for m in machines
                     },
                     "sessions": sorted(k for k in self.sessions if k is not None),
                 }
@@ -228,9 +239,9 @@ def _pick_status(statuses: tuple[tuple[int, float], ...], rng: random.Random) ->
 
 def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str | None]:
     if spec.file is not None:
-        return spec.file, spec.file_type
+        return spec.file, spec.content_type
     if spec.json is not None:
-        return spec.json.render(ctx), "application/json"
+        return spec.json.render(ctx), spec.content_type or "application/json"
     if spec.body is not None:
-        return spec.body.render(ctx).encode(), "text/plain; charset=utf-8"
+        return spec.body.render(ctx).encode(), spec.content_type or "text/plain; charset=utf-8"
     return None, None

@@ -115,7 +115,9 @@ class ScenarioStore:
             del self.uploads[name]
         elif any(s.name == name for s in self.folder_set.scenarios):
             # A folder scenario is hidden until the next reload of its file.
-            self.folder_set = ScenarioSet(tuple(s for s in self.folder_set.scenarios if s.name != name))
+            self.folder_set = ScenarioSet(
+                tuple(s for s in self.folder_set.scenarios if s.name != name)
+            )
         else:
             return False
         self._swap(self.folder_set)
@@ -145,4 +147,6 @@ class ScenarioStore:
 def _renamed(scenario: Scenario, name: str) -> Scenario:
     from dataclasses import replace
 
-    return replace(scenario, name=name, routes=tuple(replace(r, scenario=name) for r in scenario.routes))
+    return replace(
+        scenario, name=name, routes=tuple(replace(r, scenario=name) for r in scenario.routes)
+    )

@@ -1,0 +1,324 @@
+"""Which route answers a request: patterns compiled at load time, and an index so misses are cheap.
+
+Hot path. Nothing here parses scenario text; `compile_*` run once at load time, `Matcher.match`
+only compares prepared values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mockstatus.types import RequestFacts
+
+if TYPE_CHECKING:
+    from mockstatus.scenarios.model import Route, ScenarioSet
+
+StateOf = Callable[[str, str], str]
+
+_PATH_TOKEN = re.compile(r"\{([^{}]*)\}|\*\*|\*|[{}]")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class PathPattern:
+    """`exact` for plain paths; otherwise `regex` (full match). `first_segment` is set when the
+    first segment is literal, so the Matcher can index the pattern by it."""
+
+    source: str
+    exact: str | None
+    regex: re.Pattern[str] | None
+    params: frozenset[str]
+    first_segment: str | None
+
+    def match(self, path: str) -> dict[str, str] | None:
+        if self.exact is not None:
+            return {} if path == self.exact else None
+        found = self.regex.fullmatch(path)  # type: ignore[union-attr]
+        if found is None:
+            return None
+        return {k: v for k, v in found.groupdict().items() if v is not None}
+
+
+def compile_path(source: str) -> PathPattern:
+    """`/a/b`, `/a/{id}`, `/static/**`, `/files/*.json`, or `~<regex>`; ValueError when invalid."""
+    if source.startswith("~"):
+        try:
+            regex = re.compile(source[1:])
+        except re.error as exc:
+            raise ValueError(f"'path' regex does not compile: {exc}") from None
+        return PathPattern(source, None, regex, frozenset(regex.groupindex), None)
+    if not source.startswith("/"):
+        raise ValueError(f"'path' must start with '/' or be a '~regex', got {source!r}")
+    if "?" in source:
+        raise ValueError("'path' must not contain '?'; match parameters with 'query'")
+    segments = source[1:].split("/")
+    if not any(c in source for c in "{}*"):
+        return PathPattern(source, source, None, frozenset(), segments[0])
+    pieces: list[str] = []
+    params: list[str] = []
+    for segment in segments:
+        if segment == "**":
+            pieces.append("(?:/.*)?")  # zero or more whole segments
+        elif segment == "*":
+            pieces.append("/[^/]+")
+        else:
+            pieces.append("/" + _compile_segment(segment, params))
+    first = segments[0] if not any(c in segments[0] for c in "{}*") and len(segments) > 1 else None
+    return PathPattern(source, None, re.compile("".join(pieces)), frozenset(params), first)
+
+
+def _compile_segment(segment: str, params: list[str]) -> str:
+    out: list[str] = []
+    pos = 0
+    for token in _PATH_TOKEN.finditer(segment):
+        out.append(re.escape(segment[pos : token.start()]))
+        pos = token.end()
+        text = token.group(0)
+        if text == "*":
+            out.append("[^/]*")
+        elif text == "**":
+            raise ValueError("'**' in 'path' must be a whole segment, as in /static/**")
+        elif token.group(1) is not None:
+            name = token.group(1).strip()
+            if not _IDENT.fullmatch(name):
+                raise ValueError(f"path parameter {{{name}}} must be a name like {{id}}")
+            if name in params:
+                raise ValueError(f"path parameter {{{name}}} appears twice")
+            params.append(name)
+            out.append(f"(?P<{name}>[^/]+)")
+        else:
+            raise ValueError(f"unbalanced '{text}' in 'path'")
+    out.append(re.escape(segment[pos:]))
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueMatch:
+    """A query or header value rule: equal text, `~regex` (search), or None = just present."""
+
+    source: str | None
+    equal: str | None
+    regex: re.Pattern[str] | None
+
+    def test(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        if self.regex is not None:
+            return self.regex.search(value) is not None
+        return self.equal is None or value == self.equal
+
+    def test_any(self, values: Iterable[str]) -> bool:
+        return any(self.test(v) for v in values)
+
+
+def compile_value(source: str | None) -> ValueMatch:
+    if source is None:
+        return ValueMatch(None, None, None)
+    if source.startswith("~"):
+        try:
+            return ValueMatch(source, None, re.compile(source[1:]))
+        except re.error as exc:
+            raise ValueError(f"regex {source[1:]!r} does not compile: {exc}") from None
+    return ValueMatch(source, source, None)
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+_UNSET: Any = _Unset()  # "no json rule": None is a valid JSON value to match
+
+
+@dataclass(frozen=True, slots=True)
+class BodyMatch:
+    """Every given rule must hold: `contains` (bytes), `json` (subset), `regex` (search)."""
+
+    contains: bytes | None = None
+    json: Any = _UNSET
+    regex: re.Pattern[str] | None = None
+
+    def why_not(self, body: bytes, memo: dict[str, Any]) -> str | None:
+        """None when the body matches, else the reason. `memo` caches decoding per request."""
+        if self.contains is not None and self.contains not in body:
+            return f"body does not contain {self.contains.decode('utf-8', 'replace')!r}"
+        if self.json is not _UNSET:
+            parsed = memo.get("json", _UNSET)
+            if parsed is _UNSET:
+                parsed = memo["json"] = _parse_json(body)
+            if parsed is _UNSET:
+                return "body is not JSON"
+            if not json_subset(self.json, parsed):
+                return f"body JSON does not contain {json.dumps(self.json)}"
+        if self.regex is not None:
+            text = memo.get("text")
+            if text is None:
+                text = memo["text"] = body.decode("utf-8", "replace")
+            if self.regex.search(text) is None:
+                return f"body does not match regex {self.regex.pattern!r}"
+        return None
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (
+        ValueError,
+        RecursionError,
+    ):  # includes UnicodeDecodeError; deep nesting is not JSON to us
+        return _UNSET
+
+
+def json_subset(expected: Any, actual: Any) -> bool:
+    """Objects: listed keys present and matching. Lists: each expected item matches some item."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and json_subset(value, actual[key]) for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return isinstance(actual, list) and all(
+            any(json_subset(item, other) for other in actual) for item in expected
+        )
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual  # Python has True == 1; JSON does not
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return expected == actual
+    return type(expected) is type(actual) and expected == actual
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    matched: bool
+    params: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+
+def match_route(route: Route, facts: RequestFacts, state_of: StateOf | None = None) -> MatchResult:
+    """Match one route and say why not (for the journal). State is checked only with `state_of`."""
+    result = _check(route, facts, state_of, {}, explain=True)
+    if isinstance(result, dict):
+        return MatchResult(True, result)
+    return MatchResult(False, {}, result or "no match")
+
+
+def _check(
+    route: Route,
+    facts: RequestFacts,
+    state_of: StateOf | None,
+    memo: dict[str, Any],
+    explain: bool,
+) -> dict[str, str] | str | None:
+    """Params on a match; otherwise the reason when `explain`, else None (no string building)."""
+    spec = route.match
+    methods = spec.methods
+    if methods is not None and facts.method not in methods and facts.method.upper() not in methods:
+        return f"method {facts.method} not in [{', '.join(sorted(methods))}]" if explain else None
+    params: dict[str, str] = {}
+    if spec.path is not None:
+        found = spec.path.match(facts.path)
+        if found is None:
+            return f"path {facts.path} does not match {spec.path.source}" if explain else None
+        params = found
+    state = route.state
+    if state is not None and state.when is not None and state_of is not None:
+        current = state_of(route.scenario, state.machine)
+        if current not in state.when:
+            if not explain:
+                return None
+            return f"state {state.machine} is {current!r}, not in [{', '.join(sorted(state.when))}]"
+    for name, rule in spec.query:
+        if not rule.test_any(facts.query.getall(name)):
+            return _value_reason("query", name, facts.query.get(name), rule) if explain else None
+    for name, rule in spec.headers:
+        value = facts.headers.get(name)
+        if not rule.test(value):
+            return _value_reason("header", name, value, rule) if explain else None
+    if spec.body is not None:
+        if facts.body is None:
+            return "body was not read" if explain else None
+        reason = spec.body.why_not(facts.body, memo)
+        if reason is not None:
+            return reason if explain else None
+    return params
+
+
+def _value_reason(kind: str, name: str, value: str | None, rule: ValueMatch) -> str:
+    if value is None:
+        return f"{kind} {name} missing"
+    return f"{kind} {name}={value!r} does not match {rule.source!r}"
+
+
+def _first_segment(path: str) -> str | None:
+    return path[1:].partition("/")[0] if path.startswith("/") else None
+
+
+class Matcher:
+    """Routes of a ScenarioSet in order (scenario load order, then route order), indexed by exact
+    path and by literal first segment; routes that fit neither are tried for every request."""
+
+    __slots__ = ("_any_body", "_by_exact", "_by_first", "_wild", "routes")
+
+    def __init__(self, scenario_set: ScenarioSet) -> None:
+        routes = [route for scenario in scenario_set.scenarios for route in scenario.routes]
+        self.routes: tuple[Route, ...] = tuple(routes)
+        exact: dict[str, list[int]] = {}
+        first: dict[str, list[int]] = {}
+        wild: list[int] = []
+        for position, route in enumerate(routes):
+            pattern = route.match.path
+            if pattern is not None and pattern.exact is not None:
+                exact.setdefault(pattern.exact, []).append(position)
+            elif pattern is not None and pattern.first_segment is not None:
+                first.setdefault(pattern.first_segment, []).append(position)
+            else:
+                wild.append(position)
+
+        # Candidate lists are precomputed in route order, so a request does one dict lookup.
+        def pick(*groups: Iterable[int]) -> tuple[Route, ...]:
+            return tuple(routes[i] for i in sorted(set().union(*groups)))
+
+        self._by_exact = {
+            path: pick(ids, first.get(_first_segment(path) or "", ()), wild)
+            for path, ids in exact.items()
+        }
+        self._by_first = {segment: pick(ids, wild) for segment, ids in first.items()}
+        self._wild = pick(wild)
+        self._any_body = any(route.match.body is not None for route in routes)
+
+    def candidates(self, path: str) -> tuple[Route, ...]:
+        found = self._by_exact.get(path)
+        if found is not None:
+            return found
+        if self._by_first and path.startswith("/"):
+            return self._by_first.get(path[1:].partition("/")[0], self._wild)
+        return self._wild
+
+    def match(self, facts: RequestFacts, state_of: StateOf) -> tuple[Route, dict[str, str]] | None:
+        """The first route that matches `facts` in its machine's current state, with path params."""
+        memo: dict[str, Any] = {}
+        for route in self.candidates(facts.path):
+            result = _check(route, facts, state_of, memo, explain=False)
+            if result is not None:
+                return route, result  # type: ignore[return-value]
+        return None
+
+    def needs_body(self, facts: RequestFacts) -> bool:
+        """Whether a route that could match this method and path looks at the body."""
+        if not self._any_body:
+            return False
+        for route in self.candidates(facts.path):
+            spec = route.match
+            if spec.body is None:
+                continue
+            methods = spec.methods
+            if methods is not None and facts.method.upper() not in methods:
+                continue
+            if spec.path is None or spec.path.match(facts.path) is not None:
+                return True
+        return False

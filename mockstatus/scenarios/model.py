@@ -1,0 +1,197 @@
+"""The loaded scenarios: immutable, every pattern and template compiled, every file read.
+
+Built only by the loader. Nothing here knows about YAML or where in a file a value came from
+(line/column marks live in ScenarioProblem), so the model can be shared by every request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mockstatus.scenarios.matcher import BodyMatch, PathPattern, ValueMatch
+from mockstatus.scenarios.templates import JsonTemplate, Template
+from mockstatus.types import Drip, Fault
+
+SequenceAfter = Literal["repeat-last", "loop"]
+RateAlgorithm = Literal["fixed-window", "sliding-window", "token-bucket"]
+LatencyKind = Literal["fixed", "uniform", "normal", "lognormal"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSpec:
+    """`methods` upper-case, None = any; `path` None = any; header names lower-case."""
+
+    methods: frozenset[str] | None = None
+    path: PathPattern | None = None
+    query: tuple[tuple[str, ValueMatch], ...] = ()
+    headers: tuple[tuple[str, ValueMatch], ...] = ()
+    body: BodyMatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    """One response. `statuses` are (code, weight) pairs; one pair unless `status` was weighted.
+
+    At most one of `body` / `json` / `file` is set; `content_type` is what that choice implies
+    (json → application/json, file → guessed from its name) unless `headers` sets one.
+    A `slow-headers` fault takes the response's `delay` as its own (`fault.delay`); `delay` is
+    then 0. A `drip` fault carries the `drip:` setting, which is also left in `drip`.
+    """
+
+    statuses: tuple[tuple[int, float], ...] = ((200, 1.0),)
+    reason: str | None = None
+    headers: tuple[tuple[str, Template], ...] = ()
+    body: Template | None = None
+    json: JsonTemplate | None = None
+    file: bytes | None = None
+    interim: tuple[int, ...] = ()
+    delay: float = 0.0
+    fault: Fault | None = None
+    drip: Drip | None = None
+    content_type: str | None = None
+
+    @property
+    def status(self) -> int:
+        """The status when there is only one (the first one otherwise)."""
+        return self.statuses[0][0]
+
+
+DEFAULT_OUTAGE_RESPONSE = ResponseSpec(statuses=((503, 1.0),))
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSpec:
+    """Responses in call order: each step answers `times` calls, then the next step."""
+
+    steps: tuple[tuple[ResponseSpec, int], ...]
+    after: SequenceAfter = "repeat-last"
+    per: str = "global"  # "global" | "client" | "header:<name>" (name as written)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    limit: int
+    window: float
+    algorithm: RateAlgorithm = "fixed-window"
+    key: str = "client"  # "client" | "global" | "header:<name>" | "query:<name>"
+
+
+@dataclass(frozen=True, slots=True)
+class OutageWindow:
+    """Down from `start` for `duration` (one-off), or for `duration` at `offset` of every `every`
+    (recurring), in seconds since the scenario clock started. Exactly one of `respond` / `fault`
+    is set (the loader puts a plain 503 when the file gives neither)."""
+
+    duration: float
+    start: float | None = None
+    every: float | None = None
+    offset: float = 0.0
+    respond: ResponseSpec | None = None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosRule:
+    """With `probability`, answer `respond` or `fault` (exactly one is set) instead of the route."""
+
+    probability: float
+    respond: ResponseSpec | None = None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySpec:
+    """`params`: fixed (seconds,), uniform (low, high), normal (mean, stddev),
+    lognormal (median, sigma) — all seconds except sigma, which has no unit."""
+
+    kind: LatencyKind
+    params: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    """The route matches only when `machine` is in one of `when` (None = any state); after it
+    answers, the machine moves to `set` (None = unchanged). Every machine starts in `start`."""
+
+    machine: str
+    when: frozenset[str] | None = None
+    set: str | None = None
+
+
+INITIAL_STATE = "start"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    scenario: str
+    name: str
+    index: int
+    match: MatchSpec
+    respond: ResponseSpec | None = None
+    sequence: SequenceSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+    outage: tuple[OutageWindow, ...] = ()
+    chaos: tuple[ChaosRule, ...] = ()
+    latency: LatencySpec | None = None
+    state: StateSpec | None = None
+
+    def behaviours(self) -> tuple[str, ...]:
+        """The behaviours this route uses, in the order they are applied."""
+        names = ("sequence", "rate_limit", "outage", "chaos", "latency", "state")
+        return tuple(name for name in names if getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    file: str
+    routes: tuple[Route, ...]
+    description: str = ""
+    seed: int | None = None
+    machines: tuple[str, ...] = ()  # state machines the routes use, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSet:
+    """Scenarios in load order, and by name."""
+
+    scenarios: tuple[Scenario, ...] = ()
+    by_name: dict[str, Scenario] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {s.name: s for s in self.scenarios})
+
+    def __len__(self) -> int:
+        return len(self.scenarios)
+
+    def get(self, name: str) -> Scenario | None:
+        return self.by_name.get(name)
+
+    def with_scenario(self, scenario: Scenario) -> ScenarioSet:
+        """A set where `scenario` replaces the one of the same name in place, or is appended."""
+        if scenario.name not in self.by_name:
+            return ScenarioSet((*self.scenarios, scenario))
+        return ScenarioSet(
+            tuple(scenario if s.name == scenario.name else s for s in self.scenarios)
+        )
+
+    def without(self, name: str) -> ScenarioSet:
+        return ScenarioSet(tuple(s for s in self.scenarios if s.name != name))
+
+
+__all__ = [
+    "DEFAULT_OUTAGE_RESPONSE",
+    "INITIAL_STATE",
+    "ChaosRule",
+    "LatencySpec",
+    "MatchSpec",
+    "OutageWindow",
+    "RateLimitSpec",
+    "ResponseSpec",
+    "Route",
+    "Scenario",
+    "ScenarioSet",
+    "SequenceSpec",
+    "StateSpec",
+]
