@@ -75,7 +75,8 @@ class CompactAccessLogger(AbstractAccessLogger):
         _batcher.add(
             f'{request.remote or "-"} - - [{_timestamp()}] "{request.method} {request.path_qs} '
             f'HTTP/{version.major}.{version.minor}" {response.status} '
-            f"{response.body_length} {time * 1000:.1f}ms\n"
+            f"{response.content_length if response.content_length is not None else '-'} "
+            f"{time * 1000:.1f}ms\n"
         )
 
     @property

@@ -15,6 +15,8 @@ from aiohttp import web
 from mockstatus import codes, semantics
 from mockstatus.errors import ScenarioError
 from mockstatus.journal import Filter, Journal
+from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
+from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import Clock
 
@@ -33,7 +35,9 @@ def _json(doc: Any, status: int = 200) -> web.Response:
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return _json({"code": status, "reason": codes.lookup(status).reason, "error": message, **extra}, status)
+    return _json(
+        {"code": status, "reason": codes.lookup(status).reason, "error": message, **extra}, status
+    )
 
 
 class Admin:
@@ -42,12 +46,14 @@ class Admin:
         *,
         store: ScenarioStore,
         journal: Journal,
+        metrics: Metrics,
         clock: Clock,
         token: str | None,
         clock_controllable: bool,
     ) -> None:
         self.store = store
         self.journal = journal
+        self.metrics = metrics
         self.clock = clock
         self.token = token
         self.clock_controllable = clock_controllable
@@ -78,6 +84,8 @@ class Admin:
                 return self._advance(request)
             if path == "/clock" and method == "GET":
                 return _json({"monotonic": self.clock.monotonic(), "wall": self.clock.wall()})
+            if path == "/metrics" and method in ("GET", "HEAD"):
+                return self._metrics()
             if path == "/reload" and method == "POST":
                 ok = self.store.reload()
                 return _json(self.describe_scenarios(), 200 if ok else 400)
@@ -99,7 +107,13 @@ class Admin:
             "folder": str(self.store.folder) if self.store.folder else None,
             "scenarios": runtime.describe() if runtime is not None else [],
             "errors": [
-                {"file": p.file, "line": p.line, "column": p.column, "message": p.message, "text": str(p)}
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "column": p.column,
+                    "message": p.message,
+                    "text": str(p),
+                }
                 for p in self.store.errors
             ],
             "reloads": self.store.reloads,
@@ -169,7 +183,7 @@ class Admin:
         return _json({"count": len(entries), "requests": [e.to_dict() for e in entries]})
 
     async def _wait(self, request: web.BaseRequest) -> web.StreamResponse:
-        flt, limit = self._filter(request)
+        flt, _limit = self._filter(request)
         count = int(request.query.get("count", "1"))
         timeout = float(request.query.get("timeout", "10"))
         if not 0 <= timeout <= MAX_WAIT:
@@ -185,9 +199,23 @@ class Admin:
 
     def _advance(self, request: web.BaseRequest) -> web.StreamResponse:
         if not self.clock_controllable:
-            return _error(409, "the clock is not controllable: start the server with --clock manual")
+            return _error(
+                409, "the clock is not controllable: start the server with --clock manual"
+            )
         seconds = float(request.query.get("seconds", "0"))
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError("seconds must be a finite number >= 0")
         self.clock.advance(seconds)  # type: ignore[attr-defined]
         return _json({"monotonic": self.clock.monotonic(), "wall": self.clock.wall()})
+
+    def _metrics(self) -> web.Response:
+        store = self.store
+        text = self.metrics.render(
+            reloads=store.reloads,
+            load_failures=store.load_failures,
+            load_errors=len(store.errors),
+            scenarios=len(store.current.scenarios),
+        )
+        return web.Response(
+            body=text.encode(), headers={"Content-Type": METRICS_TYPE, "Server": semantics.SERVER}
+        )

@@ -22,6 +22,7 @@ from mockstatus import admin, endpoints, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.journal import Journal
+from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
     EMPTY_QUERY,
@@ -71,7 +72,7 @@ def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
 
     fault = drip = None
     if (value := facts.query.get("drip")) is not None:
-        chunk, sep, every = value.partition("/")
+        chunk, _sep, every = value.partition("/")
         try:
             drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
             if drip.chunk < 1 or drip.every > 60:
@@ -115,11 +116,13 @@ class Mockstatus:
         self.interim_mode = interim_mode
         self.semantics = semantics.StatusSemantics(self.rng)
         self.journal = Journal(journal_size)
+        self.metrics = Metrics()
         self.log = log or (lambda line: None)
         self.store = ScenarioStore(scenarios_dir, clock=self.clock, rng=self.rng, log=self.log)
         self.admin = admin.Admin(
             store=self.store,
             journal=self.journal,
+            metrics=self.metrics,
             clock=self.clock,
             token=admin_token,
             clock_controllable=clock_controllable,
@@ -161,6 +164,8 @@ class Mockstatus:
             return wire.build_response(plan)
         finally:
             if plan is not None:
+                fault_kind = plan.fault.kind if plan.fault else None
+                self.metrics.observe(scenario, route, plan.status, fault_kind)
                 self.journal.record(
                     time=self.clock.wall(),
                     method=facts.method,
@@ -172,11 +177,13 @@ class Mockstatus:
                     route=route,
                     session=request.headers.get(SESSION_HEADER),
                     status=plan.status,
-                    fault=plan.fault.kind if plan.fault else None,
+                    fault=fault_kind,
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
 
-    async def _builtin(self, request: web.BaseRequest, facts: RequestFacts, path: str) -> ResponsePlan:
+    async def _builtin(
+        self, request: web.BaseRequest, facts: RequestFacts, path: str
+    ) -> ResponsePlan:
         if path.startswith("/status/") or path == "/status":
             plan = self._status(facts, path[8:])
         elif path == "/anything" or path.startswith("/anything/"):
@@ -276,11 +283,15 @@ class Mockstatus:
         if expect is None or request.version < (1, 1):
             return None
         if expect.strip().lower() != "100-continue":
-            plan, _ = semantics.build_plan(417, facts.method, semantics.negotiate(facts.header("accept")))
+            plan, _ = semantics.build_plan(
+                417, facts.method, semantics.negotiate(facts.header("accept"))
+            )
             return replace(plan, close=True)
         mode = facts.query.get("continue", "send") if facts.query else "send"
         if mode == "reject" or mode == "417":
-            plan, _ = semantics.build_plan(417, facts.method, semantics.negotiate(facts.header("accept")))
+            plan, _ = semantics.build_plan(
+                417, facts.method, semantics.negotiate(facts.header("accept"))
+            )
             return replace(plan, close=True)  # the unread body must not be parsed as a request
         if mode == "withhold":
             return None
@@ -297,7 +308,9 @@ class Mockstatus:
                 )
             await asyncio.sleep(delay / 1000.0)
         if self._interim_mode(facts) != "off":
-            await wire.write_interim(request, semantics.interims_for(0, semantics.Options(interim=(100,)), (1, 1))[0])
+            await wire.write_interim(
+                request, semantics.interims_for(0, semantics.Options(interim=(100,)), (1, 1))[0]
+            )
         return None
 
     # --- 101 ---------------------------------------------------------------------------------

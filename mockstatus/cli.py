@@ -145,7 +145,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         accesslog.flush()
 
 
-async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
+async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from aiohttp import web
 
     from mockstatus.app import make_server
@@ -187,7 +187,7 @@ async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     return 0
 
 
-def _bound_port(runner) -> int | None:  # noqa: ANN001
+def _bound_port(runner) -> int | None:
     for addr in runner.addresses:
         if isinstance(addr, tuple) and len(addr) >= 2:
             return int(addr[1])

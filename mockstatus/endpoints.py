@@ -55,7 +55,9 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
     if text and content_type == "application/x-www-form-urlencoded":
         for key, value in parse_qsl(text, keep_blank_values=True):
             prior = form.get(key)
-            form[key] = value if prior is None else [*([prior] if isinstance(prior, str) else prior), value]
+            form[key] = (
+                value if prior is None else [*([prior] if isinstance(prior, str) else prior), value]
+            )
     headers: dict[str, str] = {}
     for name, value in facts.header_items:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -152,7 +154,7 @@ def _index_html() -> bytes:
         if i.registered
     )
     return (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mockstatus</title></head>\n"
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>mockstatus</title></head>\n'
         "<body><h1>mockstatus</h1><p>Every HTTP status code, answered the way a real server "
         'would. Try <a href="/status/503">/status/503</a>, '
         '<a href="/anything">/anything</a>, <a href="/redirect/3">/redirect/3</a>. '
@@ -210,7 +212,11 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
     if etag is None:
         tag = CONDITIONAL_ETAG
     else:
-        if not etag or len(etag) > 200 or not all(0x21 <= ord(c) <= 0x7E and c != '"' for c in etag):
+        if (
+            not etag
+            or len(etag) > 200
+            or not all(0x21 <= ord(c) <= 0x7E and c != '"' for c in etag)
+        ):
             raise RequestError(
                 "invalid etag: 1 to 200 visible ASCII characters, no double quote", param="etag"
             )
@@ -220,7 +226,9 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
         ("Last-Modified", ranges.LAST_MODIFIED),
         ("Cache-Control", "no-cache"),
     )
-    status = conditional.evaluate(facts.method, facts.headers, tag, ranges.LAST_MODIFIED_EPOCH) or 200
+    status = (
+        conditional.evaluate(facts.method, facts.headers, tag, ranges.LAST_MODIFIED_EPOCH) or 200
+    )
     reason = codes.lookup(status).reason
     if status == 304:
         return finish(ResponsePlan(status=304, reason=reason, headers=validators))

@@ -16,7 +16,9 @@ START_TIMEOUT = 10.0
 class BackgroundServer:
     """`with BackgroundServer(app) as server: server.url("/status/503")`"""
 
-    def __init__(self, app: Mockstatus, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, app: Mockstatus, host: str = "127.0.0.1", port: int = 0, **kwargs: Any
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port

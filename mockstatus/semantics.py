@@ -21,7 +21,11 @@ from mockstatus.types import Headers, Interim, Query, RequestFacts, ResponsePlan
 
 SERVER = f"mockstatus/{__version__}"
 MAX_SLEEP_MS = 300_000  # 5 minutes
-FORMATS = {"text": "text/plain; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
+FORMATS = {
+    "text": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
 _FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json", "html": "html"}
 AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}
 STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -202,7 +206,9 @@ def check_retry_after(value: str) -> str:
     """Retry-After = HTTP-date / delay-seconds (RFC 9110 §10.2.3)."""
     from mockstatus.conditional import parse_http_date
 
-    if (value.isascii() and value.isdigit()) or (_BAD_VALUE_RE.search(value) is None and parse_http_date(value)):
+    if (value.isascii() and value.isdigit()) or (
+        _BAD_VALUE_RE.search(value) is None and parse_http_date(value)
+    ):
         return value
     raise RequestError(
         f"invalid retry_after {value!r}: delay-seconds (e.g. 30) or an HTTP-date "
@@ -238,7 +244,9 @@ def parse_options(query: Query) -> Options:
     if (v := query.get("scheme")) is not None:
         scheme = AUTH_SCHEMES.get(v.lower())
         if scheme is None:
-            raise RequestError(f"invalid scheme {v!r}: one of Basic, Bearer, Digest", param="scheme")
+            raise RequestError(
+                f"invalid scheme {v!r}: one of Basic, Bearer, Digest", param="scheme"
+            )
         kw["scheme"] = scheme
     if (v := query.get("seed")) is not None:
         try:
@@ -345,7 +353,9 @@ def negotiate(accept: str | None) -> str:
 # --- bodies ---------------------------------------------------------------------------------
 
 
-def render_body(code: int, reason: str, description: str, fmt: str, extra: dict | None = None) -> bytes:
+def render_body(
+    code: int, reason: str, description: str, fmt: str, extra: dict | None = None
+) -> bytes:
     """The default body of a status in a format: the one shape every code (and error) shares."""
     if fmt == "json":
         doc = {"code": code, "reason": reason, "description": description}
@@ -355,7 +365,7 @@ def render_body(code: int, reason: str, description: str, fmt: str, extra: dict 
     if fmt == "html":
         title = html.escape(f"{code} {reason}")
         return (
-            f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n"
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
             f"<body><h1>{title}</h1>\n<p>{html.escape(description)}</p></body></html>\n"
         ).encode()
     return f"{code} {reason}".encode()
@@ -541,7 +551,9 @@ def _rule_415(d: _Draft) -> None:
 
 
 def _rule_416(d: _Draft) -> None:
-    d.headers.append(("Content-Range", f"bytes */{d.opts.size if d.opts.size is not None else 1024}"))
+    d.headers.append(
+        ("Content-Range", f"bytes */{d.opts.size if d.opts.size is not None else 1024}")
+    )
 
 
 def _rule_418(d: _Draft) -> None:
@@ -639,9 +651,8 @@ def finish(plan: ResponsePlan) -> ResponsePlan:
     status = plan.status
     present = {name.lower() for name, _ in plan.headers}
     headers = list(plan.headers)
-    if status >= 500 or status == 429:
-        if "cache-control" not in present:
-            headers.append(("Cache-Control", "no-store"))  # RFC 9111 §5.2.2.5
+    if (status >= 500 or status == 429) and "cache-control" not in present:
+        headers.append(("Cache-Control", "no-store"))  # RFC 9111 §5.2.2.5
     for name, value in CORS_HEADERS:
         if name.lower() not in present:
             headers.append((name, value))
@@ -722,7 +733,9 @@ def interims_for(code: int, opts: Options, version: tuple[int, int]) -> tuple[In
     """The interim responses to send before the final one (never to HTTP/1.0, RFC 9110 §15.2)."""
     if version < (1, 1):
         return ()
-    wanted = opts.interim if opts.interim is not None else ((code,) if code in (100, 102, 103) else ())
+    wanted = (
+        opts.interim if opts.interim is not None else ((code,) if code in (100, 102, 103) else ())
+    )
     out = []
     for c in wanted:
         info = codes.lookup(c)

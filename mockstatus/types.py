@@ -63,7 +63,7 @@ Random = random.Random
 class Query:
     """Read-only multi-valued query: `get` gives the first value, `getall` every value."""
 
-    __slots__ = ("_items", "_first")
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: tuple[tuple[str, str], ...] = ()) -> None:
         self._items = items

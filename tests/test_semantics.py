@@ -14,7 +14,9 @@ from mockstatus.types import Query, RequestFacts
 
 def plan(code: int, method: str = "GET", fmt: str = "text", **opts):
     sem = semantics.StatusSemantics(random.Random(1))
-    return sem.plan(code, method, fmt, semantics.Options(**opts) if opts else semantics.DEFAULT_OPTIONS)
+    return sem.plan(
+        code, method, fmt, semantics.Options(**opts) if opts else semantics.DEFAULT_OPTIONS
+    )
 
 
 def header(p, name: str) -> str | None:
@@ -56,7 +58,11 @@ def test_every_code_100_to_599_is_registered_with_class():
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("Payload Too Large", 413), ("Unprocessable Entity", 422), ("requested range not satisfiable", 416)],
+    [
+        ("Payload Too Large", 413),
+        ("Unprocessable Entity", 422),
+        ("requested range not satisfiable", 416),
+    ],
 )
 def test_old_names_are_aliases(name, code):
     assert codes.code_for_name(name) == code
@@ -65,7 +71,9 @@ def test_old_names_are_aliases(name, code):
 # --- codes and code lists ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["99", "600", "abc", "", "-1", "1e3", "２００", "200,", ",503", "200:x"])
+@pytest.mark.parametrize(
+    "spec", ["99", "600", "abc", "", "-1", "1e3", "２００", "200,", ",503", "200:x"]
+)
 def test_invalid_code_specs_name_the_valid_range(spec):
     with pytest.raises(RequestError) as err:
         semantics.parse_code_spec(spec)
@@ -224,7 +232,9 @@ def test_429_carries_ratelimit_fields():
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_redirects_point_at_the_echo_endpoint(code):
     assert header(plan(code), "Location") == "/anything"
-    assert header(plan(code, location="https://example.org/x"), "Location") == "https://example.org/x"
+    assert (
+        header(plan(code, location="https://example.org/x"), "Location") == "https://example.org/x"
+    )
 
 
 def test_201_and_202_have_locations_this_server_answers():
@@ -262,7 +272,7 @@ def test_408_and_413_close_the_connection():
 
 
 def test_418_teapot_body_and_306_unused_empty():
-    assert b"418 I'm a teapot" == plan(418).body
+    assert plan(418).body == b"418 I'm a teapot"
     assert "teapot" in json.loads(plan(418, fmt="json").body)["description"]
     p306 = plan(306)
     assert p306.reason == "(Unused)" and p306.body == b""
@@ -303,7 +313,10 @@ def test_415_advertises_accepted_types():
 
 
 def test_428_names_if_match():
-    assert b"If-Match" in plan(428).body or "If-Match" in json.loads(plan(428, fmt="json").body)["description"]
+    assert (
+        b"If-Match" in plan(428).body
+        or "If-Match" in json.loads(plan(428, fmt="json").body)["description"]
+    )
 
 
 def test_user_headers_replace_defaults_and_framing_is_dropped():
@@ -331,7 +344,12 @@ def test_error_plan_has_the_shared_error_shape():
     facts = RequestFacts(method="GET", path="/status/600", headers={"accept": "application/json"})
     p = semantics.error_plan(RequestError("bad code", param="code"), facts)
     assert p.status == 400
-    assert json.loads(p.body) == {"code": 400, "reason": "Bad Request", "error": "bad code", "param": "code"}
+    assert json.loads(p.body) == {
+        "code": 400,
+        "reason": "Bad Request",
+        "error": "bad code",
+        "param": "code",
+    }
 
 
 def test_interims_never_go_to_http_10():

@@ -29,7 +29,13 @@ def test_503_on_the_wire(server):
 
 @pytest.mark.parametrize(
     ("code", "reason"),
-    [(413, "Content Too Large"), (422, "Unprocessable Content"), (418, "I'm a teapot"), (306, "(Unused)"), (599, "Server Error")],
+    [
+        (413, "Content Too Large"),
+        (422, "Unprocessable Content"),
+        (418, "I'm a teapot"),
+        (306, "(Unused)"),
+        (599, "Server Error"),
+    ],
 )
 def test_reason_phrases_on_the_wire(server, code, reason):
     _, r = rawhttp.request(server.port, "GET", f"/status/{code}")
@@ -75,10 +81,15 @@ def test_negotiated_bodies(server):
     assert r.json() == {"code": 404, "reason": "Not Found", "description": r.json()["description"]}
     assert r.headers["Vary"] == "Accept"
     r = requests.get(server.url("/status/404?format=html"))
-    assert r.headers["Content-Type"] == "text/html; charset=utf-8" and "<h1>404 Not Found</h1>" in r.text
+    assert (
+        r.headers["Content-Type"] == "text/html; charset=utf-8"
+        and "<h1>404 Not Found</h1>" in r.text
+    )
 
 
-@pytest.mark.parametrize("target", ["/status/600", "/status/99", "/status/abc", "/status/", "/status"])
+@pytest.mark.parametrize(
+    "target", ["/status/600", "/status/99", "/status/abc", "/status/", "/status"]
+)
 def test_invalid_codes_are_400_naming_the_range(server, target):
     r = httpx.get(server.url(target))
     assert r.status_code == 400
@@ -87,8 +98,16 @@ def test_invalid_codes_are_400_naming_the_range(server, target):
 
 @pytest.mark.parametrize(
     "query",
-    ["sleep=-5", "sleep=999999999", "format=xml", "header=X-A:1%0d%0aX-B:2", "header=Bad%20Name:1",
-     "reason=a%0ab", "location=%2Fx%0d%0aSet-Cookie:a", "retry_after=later"],
+    [
+        "sleep=-5",
+        "sleep=999999999",
+        "format=xml",
+        "header=X-A:1%0d%0aX-B:2",
+        "header=Bad%20Name:1",
+        "reason=a%0ab",
+        "location=%2Fx%0d%0aSet-Cookie:a",
+        "retry_after=later",
+    ],
 )
 def test_invalid_queries_are_400_never_written(server, query):
     r = httpx.get(server.url(f"/status/200?{query}"), headers={"Accept": "application/json"})
@@ -100,7 +119,9 @@ def test_invalid_queries_are_400_never_written(server, query):
 
 def test_query_overrides(server):
     r = httpx.get(
-        server.url("/status/503?retry_after=7&header=X-Trace:abc&header=X-Other:%20two&reason=Down%20For%20Lunch")
+        server.url(
+            "/status/503?retry_after=7&header=X-Trace:abc&header=X-Other:%20two&reason=Down%20For%20Lunch"
+        )
     )
     assert r.status_code == 503 and r.reason_phrase == "Down For Lunch"
     assert r.headers["Retry-After"] == "7"
@@ -142,7 +163,9 @@ def test_weighted_pick_with_seed_is_repeatable(server):
 
 
 def test_following_a_307_resends_post_and_body(server):
-    r = requests.post(server.url("/status/307"), data=b"payload", headers={"Content-Type": "text/plain"})
+    r = requests.post(
+        server.url("/status/307"), data=b"payload", headers={"Content-Type": "text/plain"}
+    )
     assert r.status_code == 200 and r.history[0].status_code == 307
     echo = r.json()
     assert echo["method"] == "POST" and echo["body"] == "payload"
@@ -228,6 +251,8 @@ async def test_aiohttp_client_gets_json(server):
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        async with session.get(server.url("/status/418"), headers={"Accept": "application/json"}) as r:
+        async with session.get(
+            server.url("/status/418"), headers={"Accept": "application/json"}
+        ) as r:
             assert r.status == 418 and r.reason == "I'm a teapot"
             assert json.loads(await r.text())["code"] == 418

@@ -8,7 +8,7 @@ matching (`matcher`), response templates (`templates`) and `mockstatus check` (`
 from mockstatus.scenarios.check import run_check
 from mockstatus.scenarios.durations import parse_duration
 from mockstatus.scenarios.loader import load_files, load_folder, load_text
-from mockstatus.scenarios.matcher import MatchResult, Matcher, match_route
+from mockstatus.scenarios.matcher import Matcher, MatchResult, match_route
 from mockstatus.scenarios.model import (
     ChaosRule,
     LatencySpec,

@@ -41,7 +41,11 @@ CASES = [
     ("syntax-quote", "name: 'x\n", [(2, 1, "found unexpected end of stream")]),
     ("two-documents", ROUTE + "---\n" + ROUTE, [(3, 1, "YAML syntax error")]),
     ("tab-character", "name: \x07\n" + ROUTE, [(1, 7, "unacceptable character #x0007")]),
-    ("duplicate-key", ROUTE + "name: a\nname: b\n", [(4, 1, "duplicate key 'name' (first on line 3)")]),
+    (
+        "duplicate-key",
+        ROUTE + "name: a\nname: b\n",
+        [(4, 1, "duplicate key 'name' (first on line 3)")],
+    ),
     (
         "unknown-key",
         "routes:\n  - respnd: {status: 200}\n",
@@ -50,7 +54,11 @@ CASES = [
             (2, 5, "a route needs 'respond'"),
         ],
     ),
-    ("unknown-top-key", "rutes: []\n", [(1, 1, "did you mean 'routes'"), (1, 1, "missing 'routes'")]),
+    (
+        "unknown-top-key",
+        "rutes: []\n",
+        [(1, 1, "did you mean 'routes'"), (1, 1, "missing 'routes'")],
+    ),
     (
         "status-type",
         "routes:\n  - respond: {status: abc}\n",
@@ -58,13 +66,25 @@ CASES = [
     ),
     ("status-range", "routes:\n  - respond: {status: 600}\n", [(2, 23, "got 600")]),
     ("status-1xx", "routes:\n  - respond: {status: 103}\n", [(2, 23, "informational (1xx)")]),
-    ("status-weights", "routes:\n  - respond: {status: '200:0,503:x'}\n", [
-        (2, 23, "'status' weight must be a positive number, got '0'"),
-        (2, 23, "weight must be a positive number, got 'x'"),
-    ]),
+    (
+        "status-weights",
+        "routes:\n  - respond: {status: '200:0,503:x'}\n",
+        [
+            (2, 23, "'status' weight must be a positive number, got '0'"),
+            (2, 23, "weight must be a positive number, got 'x'"),
+        ],
+    ),
     ("status-weight-list", "routes:\n  - respond: {status: [200: -1]}\n", [(2, 24, "positive")]),
-    ("status-empty-list", "routes:\n  - respond: {status: []}\n", [(2, 23, "'status' list is empty")]),
-    ("interim", "routes:\n  - respond: {interim: [103, 101]}\n", [(2, 30, "100, 102 or 103, got 101")]),
+    (
+        "status-empty-list",
+        "routes:\n  - respond: {status: []}\n",
+        [(2, 23, "'status' list is empty")],
+    ),
+    (
+        "interim",
+        "routes:\n  - respond: {interim: [103, 101]}\n",
+        [(2, 30, "100, 102 or 103, got 101")],
+    ),
     (
         "duration",
         "routes:\n  - respond: {}\n    rate_limit: {limit: 1, window: 5 minutes}\n",
@@ -77,17 +97,41 @@ CASES = [
             )
         ],
     ),
-    ("negative-delay", "routes:\n  - respond: {delay: -1}\n", [(2, 22, "'delay' must be a duration")]),
+    (
+        "negative-delay",
+        "routes:\n  - respond: {delay: -1}\n",
+        [(2, 22, "'delay' must be a duration")],
+    ),
     (
         "path-regex",
         "routes:\n  - match: {path: '~(unclosed'}\n    respond: {}\n",
         [(2, 19, "'path' regex does not compile: missing ), unterminated subpattern")],
     ),
-    ("path-relative", "routes:\n  - match: {path: x}\n    respond: {}\n", [(2, 19, "must start with '/'")]),
-    ("path-param-name", "routes:\n  - match: {path: '/{1x}'}\n    respond: {}\n", [(2, 19, "{1x}")]),
-    ("header-regex", "routes:\n  - match: {headers: {A: '~['}}\n    respond: {}\n", [(2, 26, "'headers' A: regex '[' does not compile")]),
-    ("body-regex", "routes:\n  - match: {body: {regex: '('}}\n    respond: {}\n", [(2, 27, "'regex' does not compile")]),
-    ("body-match-empty", "routes:\n  - match: {body: {}}\n    respond: {}\n", [(2, 19, "needs one of")]),
+    (
+        "path-relative",
+        "routes:\n  - match: {path: x}\n    respond: {}\n",
+        [(2, 19, "must start with '/'")],
+    ),
+    (
+        "path-param-name",
+        "routes:\n  - match: {path: '/{1x}'}\n    respond: {}\n",
+        [(2, 19, "{1x}")],
+    ),
+    (
+        "header-regex",
+        "routes:\n  - match: {headers: {A: '~['}}\n    respond: {}\n",
+        [(2, 26, "'headers' A: regex '[' does not compile")],
+    ),
+    (
+        "body-regex",
+        "routes:\n  - match: {body: {regex: '('}}\n    respond: {}\n",
+        [(2, 27, "'regex' does not compile")],
+    ),
+    (
+        "body-match-empty",
+        "routes:\n  - match: {body: {}}\n    respond: {}\n",
+        [(2, 19, "needs one of")],
+    ),
     (
         "header-name",
         "routes:\n  - respond: {headers: {'Bad Name': x}}\n",
@@ -98,26 +142,54 @@ CASES = [
         'routes:\n  - respond: {headers: {X-A: "a\\r\\nSet-Cookie: x"}}\n',
         [(2, 30, "must not contain control characters")],
     ),
-    ("header-nul", 'routes:\n  - respond: {headers: {X-A: "a\\0"}}\n', [(2, 30, "control characters")]),
-    ("match-header-name", "routes:\n  - match: {headers: {'a b': x}}\n    respond: {}\n", [(2, 23, "header name")]),
-    ("content-length", "routes:\n  - respond: {headers: {Content-Length: 5}}\n", [(2, 25, "set by the server")]),
-    ("reason-crlf", 'routes:\n  - respond: {reason: "OK\\r\\n"}\n', [(2, 23, "'reason' must not contain")]),
+    (
+        "header-nul",
+        'routes:\n  - respond: {headers: {X-A: "a\\0"}}\n',
+        [(2, 30, "control characters")],
+    ),
+    (
+        "match-header-name",
+        "routes:\n  - match: {headers: {'a b': x}}\n    respond: {}\n",
+        [(2, 23, "header name")],
+    ),
+    (
+        "content-length",
+        "routes:\n  - respond: {headers: {Content-Length: 5}}\n",
+        [(2, 25, "set by the server")],
+    ),
+    (
+        "reason-crlf",
+        'routes:\n  - respond: {reason: "OK\\r\\n"}\n',
+        [(2, 23, "'reason' must not contain")],
+    ),
     (
         "fault",
         "routes:\n  - respond: {fault: rst}\n",
         [(2, 22, "unknown fault 'rst' (did you mean 'reset'?); valid: close, drip, garbage, hang")],
     ),
-    ("fault-slow-headers", "routes:\n  - respond: {fault: slow-headers}\n", [(2, 22, "needs a delay")]),
+    (
+        "fault-slow-headers",
+        "routes:\n  - respond: {fault: slow-headers}\n",
+        [(2, 22, "needs a delay")],
+    ),
     ("fault-drip", "routes:\n  - respond: {fault: drip}\n", [(2, 22, "fault 'drip' needs")]),
     ("fault-map-kind", "routes:\n  - respond: {fault: {delay: 1s}}\n", [(2, 22, "needs 'kind'")]),
     ("drip", "routes:\n  - respond: {drip: {chunk: 0, every: 1s}}\n", [(2, 29, "'chunk' must be")]),
-    ("drip-missing", "routes:\n  - respond: {drip: {chunk: 1}}\n", [(2, 21, "needs 'chunk' and 'every'")]),
+    (
+        "drip-missing",
+        "routes:\n  - respond: {drip: {chunk: 1}}\n",
+        [(2, 21, "needs 'chunk' and 'every'")],
+    ),
     (
         "method",
         "routes:\n  - match: {method: PSOT}\n    respond: {}\n",
         [(2, 21, "unknown method 'PSOT' (did you mean 'POST'?)")],
     ),
-    ("method-list", "routes:\n  - match: {method: [GET, 'B C']}\n    respond: {}\n", [(2, 27, "unknown method 'B C'")]),
+    (
+        "method-list",
+        "routes:\n  - match: {method: [GET, 'B C']}\n    respond: {}\n",
+        [(2, 27, "unknown method 'B C'")],
+    ),
     ("routes-empty", "routes: []\n", [(1, 9, "'routes' is empty")]),
     ("routes-missing", "name: x\n", [(1, 1, "missing 'routes'")]),
     ("routes-not-list", "routes: {a: 1}\n", [(1, 9, "'routes' must be a list, got a mapping")]),
@@ -128,7 +200,11 @@ CASES = [
         "routes:\n  - respond: {}\n    sequence: [{}]\n",
         [(2, 5, "a route has 'respond' or 'sequence', not both")],
     ),
-    ("after-without-sequence", "routes:\n  - respond: {}\n    after: loop\n", [(3, 12, "only applies")]),
+    (
+        "after-without-sequence",
+        "routes:\n  - respond: {}\n    after: loop\n",
+        [(3, 12, "only applies")],
+    ),
     (
         "duplicate-route",
         "routes:\n  - {name: a, respond: {}}\n  - {name: a, respond: {}}\n",
@@ -139,18 +215,46 @@ CASES = [
         "routes:\n  - respond: {}\n    chaos: [{probability: 1.5, fault: reset}]\n",
         [(3, 27, "'probability' must be a number from 0 to 1, got 1.5")],
     ),
-    ("chaos-needs-action", "routes:\n  - respond: {}\n    chaos: [{probability: 0.5}]\n", [(3, 13, "needs 'respond' or 'fault'")]),
-    ("chaos-both", "routes:\n  - respond: {}\n    chaos: [{probability: 0.5, fault: reset, respond: {}}]\n", [(3, 13, "not both")]),
-    ("outage-needs-duration", "routes:\n  - respond: {}\n    outage: [{start: 1s}]\n", [(3, 14, "needs 'duration'")]),
+    (
+        "chaos-needs-action",
+        "routes:\n  - respond: {}\n    chaos: [{probability: 0.5}]\n",
+        [(3, 13, "needs 'respond' or 'fault'")],
+    ),
+    (
+        "chaos-both",
+        "routes:\n  - respond: {}\n    chaos: [{probability: 0.5, fault: reset, respond: {}}]\n",
+        [(3, 13, "not both")],
+    ),
+    (
+        "outage-needs-duration",
+        "routes:\n  - respond: {}\n    outage: [{start: 1s}]\n",
+        [(3, 14, "needs 'duration'")],
+    ),
     (
         "outage-every",
         "routes:\n  - respond: {}\n    outage: [{every: 5s, duration: 10s}]\n",
         [(3, 22, "'every' must be longer than 'duration'")],
     ),
-    ("outage-start-every", "routes:\n  - respond: {}\n    outage: [{start: 1s, every: 9s, duration: 1s}]\n", [(3, 33, "not both")]),
-    ("outage-offset", "routes:\n  - respond: {}\n    outage: [{offset: 1s, duration: 1s}]\n", [(3, 23, "'offset' only applies")]),
-    ("rate-limit-missing", "routes:\n  - respond: {}\n    rate_limit: {limit: 1}\n", [(3, 17, "needs 'window'")]),
-    ("rate-limit-key", "routes:\n  - respond: {}\n    rate_limit: {limit: 1, window: 1s, key: cookie}\n", [(3, 45, "'key' must be one of")]),
+    (
+        "outage-start-every",
+        "routes:\n  - respond: {}\n    outage: [{start: 1s, every: 9s, duration: 1s}]\n",
+        [(3, 33, "not both")],
+    ),
+    (
+        "outage-offset",
+        "routes:\n  - respond: {}\n    outage: [{offset: 1s, duration: 1s}]\n",
+        [(3, 23, "'offset' only applies")],
+    ),
+    (
+        "rate-limit-missing",
+        "routes:\n  - respond: {}\n    rate_limit: {limit: 1}\n",
+        [(3, 17, "needs 'window'")],
+    ),
+    (
+        "rate-limit-key",
+        "routes:\n  - respond: {}\n    rate_limit: {limit: 1, window: 1s, key: cookie}\n",
+        [(3, 45, "'key' must be one of")],
+    ),
     (
         "rate-limit-algorithm",
         "routes:\n  - respond: {}\n    rate_limit: {limit: 1, window: 1s, algorithm: token_bucket}\n",
@@ -158,12 +262,36 @@ CASES = [
     ),
     ("sequence-empty", "routes:\n  - sequence: []\n", [(2, 15, "'sequence' is empty")]),
     ("sequence-times", "routes:\n  - sequence: [{times: 0}]\n", [(2, 24, "'times' must be")]),
-    ("sequence-per", "routes:\n  - sequence: [{}]\n    per: 'header:'\n", [(3, 10, "'per' must be one of")]),
-    ("latency", "routes:\n  - respond: {}\n    latency: {uniform: [2s, 1s]}\n", [(3, 24, "low <= high")]),
-    ("latency-kind", "routes:\n  - respond: {}\n    latency: {gauss: 1s}\n", [(3, 15, "unknown key 'gauss'")]),
-    ("latency-normal", "routes:\n  - respond: {}\n    latency: {normal: {mean: 1s}}\n", [(3, 23, "needs 'stddev'")]),
-    ("state-machine", "routes:\n  - respond: {}\n    state: {when: a}\n", [(3, 12, "needs 'machine'")]),
-    ("state-when-empty", "routes:\n  - respond: {}\n    state: {machine: m, when: []}\n", [(3, 31, "'when' is empty")]),
+    (
+        "sequence-per",
+        "routes:\n  - sequence: [{}]\n    per: 'header:'\n",
+        [(3, 10, "'per' must be one of")],
+    ),
+    (
+        "latency",
+        "routes:\n  - respond: {}\n    latency: {uniform: [2s, 1s]}\n",
+        [(3, 24, "low <= high")],
+    ),
+    (
+        "latency-kind",
+        "routes:\n  - respond: {}\n    latency: {gauss: 1s}\n",
+        [(3, 15, "unknown key 'gauss'")],
+    ),
+    (
+        "latency-normal",
+        "routes:\n  - respond: {}\n    latency: {normal: {mean: 1s}}\n",
+        [(3, 23, "needs 'stddev'")],
+    ),
+    (
+        "state-machine",
+        "routes:\n  - respond: {}\n    state: {when: a}\n",
+        [(3, 12, "needs 'machine'")],
+    ),
+    (
+        "state-when-empty",
+        "routes:\n  - respond: {}\n    state: {machine: m, when: []}\n",
+        [(3, 31, "'when' is empty")],
+    ),
     (
         "template-variable",
         "routes:\n  - respond: {body: 'hi {{ nme }}'}\n",
@@ -253,14 +381,23 @@ def test_full_scenario_builds_the_model() -> None:
     assert (s.name, s.seed, s.file, s.machines) == ("payments", 7, "s.yaml", ("session",))
     assert s.description.startswith("Payments API")
     first, second = s.routes
-    assert (first.name, first.index, second.name, second.index) == ("create-payment", 0, "route-1", 1)
+    assert (first.name, first.index, second.name, second.index) == (
+        "create-payment",
+        0,
+        "route-1",
+        1,
+    )
     assert first.match.methods == frozenset({"POST", "PUT"})
     assert [name for name, _ in first.match.query] == ["dry_run", "page", "debug"]
     assert first.match.headers[0][0] == "x-api-key"
     r = first.respond
     assert r is not None
     assert (r.statuses, r.reason, r.interim, r.delay, r.drip) == (
-        ((201, 1.0),), "Made", (103,), 0.25, Drip(10, 0.1)
+        ((201, 1.0),),
+        "Made",
+        (103,),
+        0.25,
+        Drip(10, 0.1),
     )
     assert [(n, t.source) for n, t in r.headers] == [
         ("Location", "/payments/{{ path.id }}"),
@@ -281,10 +418,18 @@ def test_full_scenario_builds_the_model() -> None:
     assert seq.steps[3][0].fault == Fault("drip", drip=Drip(1, 1.0))
     rl = second.rate_limit
     assert rl is not None and (rl.limit, rl.window, rl.algorithm, rl.key) == (
-        10, 60.0, "sliding-window", "query:api_key"
+        10,
+        60.0,
+        "sliding-window",
+        "query:api_key",
     )
     o1, o2, o3 = second.outage
-    assert (o1.start, o1.duration, o1.every, o1.respond and o1.respond.status) == (30, 20, None, 503)
+    assert (o1.start, o1.duration, o1.every, o1.respond and o1.respond.status) == (
+        30,
+        20,
+        None,
+        503,
+    )
     assert (o2.every, o2.offset, o2.fault, o2.respond) == (60, 5, Fault("reset"), None)
     assert (o3.start, o3.respond and o3.respond.status) == (0.0, 503)  # default: plain 503
     assert [c.probability for c in second.chaos] == [0.05, 0.1]
@@ -464,15 +609,26 @@ def test_load_text_uses_default_name_and_base_dir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("250ms", 0.25), ("2s", 2.0), ("1.5s", 1.5), ("5m", 300.0), ("1h", 3600.0), (3, 3.0),
-     (0.5, 0.5), ("10", 10.0), (" 2 s ", 2.0), (0, 0.0)],
+    [
+        ("250ms", 0.25),
+        ("2s", 2.0),
+        ("1.5s", 1.5),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        (3, 3.0),
+        (0.5, 0.5),
+        ("10", 10.0),
+        (" 2 s ", 2.0),
+        (0, 0.0),
+    ],
 )
 def test_parse_duration(value: object, seconds: float) -> None:
     assert parse_duration(value) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize(
-    "value", ["5 minutes", "-1s", -1, float("nan"), float("inf"), True, None, "1d", "", "s", 10**400]
+    "value",
+    ["5 minutes", "-1s", -1, float("nan"), float("inf"), True, None, "1d", "", "s", 10**400],
 )
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match="'window' must be a duration like 250ms, 2s, 5m, 1h"):
@@ -481,11 +637,30 @@ def test_parse_duration_rejects(value: object) -> None:
 
 def test_exported_names() -> None:
     assert set(scenarios.__all__) == {
-        "ChaosRule", "JsonTemplate", "LatencySpec", "MatchResult", "MatchSpec", "Matcher",
-        "OutageWindow", "RateLimitSpec", "ResponseSpec", "Route", "Scenario", "ScenarioSet",
-        "SequenceSpec", "StateSpec", "Template", "TemplateContext", "TemplateError",
-        "compile_template", "load_files", "load_folder", "load_text", "match_route",
-        "parse_duration", "run_check",
+        "ChaosRule",
+        "JsonTemplate",
+        "LatencySpec",
+        "MatchResult",
+        "MatchSpec",
+        "Matcher",
+        "OutageWindow",
+        "RateLimitSpec",
+        "ResponseSpec",
+        "Route",
+        "Scenario",
+        "ScenarioSet",
+        "SequenceSpec",
+        "StateSpec",
+        "Template",
+        "TemplateContext",
+        "TemplateError",
+        "compile_template",
+        "load_files",
+        "load_folder",
+        "load_text",
+        "match_route",
+        "parse_duration",
+        "run_check",
     }
 
 

@@ -95,7 +95,12 @@ def test_method_single_list_and_default() -> None:
     ("rule", "query", "matched", "reason"),
     [
         ("{dry_run: 'true'}", {"dry_run": "true"}, True, ""),
-        ("{dry_run: 'true'}", {"dry_run": "false"}, False, "query dry_run='false' does not match 'true'"),
+        (
+            "{dry_run: 'true'}",
+            {"dry_run": "false"},
+            False,
+            "query dry_run='false' does not match 'true'",
+        ),
         ("{dry_run: 'true'}", {}, False, "query dry_run missing"),
         ("{page: 2}", {"page": "2"}, True, ""),  # YAML numbers compare as written
         ("{flag: true}", {"flag": "true"}, True, ""),
@@ -142,7 +147,11 @@ def test_header_reasons() -> None:
         ("{contains: amount}", b'{"amount": 1}', ""),
         ("{contains: amount}", b"{}", "body does not contain 'amount'"),
         ("{json: {currency: EUR}}", b'{"currency": "EUR", "amount": 5}', ""),
-        ("{json: {currency: EUR}}", b'{"currency": "USD"}', 'body JSON does not contain {"currency": "EUR"}'),
+        (
+            "{json: {currency: EUR}}",
+            b'{"currency": "USD"}',
+            'body JSON does not contain {"currency": "EUR"}',
+        ),
         ("{json: {currency: EUR}}", b"currency=EUR", "body is not JSON"),
         ("{json: {currency: EUR}}", b"\xff\xfe\x00", "body is not JSON"),
         ("{json: {a: {b: [2]}}}", b'{"a": {"b": [1, 2, 3], "c": 0}}', ""),

@@ -1,0 +1,67 @@
+"""Counters for `GET /__mockstatus/metrics`, rendered in the Prometheus text format (0.0.4)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+
+
+class Metrics:
+    """Cheap on the hot path: one Counter increment per request."""
+
+    REQUEST_LABELS = ("scenario", "route", "status", "fault")
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str, str, str]] = Counter()
+        self.rate_limited: Counter[tuple[str, str]] = Counter()
+
+    def observe(
+        self, scenario: str | None, route: str | None, status: int, fault: str | None
+    ) -> None:
+        self.requests[(scenario or "", route or "", str(status), fault or "")] += 1
+        if status == 429 and route is not None:
+            self.rate_limited[(scenario or "", route)] += 1
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.rate_limited.clear()
+
+    def render(self, *, reloads: int, load_failures: int, load_errors: int, scenarios: int) -> str:
+        lines = [
+            "# HELP mockstatus_requests_total Requests answered, by scenario route, status and fault.",
+            "# TYPE mockstatus_requests_total counter",
+        ]
+        for key, n in sorted(self.requests.items()):
+            lines.append(f"mockstatus_requests_total{{{_labels(self.REQUEST_LABELS, key)}}} {n}")
+        lines += [
+            "# HELP mockstatus_rate_limit_rejections_total Requests a scenario rate limit answered with 429.",
+            "# TYPE mockstatus_rate_limit_rejections_total counter",
+        ]
+        for key, n in sorted(self.rate_limited.items()):
+            lines.append(
+                f"mockstatus_rate_limit_rejections_total{{{_labels(('scenario', 'route'), key)}}} {n}"
+            )
+        lines += [
+            "# HELP mockstatus_reloads_total Successful reloads of the scenarios folder.",
+            "# TYPE mockstatus_reloads_total counter",
+            f"mockstatus_reloads_total {reloads}",
+            "# HELP mockstatus_reload_failures_total Reloads rejected because the folder was invalid.",
+            "# TYPE mockstatus_reload_failures_total counter",
+            f"mockstatus_reload_failures_total {load_failures}",
+            "# HELP mockstatus_load_errors Problems found by the last load of the scenarios folder.",
+            "# TYPE mockstatus_load_errors gauge",
+            f"mockstatus_load_errors {load_errors}",
+            "# HELP mockstatus_scenarios Scenarios currently loaded.",
+            "# TYPE mockstatus_scenarios gauge",
+            f"mockstatus_scenarios {scenarios}",
+        ]
+        return "\n".join(lines) + "\n"

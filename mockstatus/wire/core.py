@@ -1,0 +1,110 @@
+"""Final responses and interim 1xx writes (the wire package: the only code touching transports).
+
+Everything here executes a ResponsePlan decided elsewhere. Transport errors (the client left) are
+translated here, once: the handler returns quietly instead of logging a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from mockstatus.types import Headers, Interim, ResponsePlan
+
+
+class ClientGone(Exception):
+    """The client closed the connection while we were writing."""
+
+
+def _head_bytes(status: int, reason: str, headers: Headers) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+def _alive(request: web.BaseRequest) -> asyncio.Transport:
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ClientGone()
+    return transport  # type: ignore[return-value]
+
+
+async def write_interim(request: web.BaseRequest, interim: Interim) -> None:
+    """Write a 1xx before the final response (aiohttp has no API for 102/103).
+
+    Raw transport write, not request.writer.write(): the latter marks the response as started,
+    so a later handler error would drop the connection instead of answering 500.
+    Header names/values were validated when the plan was built.
+    """
+    _alive(request).write(_head_bytes(interim.status, interim.reason, interim.headers))
+    await request.writer.drain()
+
+
+async def send_interims(request: web.BaseRequest, plan: ResponsePlan) -> None:
+    """Send the plan's interims, then wait out its delay (repeating 102 if asked)."""
+    for interim in plan.interims:
+        await write_interim(request, interim)
+    delay = plan.delay
+    if delay <= 0:
+        return
+    interval = plan.processing_interval
+    processing = next((i for i in plan.interims if i.status == 102), None)
+    if interval is None or processing is None:
+        await asyncio.sleep(delay)
+        return
+    # RFC 2518 §10.1: keep telling the client we are still working, once per interval.
+    remaining = delay
+    while remaining > interval:
+        await asyncio.sleep(interval)
+        remaining -= interval
+        await write_interim(request, processing)
+    await asyncio.sleep(remaining)
+
+
+def _headers(plan: ResponsePlan) -> CIMultiDict[str]:
+    return CIMultiDict(plan.headers)
+
+
+def build_response(plan: ResponsePlan) -> web.Response:
+    """A final response for a plan with no fault and no drip."""
+    if plan.content_length_zero:
+        headers = _headers(plan)
+        headers["Content-Length"] = "0"  # aiohttp does not add it for 205
+        resp = web.Response(status=plan.status, reason=plan.reason, headers=headers)
+    elif plan.bodiless:
+        resp = web.Response(status=plan.status, reason=plan.reason, headers=_headers(plan))
+    else:
+        resp = web.Response(
+            status=plan.status, reason=plan.reason, headers=_headers(plan), body=plan.body
+        )
+    if plan.close:
+        resp.force_close()
+    return resp
+
+
+async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
+    """Execute a plan: interims, delay, then the final response, a drip or a fault."""
+    try:
+        if plan.interims or plan.delay:
+            await send_interims(request, plan)
+        if plan.fault is not None:
+            from mockstatus.wire.faults import send_fault  # faults import core's helpers
+
+            return await send_fault(request, plan, plan.fault)
+        if plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
+            from mockstatus.wire.faults import send_drip
+
+            return await send_drip(request, plan, plan.drip)
+        return build_response(plan)
+    except (ClientGone, ConnectionResetError):
+        return _gone()
+
+
+def _gone() -> web.Response:
+    # The client left; aiohttp's write on a closed transport is a quiet no-op.
+    resp = web.Response(status=499, reason="Client Closed Request")
+    resp.force_close()
+    return resp
