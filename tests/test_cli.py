@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -92,25 +91,18 @@ def test_serve_logs_shuts_down_gracefully_and_finishes_in_flight(tmp_path):
     proc = start(port, "--scenarios", str(tmp_path))
     try:
         wait_listening(proc)
-        result: dict[str, int] = {}
-
-        def slow_request() -> None:
-            result["status"] = httpx.get(
-                f"http://127.0.0.1:{port}/status/200?sleep=500", timeout=10
-            ).status_code
-
-        t = threading.Thread(target=slow_request)
-        t.start()
-        deadline = time.monotonic() + 5
-        # A marker request sent after the slow one: once its access-log line is out, the slow
-        # request is in flight (it has not ended, so it is not logged yet).
-        httpx.get(f"http://127.0.0.1:{port}/status/204")
-        while time.monotonic() < deadline and "status/204" not in (line := proc.stdout.readline()):
-            pass
-        assert 'GET /status/204 HTTP/1.1" 204' in line  # common log format
-        proc.send_signal(signal.SIGTERM)
-        t.join(10)
-        assert result.get("status") == 200  # in-flight request finished
+        # The slow request goes out first on a raw socket, so it is surely sent before the marker.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /status/200?sleep=500 HTTP/1.1\r\nHost: x\r\n\r\n")
+            httpx.get(f"http://127.0.0.1:{port}/status/204")
+            deadline = time.monotonic() + 5
+            line = ""
+            while time.monotonic() < deadline and "status/204" not in line:
+                line = proc.stdout.readline()
+            assert 'GET /status/204 HTTP/1.1" 204' in line  # common log format
+            proc.send_signal(signal.SIGTERM)
+            answer = slow.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200 OK")  # the in-flight request finished
         assert proc.wait(10) == 0
         assert "Traceback" not in proc.stderr.read()
     finally:
