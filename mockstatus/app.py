@@ -217,12 +217,16 @@ class Mockstatus:
         if code == 206:
             return endpoints.range_plan(facts, opts.size)
         plan = self.semantics.plan(code, facts.method, fmt, opts)
-        if code == 102:
-            plan = replace(plan, processing_interval=opts.interval or 1.0)
-        if code == 103 or (opts.interim and 103 in opts.interim):
-            # RFC 8297 §2: the final response repeats the hinted Link fields.
-            links = opts.links or (semantics.DEFAULT_EARLY_HINT,)
-            plan = replace(plan, headers=plan.headers + tuple(("Link", v) for v in links))
+        if code < 200:
+            # /status/1xx: the code itself is the interim (`?interim=` replaces it), then the final
+            # (`?final=`, default 200). Whether it is sent (HTTP/1.0, interim mode, Expect) is
+            # decided in _with_interims. 101 was handled above.
+            interims = semantics.interims_for(code, opts, (1, 1))
+            plan = replace(plan, interims=interims)
+            if code == 103 and opts.interim is None:
+                # RFC 8297 §2: the final response repeats the hinted Link fields.
+                links = opts.links or (semantics.DEFAULT_EARLY_HINT,)
+                plan = replace(plan, headers=plan.headers + tuple(("Link", v) for v in links))
         return plan
 
     def _switching_plan(self, facts: RequestFacts, fmt: str) -> ResponsePlan:
@@ -249,68 +253,89 @@ class Mockstatus:
         return value
 
     def _with_interims(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
-        if not facts.query and not plan.interims:
-            return plan
-        opts_interim = None
-        code = None
-        if facts.query:
-            if (v := facts.query.get("interim")) is not None:
-                opts_interim = semantics.parse_interim_list(v)
-            if facts.path.startswith("/status/"):
-                head = facts.path[8:11]
-                code = int(head) if head in ("100", "102", "103") else None
-        mode = self._interim_mode(facts)
-        wanted = list(plan.interims)
-        if opts_interim is not None:
-            wanted_codes = opts_interim
-        elif code is not None:
-            wanted_codes = (code,)
-        else:
-            wanted_codes = ()
-        if wanted_codes:
-            links = tuple(facts.query.getall("link")) if facts.query else ()
-            opts = semantics.Options(interim=wanted_codes, links=links)
-            wanted = list(semantics.interims_for(0, opts, (1, 1)))
-        if facts.header("expect", "").lower() == "100-continue":
-            wanted = [i for i in wanted if i.status != 100]  # already sent before the body
+        """Decide which interims go out before `plan` (the wire only executes the decision)."""
+        query = facts.query
+        if not query and not plan.interims:
+            return plan  # the hot path: no query, nothing to send
+        mode = self._interim_mode(facts) if query else self.interim_mode
+        interims = plan.interims
+        headers = plan.headers
+        interval = plan.processing_interval
+        if query:
+            listed = query.get("interim")
+            if listed is not None:
+                # `?interim=` on any path replaces the plan's interims, in the order given.
+                links = tuple(
+                    semantics.check_header("Link", v, param="link")[1] for v in query.getall("link")
+                )
+                opts = semantics.Options(interim=semantics.parse_interim_list(listed), links=links)
+                interims = semantics.interims_for(0, opts, (1, 1))
+                # RFC 8297 §2: the final response repeats the hinted Link fields.
+                present = {v for n, v in headers if n.lower() == "link"}
+                hinted = dict.fromkeys(v for i in interims if i.status == 103 for _, v in i.headers)
+                headers += tuple(("Link", v) for v in hinted if v not in present)
+            if (value := query.get("interval")) is not None:
+                interval = semantics.parse_options(Query((("interval", value),))).interval
         if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
-            wanted = []  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
-        return replace(plan, interims=tuple(wanted))
+            interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
+        elif interims and (facts.header("expect") or "").strip().lower() == "100-continue":
+            # _expect already sent (or deliberately withheld) the 100 before reading the body.
+            interims = tuple(i for i in interims if i.status != 100)
+        if interval is None and plan.delay > 0 and any(i.status == 102 for i in interims):
+            interval = 1.0  # 102 repeats once a second while the delay runs
+        return replace(plan, interims=interims, headers=headers, processing_interval=interval)
 
     async def _expect(self, request: web.BaseRequest, facts: RequestFacts) -> ResponsePlan | None:
-        """RFC 9110 §10.1.1: answer `Expect: 100-continue` before the body is read."""
+        """RFC 9110 §10.1.1: answer `Expect: 100-continue` before the body is read.
+
+        `?continue=send` (default) writes `100 Continue`, `withhold` writes nothing (the client
+        sends the body after its own timeout), `<ms>` waits that long first, `reject` (or `417`)
+        answers 417 and closes. Except for a rejection the body is then read, so the final
+        response always follows the body. Returns a plan only when the request ends here.
+        """
         expect = request.headers.get("Expect")
-        if expect is None or request.version < (1, 1):
+        if expect is None:
             return None
-        if expect.strip().lower() != "100-continue":
-            plan, _ = semantics.build_plan(
-                417, facts.method, semantics.negotiate(facts.header("accept"))
-            )
-            return replace(plan, close=True)
-        mode = facts.query.get("continue", "send") if facts.query else "send"
-        if mode == "reject" or mode == "417":
-            plan, _ = semantics.build_plan(
-                417, facts.method, semantics.negotiate(facts.header("accept"))
-            )
-            return replace(plan, close=True)  # the unread body must not be parsed as a request
-        if mode == "withhold":
-            return None
-        if mode != "send":
+        from mockstatus.wire.core import ClientGone
+
+        def closing(code: int) -> ResponsePlan:
+            # The body was not (fully) read: it must not be parsed as the next request.
+            fmt = semantics.negotiate(facts.header("accept"))
+            return replace(semantics.build_plan(code, facts.method, fmt)[0], close=True)
+
+        try:
+            mode = self._interim_mode(facts)
+            if request.version < (1, 1) and mode != "force":
+                return None  # §10.1.1: a 100-continue from an HTTP/1.0 client MUST be ignored
+            if expect.strip().lower() != "100-continue":
+                return closing(417)  # an expectation we cannot meet
+            how = facts.query.get("continue", "send") if facts.query else "send"
+            if how in ("reject", "417"):
+                return closing(417)
+            if how not in ("send", "withhold"):
+                try:
+                    delay = float(how)
+                except ValueError:
+                    delay = -1.0
+                if not 0 <= delay <= MAX_CONTINUE_DELAY_MS:  # also rejects nan
+                    raise RequestError(
+                        f"invalid continue {how!r}: send, withhold, reject, or a delay in ms "
+                        f"(0 to {MAX_CONTINUE_DELAY_MS})",
+                        param="continue",
+                    )
+                await asyncio.sleep(delay / 1000.0)
+            if how != "withhold" and mode != "off":
+                (cont,) = semantics.interims_for(100, semantics.DEFAULT_OPTIONS, (1, 1))
+                await wire.write_interim(request, cont)
+        except RequestError as err:
+            return replace(semantics.error_plan(err, facts), close=True)
+        except ClientGone:
+            return closing(499)
+        if request.body_exists:
             try:
-                delay = float(mode)
-            except ValueError:
-                delay = -1.0
-            if not 0 <= delay <= MAX_CONTINUE_DELAY_MS:
-                raise RequestError(
-                    f"invalid continue {mode!r}: send, withhold, reject, or a delay in ms "
-                    f"(0 to {MAX_CONTINUE_DELAY_MS})",
-                    param="continue",
-                )
-            await asyncio.sleep(delay / 1000.0)
-        if self._interim_mode(facts) != "off":
-            await wire.write_interim(
-                request, semantics.interims_for(0, semantics.Options(interim=(100,)), (1, 1))[0]
-            )
+                await request.read()  # cached by aiohttp: later reads (echo, scenarios) get it
+            except web.HTTPRequestEntityTooLarge:
+                return closing(413)
         return None
 
     # --- 101 ---------------------------------------------------------------------------------

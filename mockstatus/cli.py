@@ -13,6 +13,7 @@ import errno
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -76,6 +77,17 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="seconds between checks of the scenarios folder (0 disables live reload)",
     )
     serve.add_argument("--seed", type=int, default=None, help="seed of the random source")
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        default=env.get("MOCKSTATUS_TLS", "") in ("1", "true"),
+        help="serve HTTPS with a certificate made at start-up (needs mockstatus[tls])",
+    )
+    serve.add_argument(
+        "--tls-ca",
+        default=env.get("MOCKSTATUS_TLS_CA"),
+        help="where to write the CA certificate clients should trust (default: a temp file)",
+    )
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
     return parser
@@ -150,10 +162,24 @@ async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
 
     from mockstatus.app import make_server
 
+    ssl_context = None
+    if args.tls:
+        from mockstatus.tls import TLSUnavailable, server_context
+
+        default_ca = Path(tempfile.gettempdir()) / "mockstatus-ca.pem"
+        ca_path = Path(args.tls_ca) if args.tls_ca else default_ca
+        names = (args.host,) if args.host not in ("0.0.0.0", "::") else ()
+        try:
+            ssl_context = server_context(ca_path, names)
+        except (TLSUnavailable, OSError) as exc:
+            print(f"mockstatus: error: {exc}", file=err)
+            return 2
+        print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     server = make_server(app, quiet=args.quiet)
-    runner = web.ServerRunner(server)
+    # shutdown_timeout bounds how long in-flight requests may finish after SIGTERM.
+    runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
+    site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
@@ -165,7 +191,7 @@ async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     host = args.host if ":" not in args.host else f"[{args.host}]"
     names = ", ".join(s.name for s in app.store.current.scenarios) or "none"
     print(
-        f"mockstatus {__version__} listening on http://{host}:{port} "
+        f"mockstatus {__version__} listening on {'https' if args.tls else 'http'}://{host}:{port} "
         f"(scenarios: {app.store.folder}: {names})",
         file=out,
         flush=True,

@@ -6,6 +6,7 @@ import io
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -158,3 +159,21 @@ def test_bundled_scenarios_folder_is_the_top_level_one():
     top = Path(__file__).resolve().parent.parent / "scenarios"
     assert bundled_scenarios().resolve() == top.resolve()
     assert sorted(p.name for p in bundled_scenarios().glob("*.yaml"))
+
+
+@pytest.mark.slow
+def test_tls_serves_https_with_the_written_ca(tmp_path):
+    port = free_port()
+    ca = tmp_path / "ca.pem"
+    proc = start(port, "--scenarios", str(tmp_path), "--tls", "--tls-ca", str(ca), "--quiet")
+    try:
+        line = proc.stdout.readline()
+        assert f"listening on https://127.0.0.1:{port}" in line, line + proc.stderr.read()
+        trusted = ssl.create_default_context(cafile=str(ca))
+        r = httpx.get(f"https://127.0.0.1:{port}/status/503", verify=trusted)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "120"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"https://127.0.0.1:{port}/status/200")  # not trusted without the CA
+    finally:
+        proc.terminate()
+        proc.wait(10)

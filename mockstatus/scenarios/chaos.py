@@ -8,7 +8,11 @@ from mockstatus.scenarios.model import ChaosRule
 
 
 def pick(rules: tuple[ChaosRule, ...], rng: random.Random) -> ChaosRule | None:
-    """The first rule whose die roll hits, or None. Every rule rolls (so a seed replays exactly)."""
+    """The first rule whose die roll hits, or None.
+
+    Every rule rolls on every call, whatever the earlier rules did: the rolls are independent, and
+    a seeded source replays the same choices call after call.
+    """
     hit = None
     for rule in rules:
         if rng.random() < rule.probability and hit is None:

@@ -1,15 +1,22 @@
-"""Latency distributions, sampled from the injected random source; never negative, capped."""
+"""Latency distributions, sampled from the injected random source; never negative, capped.
+
+The sample is only a number: the wire layer waits it out with `asyncio.sleep`, so a slow request
+never blocks the others.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 
 from mockstatus.scenarios.model import LatencySpec
 
-MAX_LATENCY = 300.0
+MAX_LATENCY = 300.0  # seconds: a long tail is capped so no request waits forever
 
 
 def sample(spec: LatencySpec, rng: random.Random) -> float:
+    """Seconds to wait: fixed, uniform [low, high], normal (mean, stddev) or lognormal
+    (median, sigma), clamped to [0, MAX_LATENCY]."""
     kind, p = spec.kind, spec.params
     if kind == "fixed":
         value = p[0]
@@ -19,9 +26,9 @@ def sample(spec: LatencySpec, rng: random.Random) -> float:
         value = rng.gauss(p[0], p[1])
     elif kind == "lognormal":
         # median m, sigma s: exp(N(ln m, s)) has median m.
-        import math
-
         value = rng.lognormvariate(math.log(p[0]), p[1]) if p[0] > 0 else 0.0
     else:  # the loader rejects other kinds
         raise ValueError(f"unknown latency kind {kind!r}")
+    if not math.isfinite(value):
+        return MAX_LATENCY if value > 0 else 0.0
     return min(max(value, 0.0), MAX_LATENCY)

@@ -95,8 +95,8 @@ def load_folder(path: Path) -> ScenarioSet:
             (p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
             key=lambda p: p.name,
         )
-    except OSError as exc:
-        message = f"cannot read scenarios folder: {exc.strerror or exc}"
+    except (OSError, ValueError) as exc:
+        message = f"cannot read scenarios folder: {getattr(exc, 'strerror', None) or exc}"
         raise ScenarioError([ScenarioProblem(str(path), 1, 1, message)]) from None
     return load_files(files, base_dir=path)
 
@@ -192,8 +192,8 @@ class _Source:
         except FileNotFoundError:
             self.problem((1, 1), "file not found")
             return None
-        except OSError as exc:
-            self.problem((1, 1), f"cannot read file: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            self.problem((1, 1), f"cannot read file: {getattr(exc, 'strerror', None) or exc}")
             return None
         if len(data) > MAX_FILE_BYTES:
             self.problem((1, 1), "file is larger than 1 MiB, the limit for a scenario file")

@@ -25,14 +25,14 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class PathPattern:
-    """`exact` for plain paths; otherwise `regex` (full match). `first_segment` is set when the
-    first segment is literal, so the Matcher can index the pattern by it."""
+    """`exact` for plain paths; otherwise `regex` (full match). `prefix` holds the leading
+    literal segments (every segment of an exact path): the Matcher indexes patterns by it."""
 
     source: str
     exact: str | None
     regex: re.Pattern[str] | None
     params: frozenset[str]
-    first_segment: str | None
+    prefix: tuple[str, ...]
 
     def match(self, path: str) -> dict[str, str] | None:
         if self.exact is not None:
@@ -50,14 +50,14 @@ def compile_path(source: str) -> PathPattern:
             regex = re.compile(source[1:])
         except re.error as exc:
             raise ValueError(f"'path' regex does not compile: {exc}") from None
-        return PathPattern(source, None, regex, frozenset(regex.groupindex), None)
+        return PathPattern(source, None, regex, frozenset(regex.groupindex), ())
     if not source.startswith("/"):
         raise ValueError(f"'path' must start with '/' or be a '~regex', got {source!r}")
     if "?" in source:
         raise ValueError("'path' must not contain '?'; match parameters with 'query'")
     segments = source[1:].split("/")
     if not any(c in source for c in "{}*"):
-        return PathPattern(source, source, None, frozenset(), segments[0])
+        return PathPattern(source, source, None, frozenset(), tuple(segments))
     pieces: list[str] = []
     params: list[str] = []
     for segment in segments:
@@ -67,8 +67,12 @@ def compile_path(source: str) -> PathPattern:
             pieces.append("/[^/]+")
         else:
             pieces.append("/" + _compile_segment(segment, params))
-    first = segments[0] if not any(c in segments[0] for c in "{}*") and len(segments) > 1 else None
-    return PathPattern(source, None, re.compile("".join(pieces)), frozenset(params), first)
+    prefix = []
+    for segment in segments:
+        if any(c in segment for c in "{}*"):
+            break
+        prefix.append(segment)
+    return PathPattern(source, None, re.compile("".join(pieces)), frozenset(params), tuple(prefix))
 
 
 def _compile_segment(segment: str, params: list[str]) -> str:
@@ -254,50 +258,71 @@ def _value_reason(kind: str, name: str, value: str | None, rule: ValueMatch) -> 
     return f"{kind} {name}={value!r} does not match {rule.source!r}"
 
 
-def _first_segment(path: str) -> str | None:
-    return path[1:].partition("/")[0] if path.startswith("/") else None
+class _Node:
+    """A trie node for one literal path segment. `routes`: every route whose literal prefix ends
+    here or above, plus the unindexed ones, in route order: the candidates for paths ending here."""
+
+    __slots__ = ("children", "ids", "own", "routes")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.own: list[int] = []  # positions of the routes whose literal prefix ends here
+        self.ids: list[int] = []
+        self.routes: tuple[Route, ...] = ()
+
+    def finish(self, routes: list[Route]) -> None:
+        """Fill `ids` / `routes` of this subtree (iteratively: paths may have many segments)."""
+        stack: list[tuple[_Node, list[int]]] = [(self, [])]
+        while stack:
+            node, inherited = stack.pop()
+            node.ids = sorted({*inherited, *node.own})
+            node.routes = tuple(routes[i] for i in node.ids)
+            stack.extend((child, node.ids) for child in node.children.values())
 
 
 class Matcher:
     """Routes of a ScenarioSet in order (scenario load order, then route order), indexed by exact
-    path and by literal first segment; routes that fit neither are tried for every request."""
+    path and by a trie of literal leading segments; the rest (`~regex`, `/{id}/…`, no path) are
+    candidates for every request. A request costs one dict lookup plus a walk down its segments."""
 
-    __slots__ = ("_any_body", "_by_exact", "_by_first", "_wild", "routes")
+    __slots__ = ("_any_body", "_by_exact", "_root", "routes")
 
     def __init__(self, scenario_set: ScenarioSet) -> None:
         routes = [route for scenario in scenario_set.scenarios for route in scenario.routes]
         self.routes: tuple[Route, ...] = tuple(routes)
+        self._root = _Node()
         exact: dict[str, list[int]] = {}
-        first: dict[str, list[int]] = {}
-        wild: list[int] = []
         for position, route in enumerate(routes):
             pattern = route.match.path
             if pattern is not None and pattern.exact is not None:
                 exact.setdefault(pattern.exact, []).append(position)
-            elif pattern is not None and pattern.first_segment is not None:
-                first.setdefault(pattern.first_segment, []).append(position)
-            else:
-                wild.append(position)
-
-        # Candidate lists are precomputed in route order, so a request does one dict lookup.
-        def pick(*groups: Iterable[int]) -> tuple[Route, ...]:
-            return tuple(routes[i] for i in sorted(set().union(*groups)))
-
+                continue
+            node = self._root
+            for segment in pattern.prefix if pattern is not None else ():
+                node = node.children.setdefault(segment, _Node())
+            node.own.append(position)
+        self._root.finish(routes)
+        # An exact path's candidates: its own routes and the patterns that could also match it.
         self._by_exact = {
-            path: pick(ids, first.get(_first_segment(path) or "", ()), wild)
+            path: tuple(routes[i] for i in sorted({*ids, *self._walk(path).ids}))
             for path, ids in exact.items()
         }
-        self._by_first = {segment: pick(ids, wild) for segment, ids in first.items()}
-        self._wild = pick(wild)
         self._any_body = any(route.match.body is not None for route in routes)
 
+    def _walk(self, path: str) -> _Node:
+        node = self._root
+        if node.children and path.startswith("/"):
+            for segment in path[1:].split("/"):
+                child = node.children.get(segment)
+                if child is None:
+                    break
+                node = child
+        return node
+
     def candidates(self, path: str) -> tuple[Route, ...]:
+        """The routes that could match `path`, in order."""
         found = self._by_exact.get(path)
-        if found is not None:
-            return found
-        if self._by_first and path.startswith("/"):
-            return self._by_first.get(path[1:].partition("/")[0], self._wild)
-        return self._wild
+        return found if found is not None else self._walk(path).routes
 
     def match(self, facts: RequestFacts, state_of: StateOf) -> tuple[Route, dict[str, str]] | None:
         """The first route that matches `facts` in its machine's current state, with path params."""

@@ -1,10 +1,17 @@
-"""Outage windows on the scenario clock: one-shot (`start`, `duration`) or recurring (`every`)."""
+"""Outage windows on the scenario clock: one-shot (`start`, `duration`) or recurring (`every`).
+
+`elapsed` is seconds since the scenario's clock started (load, or the last reset of the session).
+A window is half-open: down at `start`, up again at `start + duration`.
+"""
 
 from __future__ import annotations
 
 import math
 
 from mockstatus.scenarios.model import OutageWindow
+
+MAX_CHAIN = 64  # windows followed when they overlap or touch (Retry-After spans all of them)
+_EPS = 1e-9
 
 
 def is_active(window: OutageWindow, elapsed: float) -> bool:
@@ -24,11 +31,27 @@ def active(windows: tuple[OutageWindow, ...], elapsed: float) -> OutageWindow | 
     return None
 
 
-def seconds_left(window: OutageWindow, elapsed: float) -> int:
-    """Whole seconds until the window ends, rounded up (at least 1): the honest Retry-After."""
+def window_end(window: OutageWindow, elapsed: float) -> float:
+    """When the window that is down at `elapsed` ends (scenario seconds)."""
     if window.every is None:
-        end = (window.start or 0.0) + window.duration
-    else:
-        phase = (elapsed - window.offset) % window.every
-        end = elapsed - phase + window.duration
-    return max(1, math.ceil(end - elapsed - 1e-9))
+        return (window.start or 0.0) + window.duration
+    phase = (elapsed - window.offset) % window.every
+    return elapsed - phase + window.duration
+
+
+def up_at(windows: tuple[OutageWindow, ...], elapsed: float) -> float:
+    """The first moment at or after `elapsed` when no window is down (windows that overlap or
+    follow back to back count as one outage)."""
+    at = elapsed
+    for _ in range(MAX_CHAIN):
+        window = active(windows, at)
+        if window is None:
+            return at
+        at = max(at, window_end(window, at))
+    return at
+
+
+def seconds_left(windows: tuple[OutageWindow, ...], elapsed: float) -> int:
+    """Whole seconds until the route is up again, rounded up (at least 1): the honest
+    Retry-After (RFC 9110 §10.2.3 delay-seconds) while it is down."""
+    return max(1, math.ceil(up_at(windows, elapsed) - elapsed - _EPS))

@@ -1,7 +1,12 @@
 """Rate limits: fixed-window, sliding-window and token-bucket, keyed per client/global/header/query.
 
-Checks are synchronous on the event loop, so a limit of N lets exactly N requests through per
-window however many arrive at once. Idle keys expire, so memory stays bounded.
+Checks are synchronous on the event loop (no `await` between reading and updating a bucket), so a
+limit of N lets exactly N requests through per window however many arrive at once. Idle keys
+expire, and the number of keys is capped, so memory stays bounded.
+
+Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
+(`RateLimit-Policy: "default";q=10;w=60` and `RateLimit: "default";r=3;t=42`) plus the common
+`X-RateLimit-Limit/Remaining/Reset`; Retry-After (RFC 9110 §10.2.3) on a 429.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from dataclasses import dataclass, field
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.types import RequestFacts
 
-MAX_KEYS = 100_000
+MAX_KEYS = 100_000  # buckets per limiter (one limiter per session); least recently seen go first
 SWEEP_EVERY = 1024  # checks between sweeps of idle keys
+_EPS = 1e-9  # float slack: a refill of 0.9999999999 tokens is a token
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +34,9 @@ class Decision:
 
 @dataclass(slots=True)
 class _Bucket:
+    window: float  # the spec's window: a bucket idle this long is back to its initial state
     last_seen: float
-    window_start: float = 0.0
+    window_start: float = 0.0  # fixed: start of the current window; token: last refill
     count: int = 0
     hits: deque[float] = field(default_factory=deque)
     tokens: float = -1.0
@@ -50,7 +57,7 @@ def client_key(spec: RateLimitSpec, facts: RequestFacts) -> str:
 
 def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> tuple[tuple[str, str], ...]:
     """The IETF draft's RateLimit-Policy/RateLimit fields plus the common X-RateLimit-* ones."""
-    window = max(1, math.ceil(spec.window))
+    window = max(1, math.ceil(spec.window - _EPS))
     return (
         ("RateLimit-Policy", f'"default";q={spec.limit};w={window}'),
         ("RateLimit", f'"default";r={remaining};t={reset}'),
@@ -61,11 +68,12 @@ def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> tuple[tuple
 
 
 def _ceil(seconds: float) -> int:
-    return max(0, math.ceil(seconds - 1e-9))
+    """Whole seconds, rounded up (a client that waits this long is not early), at least 1."""
+    return max(1, math.ceil(seconds - _EPS))
 
 
 class RateLimiter:
-    """Buckets for every (route, key) pair of one session."""
+    """Buckets for every (route, key) pair of one session, least recently seen first."""
 
     def __init__(self) -> None:
         self.buckets: dict[tuple[str, str], _Bucket] = {}
@@ -73,14 +81,21 @@ class RateLimiter:
 
     def check(self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float) -> Decision:
         self._checks += 1
-        if self._checks % SWEEP_EVERY == 0 or len(self.buckets) >= MAX_KEYS:
-            self.sweep(now, spec.window)
+        if self._checks % SWEEP_EVERY == 0:
+            self.sweep(now)
         key = (route, client_key(spec, facts))
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            bucket = self.buckets[key] = _Bucket(last_seen=now, window_start=now)
+        bucket = self.buckets.pop(key, None)  # re-inserted below: dict order = recency
+        if bucket is None or bucket.window != spec.window:
+            if len(self.buckets) >= MAX_KEYS:
+                self.sweep(now)
+                while len(self.buckets) >= MAX_KEYS:
+                    del self.buckets[next(iter(self.buckets))]
+            bucket = _Bucket(window=spec.window, last_seen=now, window_start=now)
+        self.buckets[key] = bucket
         bucket.last_seen = now
-        if spec.algorithm == "sliding-window":
+        if spec.limit <= 0:  # nothing ever passes; the honest wait is "a window"
+            allowed, remaining, reset, retry = False, 0, _ceil(spec.window), _ceil(spec.window)
+        elif spec.algorithm == "sliding-window":
             allowed, remaining, reset, retry = _sliding(bucket, spec, now)
         elif spec.algorithm == "token-bucket":
             allowed, remaining, reset, retry = _token(bucket, spec, now)
@@ -88,13 +103,15 @@ class RateLimiter:
             allowed, remaining, reset, retry = _fixed(bucket, spec, now)
         return Decision(allowed, remaining, reset, retry, rate_headers(spec, remaining, reset))
 
-    def sweep(self, now: float, window: float) -> None:
-        """Drop keys idle for two windows (their state would have reset anyway)."""
-        idle = [k for k, b in self.buckets.items() if now - b.last_seen > 2 * window]
+    def sweep(self, now: float) -> None:
+        """Drop keys idle for a whole window of their own: their state is back to initial anyway
+        (fixed: the window ended; sliding: every hit expired; token: the bucket refilled)."""
+        idle = [k for k, b in self.buckets.items() if now - b.last_seen >= b.window]
         for k in idle:
             del self.buckets[k]
-        while len(self.buckets) >= MAX_KEYS:  # still full: drop the oldest inserted
-            self.buckets.pop(next(iter(self.buckets)))
+
+    def __len__(self) -> int:
+        return len(self.buckets)
 
 
 def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
@@ -102,7 +119,7 @@ def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int,
     if now - b.window_start >= spec.window:
         b.window_start += (now - b.window_start) // spec.window * spec.window
         b.count = 0
-    reset = max(1, _ceil(b.window_start + spec.window - now))
+    reset = _ceil(b.window_start + spec.window - now)
     if b.count < spec.limit:
         b.count += 1
         return True, spec.limit - b.count, reset, 0
@@ -110,27 +127,29 @@ def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int,
 
 
 def _sliding(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
+    # A log of the hits inside the last `window` seconds (exact, at most `limit` entries).
     hits = b.hits
     while hits and now - hits[0] >= spec.window:
         hits.popleft()
     if len(hits) < spec.limit:
         hits.append(now)
-        reset = max(1, _ceil(hits[0] + spec.window - now))
+        reset = _ceil(hits[0] + spec.window - now)
         return True, spec.limit - len(hits), reset, 0
-    retry = max(1, _ceil(hits[0] + spec.window - now))
+    retry = _ceil(hits[0] + spec.window - now)
     return False, 0, retry, retry
 
 
 def _token(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
-    rate = spec.limit / spec.window  # tokens per second; the bucket holds `limit`
+    # The bucket holds `limit` tokens and refills at limit/window per second.
+    rate = spec.limit / spec.window
     if b.tokens < 0:
         b.tokens = float(spec.limit)
     else:
         b.tokens = min(float(spec.limit), b.tokens + (now - b.window_start) * rate)
     b.window_start = now  # last refill time
-    if b.tokens >= 1.0:
-        b.tokens -= 1.0
-        full = max(1, _ceil((spec.limit - b.tokens) / rate))
-        return True, int(b.tokens), full, 0
-    retry = max(1, _ceil((1.0 - b.tokens) / rate))
+    if b.tokens >= 1.0 - _EPS:
+        b.tokens = max(0.0, b.tokens - 1.0)
+        full = _ceil((spec.limit - b.tokens) / rate)
+        return True, math.floor(b.tokens + _EPS), full, 0
+    retry = _ceil((1.0 - b.tokens) / rate)
     return False, 0, retry, retry

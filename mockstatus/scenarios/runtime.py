@@ -8,6 +8,7 @@ reset and isolation are one dictionary operation.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,9 @@ MAX_SESSIONS = 10_000  # bounded memory: the oldest session is dropped past this
 
 @dataclass(slots=True)
 class SessionState:
-    started: float  # scenario clock origin (monotonic), restarted by reset
+    # This session's scenario clock origin (monotonic): its first request, or its last reset.
+    # The default session starts at -inf: its clocks start when each scenario is loaded.
+    started: float
     counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -46,6 +49,9 @@ class ScenarioRuntime:
         self.matcher = Matcher(scenario_set)
         self.has_routes = any(s.routes for s in scenario_set.scenarios)
         self.sessions: dict[str | None, SessionState] = {}
+        # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
+        loaded_at = clock.monotonic()
+        self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
         # A file-level `seed` makes that scenario's random choices repeatable.
         self.rngs: dict[str, random.Random] = {
             s.name: random.Random(s.seed) if s.seed is not None else rng
@@ -57,24 +63,37 @@ class ScenarioRuntime:
     def session(self, session_id: str | None) -> SessionState:
         state = self.sessions.get(session_id)
         if state is None:
-            if len(self.sessions) >= MAX_SESSIONS:
-                self.sessions.pop(next(iter(self.sessions)))
-            state = self.sessions[session_id] = SessionState(started=self.clock.monotonic())
+            if len(self.sessions) >= MAX_SESSIONS:  # drop the oldest named session
+                self.sessions.pop(next((k for k in self.sessions if k is not None), None), None)
+            started = -math.inf if session_id is None else self.clock.monotonic()
+            state = self.sessions[session_id] = SessionState(started=started)
         return state
+
+    def elapsed(self, state: SessionState, scenario: str, now: float) -> float:
+        """Seconds on `scenario`'s clock for this session: since the later of the scenario's load
+        and the session's start (first request or reset)."""
+        return now - max(state.started, self.loaded.get(scenario, now))
 
     def reset(self, session_id: str | None = None) -> None:
         """Counters, states, buckets and scenario clocks: of one session, or of all."""
+        now = self.clock.monotonic()
         if session_id is None:
             self.sessions.clear()
+            self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
             for s in self.set.scenarios:
                 if s.seed is not None:
                     self.rngs[s.name] = random.Random(s.seed)
         else:
             self.sessions.pop(session_id, None)
+            self.sessions[session_id] = SessionState(started=now)
 
     def adopt_state(self, old: ScenarioRuntime) -> None:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
+        for s in self.set.scenarios:
+            if old.set.get(s.name) is s:  # the same scenario: its clock and seeded source go on
+                self.loaded[s.name] = old.loaded.get(s.name, self.loaded[s.name])
+                self.rngs[s.name] = old.rngs.get(s.name, self.rngs[s.name])
 
     def needs_body(self, facts: RequestFacts) -> bool:
         return self.matcher.needs_body(facts)
@@ -96,16 +115,17 @@ class ScenarioRuntime:
             return None
         route, params = found
         now = self.clock.monotonic()
-        elapsed = now - state.started
+        elapsed = self.elapsed(state, route.scenario, now)
         rng = self.rngs.get(route.scenario, self.rng)
         key = route_key(route)
 
         extra_headers: tuple[tuple[str, str], ...] = ()
+        retry_after: str | None = None
         override: ResponseSpec | None = None
         fault: Fault | None = None
         if route.rate_limit is not None:
             decision = state.limiter.check(key, route.rate_limit, facts, now)
-            extra_headers = decision.headers
+            extra_headers = decision.headers  # on allowed responses too
             if not decision.allowed:
                 plan = self._rejected(facts, decision, sem)
                 return plan, route.scenario, route.name
@@ -114,17 +134,21 @@ class ScenarioRuntime:
             override, fault = window.respond, window.fault
             if override is None and fault is None:
                 override = DEFAULT_OUTAGE_RESPONSE
-            left = outage.seconds_left(window, elapsed)
-            extra_headers += (("Retry-After", str(left)),) if fault is None else ()
-        if override is None and fault is None:
+            # A 503 (or 429) while down says when the route is up again, unless it sets its own.
+            retry_after = str(outage.seconds_left(route.outage, elapsed))
+        elif route.chaos:
             rule = chaos.pick(route.chaos, rng)
             if rule is not None:
                 override, fault = rule.respond, rule.fault
         delay = latency.sample(route.latency, rng) if route.latency is not None else 0.0
 
+        # An outage or chaos answers *instead of* the route: the route's own sequence does not
+        # advance and its state transition does not happen (as for a rate-limited call).
+        own = override is None and fault is None
         count_key = (key, sequence.per_key(route.sequence, facts), "")
         count = state.counts.get(count_key, 0) + 1
-        state.counts[count_key] = count
+        if own:
+            state.counts[count_key] = count
         spec = override
         if spec is None:
             spec = (
@@ -133,10 +157,10 @@ class ScenarioRuntime:
                 else sequence.step(route.sequence, count - 1)
             )
         assert spec is not None  # the loader guarantees respond or sequence
-        plan = self.build(spec, facts, params, count, rng, sem, extra_headers)
+        plan = self.build(spec, facts, params, count, rng, sem, extra_headers, retry_after)
         if delay or fault is not None:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
-        if route.state is not None and route.state.set is not None:
+        if own and route.state is not None and route.state.set is not None:
             states[(route.scenario, route.state.machine)] = route.state.set
         return plan, route.scenario, route.name
 
@@ -149,6 +173,7 @@ class ScenarioRuntime:
         rng: random.Random,
         sem: semantics.StatusSemantics,
         extra_headers: tuple[tuple[str, str], ...] = (),
+        retry_after: str | None = None,
     ) -> ResponsePlan:
         """A scenario response on top of the per-code defaults of STATUS-SEMANTICS.md."""
         code = _pick_status(spec.statuses, rng)
@@ -166,7 +191,7 @@ class ScenarioRuntime:
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        opts = semantics.Options(reason=spec.reason, headers=headers)
+        opts = semantics.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
         fmt = semantics.negotiate(facts.header("accept"))
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng

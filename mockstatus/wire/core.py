@@ -7,6 +7,8 @@ translated here, once: the handler returns quietly instead of logging a tracebac
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -18,11 +20,23 @@ class ClientGone(Exception):
     """The client closed the connection while we were writing."""
 
 
+# A raw write is unchecked (AIOHTTP-NOTES): refuse CR, LF, NUL and other controls, and non-token
+# names, even though plans are validated when built — a header must never split the response.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _head_bytes(status: int, reason: str, headers: Headers) -> bytes:
+    if _BAD_VALUE.search(reason):
+        raise ValueError(f"invalid reason phrase {reason!r}")
     lines = [f"HTTP/1.1 {status} {reason}\r\n"]
-    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+            raise ValueError(f"invalid header {name!r}: {value!r}")
+        lines.append(f"{name}: {value}\r\n")
     lines.append("\r\n")
-    return "".join(lines).encode("latin-1")
+    # UTF-8 like aiohttp's own serialiser, so a non-ASCII Link repeats identically in the final.
+    return "".join(lines).encode("utf-8")
 
 
 def _alive(request: web.BaseRequest) -> asyncio.Transport:
@@ -52,16 +66,19 @@ async def send_interims(request: web.BaseRequest, plan: ResponsePlan) -> None:
         return
     interval = plan.processing_interval
     processing = next((i for i in plan.interims if i.status == 102), None)
-    if interval is None or processing is None:
+    if not interval or processing is None:
         await asyncio.sleep(delay)
         return
-    # RFC 2518 §10.1: keep telling the client we are still working, once per interval.
-    remaining = delay
-    while remaining > interval:
-        await asyncio.sleep(interval)
-        remaining -= interval
+    # RFC 2518 §10.1: keep telling the client we are still working, once per interval while the
+    # delay lasts (one at once, then at interval, 2*interval, ... strictly before the end). Paced
+    # against a deadline so the total stays `delay` however long each write takes.
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    repeats = max(0, math.ceil(round(delay / interval, 9)) - 1)
+    for k in range(1, repeats + 1):
+        await asyncio.sleep(max(0.0, start + k * interval - loop.time()))
         await write_interim(request, processing)
-    await asyncio.sleep(remaining)
+    await asyncio.sleep(max(0.0, start + delay - loop.time()))
 
 
 def _headers(plan: ResponsePlan) -> CIMultiDict[str]:

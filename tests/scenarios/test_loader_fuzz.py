@@ -113,18 +113,18 @@ KEYS = {
 
 
 def shaped(keys: list[str], values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.dictionaries(st.sampled_from(keys), values, max_size=6)
+    return st.dictionaries(st.sampled_from(keys), values, max_size=5)
 
 
 inner = st.recursive(
     scalars,
     lambda s: st.lists(s, max_size=3) | shaped(KEYS["inner"] + KEYS["response"], s),
-    max_leaves=12,
+    max_leaves=6,
 )
 response = shaped(KEYS["response"], inner)
-route = shaped(KEYS["route"], st.one_of(inner, response, st.lists(response, max_size=3)))
+route = shaped(KEYS["route"], st.one_of(inner, response, st.lists(response, max_size=2)))
 scenario = st.fixed_dictionaries(
-    {"routes": st.lists(route, max_size=4)},
+    {"routes": st.lists(route, max_size=3)},
     optional={"name": scalars, "seed": scalars, "description": scalars},
 )
 

@@ -6,6 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockstatus.scenarios import Matcher, Route, ScenarioSet, load_text, match_route
 from mockstatus.scenarios.matcher import compile_path, json_subset
@@ -304,3 +306,33 @@ def test_body_route_is_skipped_when_body_not_read() -> None:
 
 def test_empty_set() -> None:
     assert Matcher(ScenarioSet()).match(facts(), always_start) is None
+
+
+SEGMENTS = ["a", "b", "{x}", "*", "**", "c.json", "*.json", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3), min_size=1, max_size=8),
+    st.lists(st.lists(st.sampled_from(["a", "b", "c.json", "x", ""]), max_size=4), max_size=10),
+)
+def test_index_agrees_with_a_linear_scan(patterns: list[list[str]], paths: list[list[str]]) -> None:
+    texts = []
+    for segments in patterns:
+        pattern = "/" + "/".join(segments)
+        if segments.count("{x}") > 1 or any("**" in s and s != "**" for s in segments):
+            continue
+        texts.append(f"  - {{match: {{path: '{pattern}'}}, respond: {{}}}}")
+    if not texts:
+        return
+    matcher = Matcher(scenario_set("routes:\n" + "\n".join(texts) + "\n"))
+    for segments in paths:
+        request = facts(path="/" + "/".join(segments))
+        expected = next(
+            ((r, res.params) for r in matcher.routes if (res := match_route(r, request)).matched),
+            None,
+        )
+        found = matcher.match(request, always_start)
+        assert (found and (found[0].index, found[1])) == (
+            expected and (expected[0].index, expected[1])
+        )

@@ -17,7 +17,9 @@ from mockstatus.types import ManualClock, Query, RequestFacts
 
 def runtime(yaml_text: str, tmp_path: Path, clock: ManualClock | None = None) -> ScenarioRuntime:
     scenario = load_text(yaml_text, "test.yaml", tmp_path, "test")
-    return ScenarioRuntime(ScenarioSet((scenario,)), clock=clock or ManualClock(), rng=random.Random(1))
+    return ScenarioRuntime(
+        ScenarioSet((scenario,)), clock=clock or ManualClock(), rng=random.Random(1)
+    )
 
 
 SEM = semantics.StatusSemantics(random.Random(1))
@@ -137,7 +139,9 @@ routes:
 def test_templates_render_request_values(tmp_path):
     clock = ManualClock(wall=1_767_225_600.0)
     rt = runtime(TEMPLATES, tmp_path, clock)
-    plan = call(rt, "POST", "/items/42", headers={"User-Agent": "t/1"}, query={"q": "z"}, body=b"hi")
+    plan = call(
+        rt, "POST", "/items/42", headers={"User-Agent": "t/1"}, query={"q": "z"}, body=b"hi"
+    )
     assert plan.status == 201
     assert header(plan, "Location") == "/items/42"
     assert header(plan, "X-Method") == "POST" and header(plan, "X-Q") == "z"
