@@ -56,7 +56,7 @@ def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFa
         path=request.path,
         query=Query(tuple(request.query.items())) if qs else EMPTY_QUERY,
         headers=request.headers,  # case-insensitive: lookups by lower-case name work
-        header_items=tuple(request.headers.items()),
+        header_items=request.headers.items(),  # a view: no copy on the hot path
         version=(request.version.major, request.version.minor),
         scheme=request.scheme,
         host=request.host,
@@ -67,15 +67,22 @@ def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFa
 
 
 def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
-    """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed)."""
+    """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed).
+
+    `?drip=CHUNK/EVERY` (EVERY a duration, default 100ms, at most 60 s) drips any body;
+    `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
+    (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
+    """
     from mockstatus.scenarios.durations import parse_duration
 
     fault = drip = None
     if (value := facts.query.get("drip")) is not None:
         chunk, _sep, every = value.partition("/")
         try:
+            if not (chunk.isascii() and chunk.isdigit()):
+                raise ValueError
             drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
-            if drip.chunk < 1 or drip.every > 60:
+            if drip.chunk < 1 or drip.every > MAX_FAULT_SECONDS:
                 raise ValueError
         except ValueError:
             raise RequestError(
@@ -89,9 +96,34 @@ def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
             )
         delay = 0.0
         if value == "slow-headers":
-            delay = float(facts.query.get("sleep", "2000") or 2000) / 1000.0
+            delay = _slow_headers_delay(facts)
         fault = Fault(kind=value, delay=delay, drip=drip)
     return fault, drip
+
+
+MAX_FAULT_SECONDS = 60.0
+
+
+def _slow_headers_delay(facts: RequestFacts) -> float:
+    from mockstatus.scenarios.durations import parse_duration
+
+    param, text = "delay", facts.query.get("delay")
+    try:
+        if text is not None:
+            seconds = parse_duration(text)
+        elif (text := facts.query.get("sleep")) is not None:
+            param, seconds = "sleep", float(text) / 1000.0
+        else:
+            return 2.0
+        if not 0 < seconds <= MAX_FAULT_SECONDS:  # also rejects NaN
+            raise ValueError
+    except ValueError:
+        hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"
+        raise RequestError(
+            f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
+            param=param,
+        ) from None
+    return seconds
 
 
 class Mockstatus:
@@ -230,13 +262,26 @@ class Mockstatus:
         return plan
 
     def _switching_plan(self, facts: RequestFacts, fmt: str) -> ResponsePlan:
-        token = (facts.header("upgrade") or "").strip()
-        connection = (facts.header("connection") or "").lower()
-        if not token or "upgrade" not in connection:
-            plan, _ = semantics.build_plan(426, facts.method, fmt)
-            headers = [(n, v) for n, v in plan.headers if n.lower() not in ("upgrade",)]
+        """`/status/101`: switch to the client's first offered protocol, or 426 without one.
+
+        RFC 9110 §7.8: `Upgrade` counts only with `Connection: upgrade` and only from HTTP/1.1+.
+        """
+        opts = semantics.parse_options(facts.query)
+        offered = facts.header("upgrade") or ""
+        connection = ",".join(v for n, v in facts.header_items if n.lower() == "connection")
+        tokens = {t.strip().lower() for t in connection.split(",")}
+        token = offered.split(",")[0].strip(" \t")
+        if not token or "upgrade" not in tokens or facts.version < (1, 1):
+            plan, _ = semantics.build_plan(426, facts.method, fmt, opts)
+            headers = [(n, v) for n, v in plan.headers if n.lower() != "upgrade"]
             return replace(plan, headers=(("Upgrade", "websocket"), *headers))
-        plan, _ = semantics.build_plan(101, facts.method, fmt)
+        name, slash, version = token.partition("/")
+        if not semantics.is_token(name) or (slash and not semantics.is_token(version)):
+            raise RequestError(
+                f"invalid Upgrade {token[:60]!r}: protocol-name[/protocol-version], both tokens",
+                param="Upgrade",
+            )
+        plan, _ = semantics.build_plan(101, facts.method, fmt, opts)
         return replace(plan, upgrade=token)
 
     # --- 1xx ---------------------------------------------------------------------------------
@@ -342,19 +387,31 @@ class Mockstatus:
 
     async def _upgrade(self, request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
         token = plan.upgrade or ""
-        if token.lower() == "websocket":
-            ws = web.WebSocketResponse()
-            if not ws.can_prepare(request).ok:
-                bad, _ = semantics.build_plan(400, request.method, "text")
-                return wire.build_response(bad)
+        if token.lower() != "websocket":
+            return await wire.raw_upgrade(request, plan, token, MAX_UPGRADE_ECHO)
+        fmt = semantics.negotiate(request.headers.get("Accept"))
+        version = request.headers.get("Sec-WebSocket-Version", "")
+        if request.method == "GET" and version.strip() != "13":
+            # RFC 6455 §4.2.2: an unsupported version gets 426 naming the versions we speak.
+            bad, _ = semantics.build_plan(426, request.method, fmt)
+            headers = [(n, v) for n, v in bad.headers if n.lower() != "upgrade"]
+            bad = replace(
+                bad,
+                headers=(("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), *headers),
+            )
+            return wire.build_response(bad)
+        ws = web.WebSocketResponse()
+        try:
             await ws.prepare(request)
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-            return ws
-        return await wire.raw_upgrade(request, plan, token, MAX_UPGRADE_ECHO)
+        except web.HTTPException as exc:  # not a valid handshake (method, key, ...)
+            err = RequestError(f"invalid WebSocket handshake: {exc.text}", param="Upgrade")
+            return wire.build_response(semantics.error_plan(err, facts_from(request)))
+        async for msg in ws:  # close frames are answered by aiohttp (autoclose)
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
 
 
 def preflight_plan(facts: RequestFacts) -> ResponsePlan:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 BODY_EXCERPT = 1024
+SEQ_LIMIT = 1e9  # a `since` below this is a journal seq, above it an epoch time
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ runs once per request
 class Entry:
     seq: int
-    time: float  # wall clock, epoch seconds
+    time: float  # the server's (injected) clock: wall time, epoch seconds
     method: str
     path: str
     query: str
@@ -58,7 +59,8 @@ class Filter:
     session: str | None = None
     method: str | None = None
     scenario: str | None = None
-    since: float | None = None  # seq number or epoch time: entries strictly after it
+    status: int | None = None
+    since: float | None = None  # seq number (below 1e9) or epoch time: entries strictly after it
 
     def accepts(self, e: Entry) -> bool:
         return (
@@ -67,8 +69,12 @@ class Filter:
             and (self.session is None or e.session == self.session)
             and (self.method is None or e.method == self.method)
             and (self.scenario is None or e.scenario == self.scenario)
-            and (self.since is None or (e.seq if self.since < 1e9 else e.time) > self.since)
+            and (self.status is None or e.status == self.status)
+            and (self.since is None or (e.seq if self.since < SEQ_LIMIT else e.time) > self.since)
         )
+
+
+ALL = Filter()
 
 
 class Journal:
@@ -84,17 +90,25 @@ class Journal:
             self._wake()
         return entry
 
-    def select(self, flt: Filter = Filter(), limit: int | None = None) -> list[Entry]:
+    @property
+    def size(self) -> int:
+        """How many entries the journal keeps (the oldest go first)."""
+        return self.entries.maxlen or 1
+
+    def select(self, flt: Filter = ALL, limit: int | None = None) -> list[Entry]:
         found = [e for e in self.entries if flt.accepts(e)]
         return found[-limit:] if limit else found
 
-    def clear(self, session: str | None = None) -> None:
+    def clear(self, session: str | None = None) -> int:
+        """Forget every entry (or one session's); return how many were removed."""
+        before = len(self.entries)
         if session is None:
             self.entries.clear()
         else:
             kept = [e for e in self.entries if e.session != session]
             self.entries.clear()
             self.entries.extend(kept)
+        return before - len(self.entries)
 
     def _wake(self) -> None:
         for flt, count, fut in list(self._waiters):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -101,19 +101,21 @@ class Query:
 EMPTY_QUERY = Query()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFacts:
     """What the semantics and scenario layers may know about a request.
 
     `headers` has lower-cased names (first value wins; `header_items` keeps every raw pair).
     `body` is None when it has not been read (the plan does not need it).
+    Treated as immutable (use `dataclasses.replace`); not frozen because a frozen dataclass's
+    __init__ costs several microseconds per request on the hot path.
     """
 
     method: str
     path: str
     query: Query = EMPTY_QUERY
     headers: Mapping[str, str] = field(default_factory=dict)
-    header_items: Headers = ()
+    header_items: Iterable[tuple[str, str]] = ()
     version: tuple[int, int] = (1, 1)
     scheme: str = "http"
     host: str = "localhost"

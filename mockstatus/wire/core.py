@@ -81,8 +81,21 @@ async def send_interims(request: web.BaseRequest, plan: ResponsePlan) -> None:
     await asyncio.sleep(max(0.0, start + delay - loop.time()))
 
 
+_HEADER_CACHE: dict[Headers, CIMultiDict[str]] = {}
+_HEADER_CACHE_MAX = 4096  # header sets are mostly the precomputed per-code ones
+
+
 def _headers(plan: ResponsePlan) -> CIMultiDict[str]:
-    return CIMultiDict(plan.headers)
+    """A fresh CIMultiDict of the plan's headers (callers may mutate it).
+
+    Copying a cached CIMultiDict is done in C; building one from a tuple of pairs is not.
+    """
+    cached = _HEADER_CACHE.get(plan.headers)
+    if cached is None:
+        cached = CIMultiDict(plan.headers)
+        if len(_HEADER_CACHE) < _HEADER_CACHE_MAX:
+            _HEADER_CACHE[plan.headers] = cached
+    return cached.copy()
 
 
 def build_response(plan: ResponsePlan) -> web.Response:
