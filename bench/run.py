@@ -606,6 +606,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 1 s runs, one round")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 2, --quick 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     parser.add_argument(
         "--loadgen", choices=("auto", "wrk", "python"), default="auto", help="default: wrk if found"
@@ -621,9 +622,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration is None:
         args.duration = 1.0 if args.quick else 5.0
-    args.rounds = 1 if args.quick else 2
-    if args.duration <= 0 or args.connections < 1:
-        parser.error("--duration and --connections must be positive")
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+    if args.duration <= 0 or args.connections < 1 or args.rounds < 1:
+        parser.error("--duration, --connections and --rounds must be positive")
     return args
 
 

@@ -664,8 +664,7 @@ def finish(plan: ResponsePlan) -> ResponsePlan:
         headers = [(n, v) for n, v in headers if n.lower() not in ("content-type", "vary")]
         if status == 304:
             headers.append(("Vary", "Accept"))
-    return replace(
-        plan,
+    return plan.evolve(
         headers=tuple(headers),
         body=b"" if bodiless or status == 205 else plan.body,
         bodiless=bodiless,
@@ -730,12 +729,17 @@ def build_plan(
 
 
 def interims_for(code: int, opts: Options, version: tuple[int, int]) -> tuple[Interim, ...]:
-    """The interim responses to send before the final one (never to HTTP/1.0, RFC 9110 §15.2)."""
+    """The interim responses to send before the final one (never to HTTP/1.0, RFC 9110 §15.2).
+
+    `opts.interim` (`?interim=`) when given, else the code itself when it is a 1xx other than 101
+    (an unassigned one such as 150 too: clients must parse 1xx they do not expect, §15.2).
+    """
     if version < (1, 1):
         return ()
-    wanted = (
-        opts.interim if opts.interim is not None else ((code,) if code in (100, 102, 103) else ())
-    )
+    if opts.interim is not None:
+        wanted: tuple[int, ...] = opts.interim
+    else:
+        wanted = (code,) if 100 <= code < 200 and code != 101 else ()
     out = []
     for c in wanted:
         info = codes.lookup(c)

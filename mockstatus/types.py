@@ -184,3 +184,18 @@ class ResponsePlan:
     continue_mode: str = "send"
     continue_delay: float = 0.0
     upgrade: str | None = None
+
+    def evolve(self, **changes: object) -> ResponsePlan:
+        """A copy with `changes` applied: dataclasses.replace, without its per-call introspection
+        (this runs on the hot path of scenario routes)."""
+        new = object.__new__(ResponsePlan)
+        for name in _PLAN_FIELDS:
+            object.__setattr__(
+                new, name, changes.pop(name) if name in changes else getattr(self, name)
+            )
+        if changes:
+            raise TypeError(f"unknown ResponsePlan fields: {', '.join(changes)}")
+        return new
+
+
+_PLAN_FIELDS = tuple(ResponsePlan.__dataclass_fields__)

@@ -49,6 +49,11 @@ class ScenarioRuntime:
         self.matcher = Matcher(scenario_set)
         self.has_routes = any(s.routes for s in scenario_set.scenarios)
         self.sessions: dict[str | None, SessionState] = {}
+        # Plans of template-free responses, keyed (id(spec), method, format, HTTP/1.1+); the
+        # specs live as long as this runtime, so their ids are stable keys.
+        self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
+        self._static: dict[int, bool] = {}
+        self._own_names: dict[int, frozenset[str]] = {}
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
         self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
@@ -175,7 +180,52 @@ class ScenarioRuntime:
         extra_headers: tuple[tuple[str, str], ...] = (),
         retry_after: str | None = None,
     ) -> ResponsePlan:
-        """A scenario response on top of the per-code defaults of STATUS-SEMANTICS.md."""
+        """A scenario response on top of the per-code defaults of STATUS-SEMANTICS.md.
+
+        A response with one status and no template variables is built once per (method, format,
+        HTTP version) and reused; per-request headers (rate-limit fields) are merged onto it.
+        """
+        fmt = semantics.negotiate(facts.header("accept"))
+        if retry_after is not None or not self._is_static(spec):
+            return self._build(spec, facts, params, count, rng, fmt, extra_headers, retry_after)
+        key = (id(spec), facts.method, fmt, facts.version >= (1, 1))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._build(spec, facts, params, count, rng, fmt, (), None)
+            if facts.method in semantics.STANDARD_METHODS:  # bounded: client-chosen methods
+                self._plans[key] = plan
+        if not extra_headers:
+            return plan
+        own = self._own_names[id(spec)]
+        extra = tuple(h for h in extra_headers if h[0].lower() not in own)
+        replaced = {n.lower() for n, _ in extra}
+        return plan.evolve(
+            headers=extra + tuple(h for h in plan.headers if h[0].lower() not in replaced)
+        )
+
+    def _is_static(self, spec: ResponseSpec) -> bool:
+        static = self._static.get(id(spec))
+        if static is None:
+            static = self._static[id(spec)] = (
+                len(spec.statuses) == 1
+                and all(t.is_static for _, t in spec.headers)
+                and (spec.body is None or spec.body.is_static)
+                and (spec.json is None or spec.json.is_static)
+            )
+            self._own_names[id(spec)] = frozenset(n.lower() for n, _ in spec.headers)
+        return static
+
+    def _build(
+        self,
+        spec: ResponseSpec,
+        facts: RequestFacts,
+        params: dict[str, str],
+        count: int,
+        rng: random.Random,
+        fmt: str,
+        extra_headers: tuple[tuple[str, str], ...],
+        retry_after: str | None,
+    ) -> ResponsePlan:
         code = _pick_status(spec.statuses, rng)
         ctx = TemplateContext(
             facts=facts,
@@ -192,13 +242,11 @@ class ScenarioRuntime:
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
         opts = semantics.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
-        fmt = semantics.negotiate(facts.header("accept"))
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
         )
         interims = semantics.interims_for(0, semantics.Options(interim=spec.interim), facts.version)
-        return replace(
-            plan,
+        return plan.evolve(
             interims=interims,
             delay=spec.delay or 0.0,
             fault=spec.fault,
