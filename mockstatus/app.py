@@ -75,6 +75,7 @@ def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
     """
     from mockstatus.scenarios.durations import parse_duration
 
+    max_seconds = 60.0
     fault = drip = None
     if (value := facts.query.get("drip")) is not None:
         chunk, _sep, every = value.partition("/")
@@ -82,7 +83,7 @@ def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
             if not (chunk.isascii() and chunk.isdigit()):
                 raise ValueError
             drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
-            if drip.chunk < 1 or drip.every > MAX_FAULT_SECONDS:
+            if drip.chunk < 1 or drip.every > max_seconds:
                 raise ValueError
         except ValueError:
             raise RequestError(
@@ -96,34 +97,24 @@ def parse_fault_query(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
             )
         delay = 0.0
         if value == "slow-headers":
-            delay = _slow_headers_delay(facts)
+            param, text = "delay", facts.query.get("delay")
+            try:
+                if text is not None:
+                    delay = parse_duration(text)
+                elif (text := facts.query.get("sleep")) is not None:
+                    param, delay = "sleep", float(text) / 1000.0
+                else:
+                    delay = 2.0
+                if not 0 < delay <= max_seconds:  # also rejects NaN
+                    raise ValueError
+            except ValueError:
+                hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"
+                raise RequestError(
+                    f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
+                    param=param,
+                ) from None
         fault = Fault(kind=value, delay=delay, drip=drip)
     return fault, drip
-
-
-MAX_FAULT_SECONDS = 60.0
-
-
-def _slow_headers_delay(facts: RequestFacts) -> float:
-    from mockstatus.scenarios.durations import parse_duration
-
-    param, text = "delay", facts.query.get("delay")
-    try:
-        if text is not None:
-            seconds = parse_duration(text)
-        elif (text := facts.query.get("sleep")) is not None:
-            param, seconds = "sleep", float(text) / 1000.0
-        else:
-            return 2.0
-        if not 0 < seconds <= MAX_FAULT_SECONDS:  # also rejects NaN
-            raise ValueError
-    except ValueError:
-        hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"
-        raise RequestError(
-            f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
-            param=param,
-        ) from None
-    return seconds
 
 
 class Mockstatus:
@@ -204,7 +195,8 @@ class Mockstatus:
                     path=facts.path,
                     query=request.query_string,
                     headers=request.headers,
-                    body=facts.body,
+                    # a body read further down (/anything) is cached by aiohttp: journal it too
+                    body=facts.body if facts.body is not None else request._read_bytes,
                     scenario=scenario,
                     route=route,
                     session=request.headers.get(SESSION_HEADER),
@@ -319,15 +311,18 @@ class Mockstatus:
                 present = {v for n, v in headers if n.lower() == "link"}
                 hinted = dict.fromkeys(v for i in interims if i.status == 103 for _, v in i.headers)
                 headers += tuple(("Link", v) for v in hinted if v not in present)
-            if (value := query.get("interval")) is not None:
-                interval = semantics.parse_options(Query((("interval", value),))).interval
         if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
             interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
         elif interims and (facts.header("expect") or "").strip().lower() == "100-continue":
             # _expect already sent (or deliberately withheld) the 100 before reading the body.
             interims = tuple(i for i in interims if i.status != 100)
-        if interval is None and plan.delay > 0 and any(i.status == 102 for i in interims):
-            interval = 1.0  # 102 repeats once a second while the delay runs
+        if plan.delay > 0 and any(i.status == 102 for i in interims):
+            # 102 repeats every `?interval=` ms (default 1 s) while the delay runs. Parsed only
+            # here: on other paths (/anything echoes its query) `interval` is just a parameter.
+            value = query.get("interval") if query else None
+            if value is not None:
+                interval = semantics.parse_options(Query((("interval", value),))).interval
+            interval = interval or 1.0
         return replace(plan, interims=interims, headers=headers, processing_interval=interval)
 
     async def _expect(self, request: web.BaseRequest, facts: RequestFacts) -> ResponsePlan | None:
@@ -357,6 +352,9 @@ class Mockstatus:
             how = facts.query.get("continue", "send") if facts.query else "send"
             if how in ("reject", "417"):
                 return closing(417)
+            length = request.content_length
+            if length is not None and length > request.client_max_size:
+                return closing(413)  # what Expect is for: refuse before the body is sent
             if how not in ("send", "withhold"):
                 try:
                     delay = float(how)

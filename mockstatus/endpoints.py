@@ -189,17 +189,51 @@ def not_found_plan(facts: RequestFacts) -> ResponsePlan:
 
 
 def range_plan(facts: RequestFacts, size: int | None) -> ResponsePlan:
-    """`/status/206`: real byte ranges of a deterministic representation (RFC 9110 §14)."""
+    """`/status/206`: real byte ranges of a deterministic representation (RFC 9110 §14).
+
+    Preconditions come first (§13.2.2: If-Match, If-Unmodified-Since, If-None-Match,
+    If-Modified-Since → 412/304), then If-Range and Range. Without a Range header the request is
+    answered as if `bytes=0-511` had been asked (that is what the path promises), whatever the
+    method; an empty representation has no bytes to range over and is sent whole with 200.
+    """
     size = ranges.DEFAULT_SIZE if size is None else size
-    range_header = facts.header("range") or ranges.DEFAULT_206_RANGE
-    outcome = ranges.plan_range(facts.method, range_header, facts.header("if-range"), size)
+    head = facts.method == "HEAD"
+    etag = ranges.entity_tag(size)
+    failed = conditional.evaluate(facts.method, facts.headers, etag, ranges.LAST_MODIFIED_EPOCH)
+    if failed is not None:
+        validators = (
+            ("Accept-Ranges", "bytes"),
+            ("ETag", etag),
+            ("Last-Modified", ranges.LAST_MODIFIED),
+        )
+        reason = codes.lookup(failed).reason
+        if failed == 304:
+            return finish(ResponsePlan(status=304, reason=reason, headers=validators, head=head))
+        return finish(
+            ResponsePlan(
+                status=412,
+                reason=reason,
+                headers=(("Content-Type", FORMATS["text"]),),
+                body=f"412 {reason}: a precondition does not hold for ETag {etag}\n".encode(),
+                head=head,
+            )
+        )
+    range_header = facts.header("range")
+    method = facts.method
+    if range_header is None:
+        if size == 0:
+            range_header = None  # nothing to range over: 200 with the empty representation
+        else:
+            range_header = ranges.DEFAULT_206_RANGE
+            method = "HEAD" if head else "GET"  # the synthetic range is honoured for any method
+    outcome = ranges.plan_range(method, range_header, facts.header("if-range"), size)
     return finish(
         ResponsePlan(
             status=outcome.status,
             reason=codes.lookup(outcome.status).reason,
             headers=outcome.headers,
             body=outcome.body,
-            head=facts.method == "HEAD",
+            head=head,
         )
     )
 

@@ -180,9 +180,6 @@ class ResponsePlan:
     content_length_zero: bool = False
     # 102 Processing: repeat an interim every `processing_interval` seconds while `delay` runs.
     processing_interval: float | None = None
-    # Expect: 100-continue handling: "send" (default), "withhold", "reject" (417), or a delay.
-    continue_mode: str = "send"
-    continue_delay: float = 0.0
     upgrade: str | None = None
 
     def evolve(self, **changes: object) -> ResponsePlan:

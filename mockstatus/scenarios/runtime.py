@@ -245,7 +245,16 @@ class ScenarioRuntime:
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
         )
-        interims = semantics.interims_for(0, semantics.Options(interim=spec.interim), facts.version)
+        # Whether a 1xx may go to this client is the wire's decision (interim mode, HTTP
+        # version), so the plan always carries the interims the scenario asked for.
+        links = tuple(v for n, v in plan.headers if n.lower() == "link")
+        interims = semantics.interims_for(
+            0, semantics.Options(interim=spec.interim, links=links), (1, 1)
+        )
+        if 103 in spec.interim and not links:
+            # RFC 8297 §2: the final response repeats the hinted Link fields.
+            hinted = next(i for i in interims if i.status == 103).headers
+            plan = plan.evolve(headers=plan.headers + hinted)
         return plan.evolve(
             interims=interims,
             delay=spec.delay or 0.0,

@@ -1,5 +1,12 @@
 """Deliberate connection faults and slow bodies: reset, close, garbage, hang, truncate,
-malformed chunk, slow headers, drip. Each is shown on the wire by tests/test_wire_faults.py."""
+malformed chunk, slow headers, drip. Each is shown on the wire by tests/test_wire_faults.py.
+
+What a client sees (AIOHTTP-NOTES "Faults"): reset → ECONNRESET; close → empty reply; truncate →
+fewer bytes than Content-Length; garbage → no status line; hang → its own read timeout;
+malformed-chunk → an invalid chunk-size line; drip and slow-headers → a valid response, late.
+A client that leaves mid-fault cancels the handler (handler_cancellation=True); transport errors
+end the fault quietly, never with a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,19 @@ import asyncio
 import contextlib
 import socket
 import struct
+from email.utils import formatdate
 
 from aiohttp import web
 
 from mockstatus.types import Drip, Fault, ResponsePlan
-from mockstatus.wire.core import ClientGone, _alive, _gone, _head_bytes, _headers
+from mockstatus.wire.core import (
+    ClientGone,
+    _alive,
+    _gone,
+    _head_bytes,
+    _headers,
+    build_response,
+)
 
 MAX_HANG = 600.0  # a hung request is released after this even if the client never leaves
 
@@ -20,8 +35,13 @@ async def send_drip(
     request: web.BaseRequest, plan: ResponsePlan, drip: Drip, *, limit: int | None = None
 ) -> web.StreamResponse:
     """Send the body `drip.chunk` bytes at a time; `limit` stops early (truncate)."""
+    if plan.head or plan.bodiless or not plan.body:
+        # No body to drip: StreamResponse.write() would put bytes after a HEAD/204/304 head.
+        return build_response(plan)
     resp = web.StreamResponse(status=plan.status, reason=plan.reason, headers=_headers(plan))
     resp.content_length = len(plan.body)
+    if plan.close:
+        resp.force_close()  # e.g. 413: the unread request body must not be parsed as a request
     await resp.prepare(request)
     body = plan.body if limit is None else plan.body[:limit]
     try:
@@ -77,6 +97,7 @@ def _reset(request: web.BaseRequest) -> web.StreamResponse:
 
 def _garbage(seed_bytes: bytes) -> bytes:
     # Not HTTP: no status line a client could parse (starts with a NUL and a non-token byte).
+    # Fixed bytes, so a test or a capture can recognise them.
     return b"\x00\x8f\xfe GARBAGE \x01\x02\x03" + bytes(range(128, 256)) + b"\r\n\r\n"
 
 
@@ -98,6 +119,12 @@ async def _hang(request: web.BaseRequest) -> web.StreamResponse:
 
 async def _truncate(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
     """Promise Content-Length, send half the body, close."""
+    if plan.head or plan.bodiless:
+        # No body to cut short (and StreamResponse.write() would put bytes after a HEAD/204
+        # head): the head, then the connection closes.
+        resp = build_response(plan)
+        resp.force_close()
+        return resp
     body = plan.body or b"x" * 64
     resp = web.StreamResponse(status=plan.status, reason=plan.reason, headers=_headers(plan))
     resp.content_length = len(body)
@@ -114,7 +141,7 @@ async def _truncate(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamR
 async def _malformed_chunk(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
     """A chunked head, one valid chunk, then a chunk-size line that is not hex; then close."""
     headers = [(n, v) for n, v in plan.headers if n.lower() != "content-length"]
-    headers.append(("Transfer-Encoding", "chunked"))
+    headers += [("Date", _date()), ("Transfer-Encoding", "chunked")]
     transport = _alive(request)
     body = plan.body or b"partial"
     transport.write(
@@ -131,20 +158,30 @@ async def _slow_headers(
     request: web.BaseRequest, plan: ResponsePlan, delay: float
 ) -> web.StreamResponse:
     """Write the status line and headers byte by byte over `delay`, then the body."""
-    headers = list(plan.headers)
+    headers = [*plan.headers, ("Date", _date())]
     body = b"" if plan.bodiless or plan.head else plan.body
     if not plan.bodiless:
         headers.append(("Content-Length", str(len(plan.body))))
     headers.append(("Connection", "close"))
     head = _head_bytes(plan.status, plan.reason, tuple(headers))
     step = delay / max(len(head), 1)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     try:
         for i in range(len(head)):
             _alive(request).write(head[i : i + 1])
-            await asyncio.sleep(step)
+            if i + 1 < len(head):
+                # On a schedule, not `sleep(step)` per byte: the head takes `delay`, not
+                # `delay` plus the loop's overhead for every byte.
+                await asyncio.sleep(max(0.0, start + (i + 1) * step - loop.time()))
         transport = _alive(request)
         transport.write(body)
         await _flush_and_close(request, transport)
-    except ClientGone:
+    except (ClientGone, ConnectionResetError):
         pass
     return _gone()
+
+
+def _date() -> str:
+    """RFC 9110 §6.6.1 Date for heads written raw (aiohttp adds it on its own path)."""
+    return formatdate(usegmt=True)

@@ -32,17 +32,25 @@ async def raw_upgrade(
     headers["Upgrade"] = token
     headers["Connection"] = "Upgrade"
     resp = web.StreamResponse(status=101, reason=plan.reason, headers=headers)
-    await resp.prepare(request)
+    # Take the bytes over before the 101 goes out: anything the client sends as soon as it reads
+    # the 101 must reach the echo, not aiohttp's HTTP parser (which would answer it with a 400).
     parser = _EchoParser()
     request.protocol.set_parser(parser)  # type: ignore[arg-type]
     echoed = 0
-    transport = request.transport
-    while transport is not None and not transport.is_closing() and echoed < limit:
-        data = await parser.queue.get()
-        if data is None:
-            break
-        transport.write(data)
-        echoed += len(data)
-    if transport is not None:
-        transport.close()
+    try:
+        await resp.prepare(request)
+        transport = request.transport
+        while transport is not None and not transport.is_closing() and echoed < limit:
+            data = await parser.queue.get()
+            if data is None:  # the client closed (or half-closed) its side
+                break
+            data = data[: limit - echoed]
+            transport.write(data)
+            echoed += len(data)
+            await request.writer.drain()  # back-pressure: a client that does not read stalls us
+    except ConnectionResetError:
+        pass
+    finally:
+        if request.transport is not None:
+            request.transport.close()
     return resp

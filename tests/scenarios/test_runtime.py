@@ -205,7 +205,25 @@ routes:
     )
     plan = call(rt, path="/hint")
     assert [i.status for i in plan.interims] == [103]
-    assert call(rt, path="/hint", version=(1, 0)).interims == ()
+    (hint,) = plan.interims
+    assert hint.headers == (("Link", "</style.css>; rel=preload; as=style"),)
+    assert header(plan, "Link") == "</style.css>; rel=preload; as=style"  # RFC 8297: repeated
+    # Whether an HTTP/1.0 client gets it is the wire's decision (interim mode), not the plan's.
+    assert call(rt, path="/hint", version=(1, 0)).interims == plan.interims
+
+
+def test_scenario_links_are_the_early_hints(tmp_path):
+    rt = runtime(
+        """
+routes:
+  - match: {path: /hint}
+    respond: {status: 200, interim: [103], headers: {Link: "</app.js>; rel=preload; as=script"}}
+""",
+        tmp_path,
+    )
+    plan = call(rt, path="/hint")
+    assert plan.interims[0].headers == (("Link", "</app.js>; rel=preload; as=script"),)
+    assert [v for n, v in plan.headers if n == "Link"] == ["</app.js>; rel=preload; as=script"]
 
 
 def test_describe_shows_routes_states_and_calls(tmp_path):
