@@ -227,7 +227,9 @@ class Mockstatus:
         if facts.query:
             fault, drip = parse_fault_query(facts)
             if fault is not None or drip is not None:
-                plan = replace(plan, fault=fault, drip=drip)
+                plan = plan.evolve(fault=fault, drip=drip)
+                if fault is not None and fault.kind == "slow-headers":
+                    plan = plan.evolve(delay=0.0)  # its `sleep` is the pace of the head
         return plan
 
     def _status(self, facts: RequestFacts, spec: str) -> ResponsePlan:

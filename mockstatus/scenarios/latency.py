@@ -25,8 +25,8 @@ def sample(spec: LatencySpec, rng: random.Random) -> float:
     elif kind == "normal":
         value = rng.gauss(p[0], p[1])
     elif kind == "lognormal":
-        # median m, sigma s: exp(N(ln m, s)) has median m.
-        value = rng.lognormvariate(math.log(p[0]), p[1]) if p[0] > 0 else 0.0
+        # median m, sigma s: exp(N(ln m, s)) has median m (the exponent is capped: no overflow).
+        value = math.exp(min(rng.gauss(math.log(p[0]), p[1]), 700.0)) if p[0] > 0 else 0.0
     else:  # the loader rejects other kinds
         raise ValueError(f"unknown latency kind {kind!r}")
     if not math.isfinite(value):

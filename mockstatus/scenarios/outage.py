@@ -11,7 +11,7 @@ import math
 from mockstatus.scenarios.model import OutageWindow
 
 MAX_CHAIN = 64  # windows followed when they overlap or touch (Retry-After spans all of them)
-_EPS = 1e-9
+_EPS = 1e-6  # seconds of float slack (a microsecond)
 
 
 def is_active(window: OutageWindow, elapsed: float) -> bool:
@@ -20,7 +20,9 @@ def is_active(window: OutageWindow, elapsed: float) -> bool:
         return start <= elapsed < start + window.duration
     if elapsed < window.offset:
         return False
-    return (elapsed - window.offset) % window.every < window.duration
+    # The slack keeps `window_end` (computed from the same phase) outside the window despite
+    # float rounding in the modulo.
+    return (elapsed - window.offset) % window.every < window.duration - _EPS
 
 
 def active(windows: tuple[OutageWindow, ...], elapsed: float) -> OutageWindow | None:

@@ -20,7 +20,9 @@ from mockstatus.types import RequestFacts
 
 MAX_KEYS = 100_000  # buckets per limiter (one limiter per session); least recently seen go first
 SWEEP_EVERY = 1024  # checks between sweeps of idle keys
-_EPS = 1e-9  # float slack: a refill of 0.9999999999 tokens is a token
+# Float slack (a microsecond): a client that waits exactly the Retry-After it was given is on
+# time even when `start + window` rounds a hair above `now + wait`.
+_EPS = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +118,8 @@ class RateLimiter:
 
 def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
     # Windows start at the first request of a key and follow back to back.
-    if now - b.window_start >= spec.window:
-        b.window_start += (now - b.window_start) // spec.window * spec.window
+    if now - b.window_start >= spec.window - _EPS:
+        b.window_start += (now - b.window_start + _EPS) // spec.window * spec.window
         b.count = 0
     reset = _ceil(b.window_start + spec.window - now)
     if b.count < spec.limit:
@@ -129,7 +131,7 @@ def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int,
 def _sliding(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
     # A log of the hits inside the last `window` seconds (exact, at most `limit` entries).
     hits = b.hits
-    while hits and now - hits[0] >= spec.window:
+    while hits and now - hits[0] >= spec.window - _EPS:
         hits.popleft()
     if len(hits) < spec.limit:
         hits.append(now)

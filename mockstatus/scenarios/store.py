@@ -100,8 +100,9 @@ class ScenarioStore:
 
     # --- runtime uploads ---------------------------------------------------------------------
 
-    def put(self, name: str, text: str) -> Scenario:
-        base = self.folder if self.folder is not None else Path.cwd()
+    def put(self, name: str, text: str, base_dir: Path | None = None) -> Scenario:
+        # base_dir: where `file:` resolves (the pytest plugin's load(path)); never from HTTP.
+        base = base_dir or (self.folder if self.folder is not None else Path.cwd())
         scenario = loader.load_text(text, f"<upload:{name}>", base, name)
         clash = [s for s in self.folder_set.scenarios if s.name == scenario.name and s.name != name]
         if scenario.name != name or clash:
