@@ -45,6 +45,7 @@ from mockstatus.types import FAULT_KINDS, Drip, Fault
 MAX_FILE_BYTES = 1024 * 1024
 MAX_BODY_FILE_BYTES = 10 * 1024 * 1024
 MAX_VALUES = 100_000  # values after alias expansion: a "billion laughs" file stops here
+MAX_WAIT = 300.0  # seconds: delays, drips and latencies (the `sleep` query's cap too)
 MAX_DEPTH = 100  # nesting; also keeps libyaml's recursive composer and ours off deep stacks
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -379,7 +380,9 @@ class _Source:
             self.problem(v, f"'{name}' must be {expected}, got {_describe(v)}")
         return None
 
-    def duration(self, v: _V, name: str, positive: bool = False) -> float | None:
+    def duration(
+        self, v: _V, name: str, positive: bool = False, cap: float | None = None
+    ) -> float | None:
         if v.kind not in ("int", "float", "str"):
             if v.kind != "bad":
                 self.problem(v, f"'{name}' must be {DURATION_HINT}, got {_describe(v)}")
@@ -391,6 +394,10 @@ class _Source:
             return None
         if positive and seconds <= 0:
             self.problem(v, f"'{name}' must be longer than 0, got {_describe(v)}")
+            return None
+        if cap is not None and seconds > cap:
+            # A wait holds a connection (and a task) open: bound it as the query parameters are.
+            self.problem(v, f"'{name}' must be at most {cap:g}s, got {_describe(v)}")
             return None
         return seconds
 
@@ -633,7 +640,7 @@ class _Source:
                 self.problem(
                     item, f"'interim' codes must be 100, 102 or 103, got {_describe(item)}"
                 )
-        delay = (self.duration(m["delay"], "delay") or 0.0) if "delay" in m else 0.0
+        delay = (self.duration(m["delay"], "delay", cap=MAX_WAIT) or 0.0) if "delay" in m else 0.0
         drip = self.drip(m["drip"]) if "drip" in m else None
         fault = None
         if "fault" in m:
@@ -792,7 +799,7 @@ class _Source:
             self.problem(v, "'drip' needs 'chunk' and 'every', as in {chunk: 10, every: 100ms}")
             return None
         chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
-        every = self.duration(m["every"], "every")
+        every = self.duration(m["every"], "every", cap=MAX_WAIT)
         return Drip(chunk, every) if chunk is not None and every is not None else None
 
     def fault(
@@ -806,7 +813,7 @@ class _Source:
                 self.missing(v, "'fault'", "kind")
                 return None, False
             kind_v = m["kind"]
-            delay = self.duration(m["delay"], "delay") if "delay" in m else None
+            delay = self.duration(m["delay"], "delay", cap=MAX_WAIT) if "delay" in m else None
             drip = self.drip(m["drip"]) if "drip" in m else None
             if ("delay" in m and delay is None) or ("drip" in m and drip is None):
                 return None, False
@@ -818,6 +825,9 @@ class _Source:
             guess = difflib.get_close_matches(kind, valid, n=1)
             hint = f" (did you mean '{guess[0]}'?)" if guess else ""
             self.problem(kind_v, f"unknown fault '{kind}'{hint}; valid: {', '.join(valid)}")
+            return None, False
+        if delay is not None and kind != "slow-headers":
+            self.problem(m["delay"], f"'delay' applies only to fault 'slow-headers', not '{kind}'")
             return None, False
         if kind == "slow-headers":
             seconds = delay if delay is not None else outer_delay
@@ -960,7 +970,7 @@ class _Source:
         """50ms · {fixed: 50ms} · {uniform: [10ms, 200ms]} · {normal: {mean, stddev}} ·
         {lognormal: {median, sigma}}."""
         if v.kind in ("int", "float", "str"):
-            seconds = self.duration(v, "latency")
+            seconds = self.duration(v, "latency", cap=MAX_WAIT)
             return LatencySpec("fixed", (seconds,)) if seconds is not None else None
         m = self.mapping(v, "latency", _LATENCY_KINDS)
         if m is None:
@@ -971,12 +981,12 @@ class _Source:
         kind, spec = next(iter(v.value.items()))
         values: list[float | None] = []
         if kind == "fixed":
-            values = [self.duration(spec, "fixed")]
+            values = [self.duration(spec, "fixed", cap=MAX_WAIT)]
         elif kind == "uniform":
             if spec.kind != "seq" or len(spec.value) != 2:
                 self.problem(spec, "'uniform' takes [low, high], as in [10ms, 200ms]")
                 return None
-            values = [self.duration(item, "uniform") for item in spec.value]
+            values = [self.duration(item, "uniform", cap=MAX_WAIT) for item in spec.value]
             if None not in values and values[0] > values[1]:  # type: ignore[operator]
                 self.problem(spec, "'uniform' needs low <= high")
                 return None
@@ -992,7 +1002,7 @@ class _Source:
                 elif name == "sigma":  # no unit: the spread of the log
                     values.append(self.number(p[name], name, 0.0, 100.0, "a number from 0 to 100"))
                 else:
-                    values.append(self.duration(p[name], name))
+                    values.append(self.duration(p[name], name, cap=MAX_WAIT))
         else:
             return None  # unknown key, already reported
         if None in values:

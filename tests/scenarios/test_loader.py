@@ -671,3 +671,27 @@ def test_scenario_set_helpers() -> None:
     assert [s.description for s in replaced.scenarios] == ["new", ""]
     assert [s.name for s in base.without("a").scenarios] == ["b"]
     assert base.get("b") is b and base.get("c") is None
+
+
+@pytest.mark.parametrize(
+    ("snippet", "column", "text"),
+    [
+        ("respond: {status: 200, delay: 10h}", 35, "'delay' must be at most 300s"),
+        ("latency: 6m\n    respond: {status: 200}", 14, "'latency' must be at most 300s"),
+        (
+            "respond: {status: 200, body: x, drip: {chunk: 1, every: 1h}}",
+            61,
+            "'every' must be at most 300s",
+        ),
+    ],
+)
+def test_waits_are_capped(snippet, column, text):
+    found = problems(f"routes:\n  - match: {{path: /x}}\n    {snippet}\n")
+    assert any(line == 3 and col == column and text in msg for line, col, msg in found), found
+
+
+def test_fault_delay_only_for_slow_headers():
+    found = problems(
+        "routes:\n  - match: {path: /x}\n    respond: {status: 200, fault: {kind: reset, delay: 1s}}\n"
+    )
+    assert any("'delay' applies only to fault 'slow-headers'" in msg for _, _, msg in found), found
