@@ -165,10 +165,11 @@ class Mockstatus:
             if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
                 plan = preflight_plan(facts)
                 return wire.build_response(plan)
-            early = await self._expect(request, facts)
-            if early is not None:
-                plan = early
-                return wire.build_response(plan)
+            if "Expect" in request.headers:
+                early = await self._expect(request, facts)
+                if early is not None:
+                    plan = early
+                    return wire.build_response(plan)
             runtime = self.store.runtime
             if runtime is not None and runtime.has_routes:
                 if runtime.needs_body(facts) or request.body_exists:
@@ -181,7 +182,9 @@ class Mockstatus:
             if plan.upgrade is not None:
                 return await self._upgrade(request, plan)
             plan = self._with_interims(plan, facts)
-            return await wire.send(request, plan)
+            if plan.interims or plan.delay or plan.fault or plan.drip:
+                return await wire.send(request, plan)
+            return wire.build_response(plan)  # the common case: no coroutine to schedule
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
             return wire.build_response(plan)

@@ -108,6 +108,8 @@ class ScenarioRuntime:
     def respond(
         self, facts: RequestFacts, sem: semantics.StatusSemantics
     ) -> tuple[ResponsePlan, str, str] | None:
+        if not self.matcher.candidates(facts.path):
+            return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
         state = self.session(session_id)
         states = state.states
