@@ -35,7 +35,15 @@ class Metrics:
         self.requests.clear()
         self.rate_limited.clear()
 
-    def render(self, *, reloads: int, load_failures: int, load_errors: int, scenarios: int) -> str:
+    def render(
+        self,
+        *,
+        reloads: int,
+        load_failures: int,
+        load_errors: int,
+        scenarios: int,
+        journal_entries: int = 0,
+    ) -> str:
         lines = [
             "# HELP mockstatus_requests_total Requests answered, by scenario route, status and fault.",
             "# TYPE mockstatus_requests_total counter",
@@ -63,5 +71,8 @@ class Metrics:
             "# HELP mockstatus_scenarios Scenarios currently loaded.",
             "# TYPE mockstatus_scenarios gauge",
             f"mockstatus_scenarios {scenarios}",
+            "# HELP mockstatus_journal_entries Requests currently held by the request journal.",
+            "# TYPE mockstatus_journal_entries gauge",
+            f"mockstatus_journal_entries {journal_entries}",
         ]
         return "\n".join(lines) + "\n"
