@@ -193,19 +193,19 @@ class Mockstatus:
                 fault_kind = plan.fault.kind if plan.fault else None
                 self.metrics.observe(scenario, route, plan.status, fault_kind)
                 self.journal.record(
-                    time=self.clock.wall(),
-                    method=facts.method,
-                    path=facts.path,
-                    query=request.query_string,
-                    headers=request.headers,
+                    self.clock.wall(),
+                    facts.method,
+                    facts.path,
+                    request.query_string,
+                    request.headers,
                     # a body read further down (/anything) is cached by aiohttp: journal it too
-                    body=facts.body if facts.body is not None else request._read_bytes,
-                    scenario=scenario,
-                    route=route,
-                    session=request.headers.get(SESSION_HEADER),
-                    status=plan.status,
-                    fault=fault_kind,
-                    duration_ms=(time.perf_counter() - started) * 1000,
+                    facts.body if facts.body is not None else request._read_bytes,
+                    scenario,
+                    route,
+                    request.headers.get(SESSION_HEADER),
+                    plan.status,
+                    fault_kind,
+                    (time.perf_counter() - started) * 1000,
                 )
 
     async def _builtin(

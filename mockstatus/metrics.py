@@ -11,7 +11,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+def _label_order(item: tuple[tuple[object, ...], int]) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in item[0])
+
+
+def _labels(names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    values = tuple("" if v is None else str(v) for v in values)
     return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
 
 
@@ -21,15 +26,16 @@ class Metrics:
     REQUEST_LABELS = ("scenario", "route", "status", "fault")
 
     def __init__(self) -> None:
-        self.requests: Counter[tuple[str, str, str, str]] = Counter()
-        self.rate_limited: Counter[tuple[str, str]] = Counter()
+        self.requests: Counter[tuple[str | None, str | None, int, str | None]] = Counter()
+        self.rate_limited: Counter[tuple[str | None, str]] = Counter()
 
     def observe(
         self, scenario: str | None, route: str | None, status: int, fault: str | None
     ) -> None:
-        self.requests[(scenario or "", route or "", str(status), fault or "")] += 1
+        # Keys keep None and the int status: formatting waits until the metrics are read.
+        self.requests[(scenario, route, status, fault)] += 1
         if status == 429 and route is not None:
-            self.rate_limited[(scenario or "", route)] += 1
+            self.rate_limited[(scenario, route)] += 1
 
     def reset(self) -> None:
         self.requests.clear()
@@ -48,13 +54,13 @@ class Metrics:
             "# HELP mockstatus_requests_total Requests answered, by scenario route, status and fault.",
             "# TYPE mockstatus_requests_total counter",
         ]
-        for key, n in sorted(self.requests.items()):
+        for key, n in sorted(self.requests.items(), key=_label_order):
             lines.append(f"mockstatus_requests_total{{{_labels(self.REQUEST_LABELS, key)}}} {n}")
         lines += [
             "# HELP mockstatus_rate_limit_rejections_total Requests a scenario rate limit answered with 429.",
             "# TYPE mockstatus_rate_limit_rejections_total counter",
         ]
-        for key, n in sorted(self.rate_limited.items()):
+        for key, n in sorted(self.rate_limited.items(), key=_label_order):
             lines.append(
                 f"mockstatus_rate_limit_rejections_total{{{_labels(('scenario', 'route'), key)}}} {n}"
             )

@@ -11,6 +11,7 @@ Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -59,14 +60,22 @@ def client_key(spec: RateLimitSpec, facts: RequestFacts) -> str:
 
 def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> tuple[tuple[str, str], ...]:
     """The IETF draft's RateLimit-Policy/RateLimit fields plus the common X-RateLimit-* ones."""
-    window = max(1, math.ceil(spec.window - _EPS))
+    policy, limit = _policy(spec)
+    left, seconds = str(remaining), str(reset)
     return (
-        ("RateLimit-Policy", f'"default";q={spec.limit};w={window}'),
-        ("RateLimit", f'"default";r={remaining};t={reset}'),
-        ("X-RateLimit-Limit", str(spec.limit)),
-        ("X-RateLimit-Remaining", str(remaining)),
-        ("X-RateLimit-Reset", str(reset)),
+        ("RateLimit-Policy", policy),
+        ("RateLimit", f'"default";r={left};t={seconds}'),
+        ("X-RateLimit-Limit", limit),
+        ("X-RateLimit-Remaining", left),
+        ("X-RateLimit-Reset", seconds),
     )
+
+
+@functools.cache
+def _policy(spec: RateLimitSpec) -> tuple[str, str]:
+    """The fields that depend on the spec only (specs are frozen and few)."""
+    window = max(1, math.ceil(spec.window - _EPS))
+    return f'"default";q={spec.limit};w={window}', str(spec.limit)
 
 
 def _ceil(seconds: float) -> int:

@@ -53,6 +53,7 @@ class ScenarioRuntime:
         # specs live as long as this runtime, so their ids are stable keys.
         self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
         self._static: dict[int, bool] = {}
+        self._rejections: dict[tuple[str, str], ResponsePlan] = {}
         self._own_names: dict[int, frozenset[str]] = {}
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
@@ -267,11 +268,19 @@ class ScenarioRuntime:
     def _rejected(
         self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics
     ) -> ResponsePlan:
-        opts = semantics.Options(headers=decision.headers, retry_after=str(decision.retry_after))
-        plan, _ = semantics.build_plan(
-            429, facts.method, semantics.negotiate(facts.header("accept")), opts
+        """429 with the limiter's fields; the per-code part is built once per (method, format)."""
+        fmt = semantics.negotiate(facts.header("accept"))
+        key = (facts.method, fmt)
+        base = self._rejections.get(key)
+        if base is None:
+            base, _ = semantics.build_plan(429, facts.method, fmt)
+            if facts.method in semantics.STANDARD_METHODS:
+                self._rejections[key] = base
+        fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
+        replaced = {n.lower() for n, _ in fields}
+        return base.evolve(
+            headers=fields + tuple(h for h in base.headers if h[0].lower() not in replaced)
         )
-        return plan
 
     # --- admin view --------------------------------------------------------------------------
 
