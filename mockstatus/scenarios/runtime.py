@@ -201,10 +201,7 @@ class ScenarioRuntime:
             return plan
         own = self._own_names[id(spec)]
         extra = tuple(h for h in extra_headers if h[0].lower() not in own)
-        replaced = {n.lower() for n, _ in extra}
-        return plan.evolve(
-            headers=extra + tuple(h for h in plan.headers if h[0].lower() not in replaced)
-        )
+        return plan.evolve(headers=_prepend(extra, plan.headers))
 
     def _is_static(self, spec: ResponseSpec) -> bool:
         static = self._static.get(id(spec))
@@ -277,10 +274,7 @@ class ScenarioRuntime:
             if facts.method in semantics.STANDARD_METHODS:
                 self._rejections[key] = base
         fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
-        replaced = {n.lower() for n, _ in fields}
-        return base.evolve(
-            headers=fields + tuple(h for h in base.headers if h[0].lower() not in replaced)
-        )
+        return base.evolve(headers=_prepend(fields, base.headers))
 
     # --- admin view --------------------------------------------------------------------------
 
@@ -338,3 +332,20 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
     if spec.body is not None:
         return spec.body.render(ctx).encode(), spec.content_type or "text/plain; charset=utf-8"
     return None, None
+
+
+_LOWER_NAMES: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {}
+
+
+def _prepend(front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]):
+    """`front` + the fields of `base` whose names `front` does not set (case-insensitive).
+
+    `base` is a reused plan's headers: its lower-cased names are computed once.
+    """
+    lower = _LOWER_NAMES.get(base)
+    if lower is None:
+        if len(_LOWER_NAMES) >= 1024:
+            _LOWER_NAMES.clear()
+        lower = _LOWER_NAMES[base] = tuple(n.lower() for n, _ in base)
+    replaced = {n.lower() for n, _ in front}
+    return front + tuple(h for h, n in zip(base, lower, strict=True) if n not in replaced)

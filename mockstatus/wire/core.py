@@ -93,8 +93,11 @@ def _headers(plan: ResponsePlan) -> CIMultiDict[str]:
     cached = _HEADER_CACHE.get(plan.headers)
     if cached is None:
         cached = CIMultiDict(plan.headers)
-        if len(_HEADER_CACHE) < _HEADER_CACHE_MAX:
-            _HEADER_CACHE[plan.headers] = cached
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+            # Per-request header sets (rate-limit counters) must not crowd out the per-code
+            # ones for good: start over; the hot ones are back after one request each.
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[plan.headers] = cached
     return cached.copy()
 
 
