@@ -1,4 +1,4 @@
-# mockstatus container image (docs/container.md).
+# mockstatus container image (README.md, "Use it in CI").
 #
 #   docker build -t ghcr.io/mockstatus/mockstatus:latest .
 #   docker run --rm -p 8080:8080 ghcr.io/mockstatus/mockstatus:latest [--quiet ...]

@@ -1,4 +1,4 @@
-"""The container image and the CI recipes, checked without a container engine (docs/container.md).
+"""The container image and the CI recipes, checked without a container engine (README.md, "Use it in CI").
 
 * hadolint and a structural reading of the Dockerfile (dockerfile-parse),
 * the health check script's configuration rules,
@@ -544,6 +544,6 @@ def test_docker_compose(dockerfile: DockerfileParser) -> None:
 
 
 def test_recipes_use_one_image_name() -> None:
-    for path in (*EXAMPLES.glob("*.yml"), ROOT / "docs" / "container.md", DOCKERFILE):
+    for path in (*EXAMPLES.glob("*.yml"), ROOT / "README.md", DOCKERFILE):
         names = set(re.findall(r"ghcr\.io/[\w./-]+(?::[\w.-]+)?", path.read_text()))
         assert names <= {IMAGE}, f"{path.name}: {names}"

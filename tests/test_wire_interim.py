@@ -1,7 +1,7 @@
 """1xx interim responses on the wire (100, 102, 103), the interim switch, and what real clients do.
 
 Raw-socket tests show the exact bytes; the client tests back the compatibility table in
-docs/interim.md (each row names the test that proves it).
+the README client-compatibility table (each row names the test that proves it).
 """
 
 from __future__ import annotations
