@@ -19,7 +19,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -200,17 +200,13 @@ def _text_or_b64(body: bytes) -> dict[str, Any]:
 
 def _catalog_plans(sem: semantics.StatusSemantics, code: int, fmt: str):
     """The final plan `GET /status/{code}` answers with (default options), and whether it varies
-    per request. The per-code rules are the server's own: StatusSemantics.plan."""
-    if code == 206:
-        facts = RequestFacts(method="GET", path="/status/206", headers={"accept": fmt})
-        return endpoints.range_plan(facts, None), False
-    plan = sem.plan(code, "GET", fmt, semantics.DEFAULT_OPTIONS)
-    again = sem.plan(code, "GET", fmt, semantics.DEFAULT_OPTIONS)
+    per request: the server's own code path (endpoints.status_plan), not a copy of its rules."""
+    facts = RequestFacts(
+        method="GET", path=f"/status/{code}", headers={"accept": semantics.FORMATS[fmt]}
+    )
+    plan = endpoints.status_plan(facts, str(code), sem)
+    again = endpoints.status_plan(facts, str(code), sem)
     varies = plan.body != again.body or plan.headers != again.headers
-    if code == 103:
-        # RFC 8297 §2: the final response repeats the hinted Link fields (as /status/103 does).
-        links = tuple(h for i in _catalog_interims(code) for h in i.headers if h[0] == "Link")
-        plan = replace(plan, headers=plan.headers + links)
     return plan, varies
 
 

@@ -1,4 +1,5 @@
-"""Plans of the built-in endpoints other than /status: echo, redirect chains, the index page.
+"""Plans of the built-in endpoints: /status, echo, redirect chains, ranges, conditionals, the
+index page, CORS preflights, and the dispatch between them.
 
 Pure functions of RequestFacts; no aiohttp.
 """
@@ -6,6 +7,7 @@ Pure functions of RequestFacts; no aiohttp.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 from urllib.parse import parse_qsl
@@ -13,12 +15,21 @@ from urllib.parse import parse_qsl
 from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
 from mockstatus.semantics import (
+    DEFAULT_EARLY_HINT,
     FORMATS,
+    STANDARD_METHODS,
+    StatusSemantics,
+    build_plan,
     check_header,
     error_plan,
     finish,
+    interims_for,
+    is_token,
     negotiate,
     parse_code,
+    parse_code_spec,
+    parse_fault_options,
+    parse_options,
 )
 from mockstatus.types import RequestFacts, ResponsePlan
 
@@ -286,3 +297,96 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
 
 
 CONDITIONAL_ETAG = '"ms-conditional-v1"'
+
+
+def is_echo(path: str) -> bool:
+    return path == "/anything" or path.startswith("/anything/")
+
+
+def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
+    """The built-in endpoints, after no scenario route matched. The caller has read the body of
+    an /anything request (`is_echo`)."""
+    path = facts.path
+    if path.startswith("/status/") or path == "/status":
+        plan = status_plan(facts, path[8:], sem)
+    elif is_echo(path):
+        plan = echo_plan(facts)
+    elif path.startswith("/redirect/"):
+        plan = redirect_plan(path[10:], facts)
+    elif path == "/conditional":
+        plan = conditional_plan(facts)
+    elif path.startswith("/etag/"):
+        plan = conditional_plan(facts, path[6:])
+    elif path == "/":
+        plan = index_plan(facts)
+    else:
+        return not_found_plan(facts)
+    if facts.query:
+        fault, drip = parse_fault_options(facts.query)
+        if fault is not None or drip is not None:
+            plan = plan.evolve(fault=fault, drip=drip)
+            if fault is not None and fault.kind == "slow-headers":
+                plan = plan.evolve(delay=0.0)  # its `sleep` is the pace of the head
+    return plan
+
+
+def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> ResponsePlan:
+    """`/status/{code}` (or a code list) with its queries."""
+    choice = parse_code_spec(spec.rstrip("/"))
+    opts = parse_options(facts.query)
+    code = sem.choose(choice, opts)
+    accept = facts.headers.get("accept")
+    fmt = negotiate(accept) if accept else "text"
+    if code == 101:
+        return switching_plan(facts, fmt)
+    if code == 206:
+        return range_plan(facts, opts.size)
+    plan = sem.plan(code, facts.method, fmt, opts)
+    if code < 200:
+        # /status/1xx: the code itself is the interim (`?interim=` replaces it), then the final
+        # (`?final=`, default 200). Whether it is sent (HTTP/1.0, interim mode, Expect) is
+        # decided in with_interims. 101 was handled above.
+        interims = interims_for(code, opts, (1, 1))
+        plan = plan.evolve(interims=interims)
+        if code == 103 and opts.interim is None:
+            # RFC 8297 §2: the final response repeats the hinted Link fields.
+            links = opts.links or (DEFAULT_EARLY_HINT,)
+            plan = plan.evolve(headers=plan.headers + tuple(("Link", v) for v in links))
+    return plan
+
+
+def switching_plan(facts: RequestFacts, fmt: str) -> ResponsePlan:
+    """`/status/101`: switch to the client's first offered protocol, or 426 without one.
+
+    RFC 9110 §7.8: `Upgrade` counts only with `Connection: upgrade` and only from HTTP/1.1+.
+    """
+    opts = parse_options(facts.query)
+    offered = facts.header("upgrade") or ""
+    connection = ",".join(v for n, v in facts.header_items if n.lower() == "connection")
+    tokens = {t.strip().lower() for t in connection.split(",")}
+    token = offered.split(",")[0].strip(" \t")
+    if not token or "upgrade" not in tokens or facts.version < (1, 1):
+        plan, _ = build_plan(426, facts.method, fmt, opts)
+        headers = [(n, v) for n, v in plan.headers if n.lower() != "upgrade"]
+        return plan.evolve(headers=(("Upgrade", "websocket"), *headers))
+    name, slash, version = token.partition("/")
+    if not is_token(name) or (slash and not is_token(version)):
+        raise RequestError(
+            f"invalid Upgrade {token[:60]!r}: protocol-name[/protocol-version], both tokens",
+            param="Upgrade",
+        )
+    plan, _ = build_plan(101, facts.method, fmt, opts)
+    return plan.evolve(upgrade=token)
+
+
+def preflight_plan(facts: RequestFacts) -> ResponsePlan:
+    """CORS preflight (Fetch standard): allow what was asked, for a day."""
+    headers = [
+        ("Access-Control-Allow-Methods", ", ".join(STANDARD_METHODS)),
+        ("Access-Control-Max-Age", "86400"),
+    ]
+    asked = facts.header("access-control-request-headers")
+    if asked:
+        with contextlib.suppress(RequestError):
+            headers.append(check_header("Access-Control-Allow-Headers", asked))
+    return finish(ResponsePlan(status=204, reason="No Content", headers=tuple(headers)))

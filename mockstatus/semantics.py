@@ -17,7 +17,16 @@ from dataclasses import dataclass, replace
 
 from mockstatus import __version__, codes
 from mockstatus.errors import RequestError
-from mockstatus.types import Headers, Interim, Query, RequestFacts, ResponsePlan
+from mockstatus.types import (
+    FAULT_KINDS,
+    Drip,
+    Fault,
+    Headers,
+    Interim,
+    Query,
+    RequestFacts,
+    ResponsePlan,
+)
 
 SERVER = f"mockstatus/{__version__}"
 MAX_SLEEP_MS = 300_000  # 5 minutes
@@ -786,3 +795,107 @@ class StatusSemantics:
         if opts.seed is not None:
             return choice.pick(random.Random(opts.seed))
         return choice.pick(self._rng)
+
+
+# --- interims and faults requested by query ----------------------------------------------
+
+INTERIM_MODES = ("auto", "off", "force")
+
+
+def interim_mode(query: Query, default: str) -> str:
+    """`?interim_mode=auto|off|force`, else the server's default (`--interim`)."""
+    value = query.get("interim_mode") if query else None
+    if value is None:
+        return default
+    if value not in INTERIM_MODES:
+        raise RequestError(
+            f"invalid interim_mode {value!r}: one of {', '.join(INTERIM_MODES)}",
+            param="interim_mode",
+        )
+    return value
+
+
+def with_interims(plan: ResponsePlan, facts: RequestFacts, default_mode: str) -> ResponsePlan:
+    """Decide which interims go out before `plan` (the wire only executes the decision)."""
+    query = facts.query
+    if not query and not plan.interims:
+        return plan  # the hot path: no query, nothing to send
+    mode = interim_mode(query, default_mode) if query else default_mode
+    interims = plan.interims
+    headers = plan.headers
+    interval = plan.processing_interval
+    if query:
+        listed = query.get("interim")
+        if listed is not None:
+            # `?interim=` on any path replaces the plan's interims, in the order given.
+            links = tuple(check_header("Link", v, param="link")[1] for v in query.getall("link"))
+            opts = Options(interim=parse_interim_list(listed), links=links)
+            interims = interims_for(0, opts, (1, 1))
+            # RFC 8297 §2: the final response repeats the hinted Link fields.
+            present = {v for n, v in headers if n.lower() == "link"}
+            hinted = dict.fromkeys(v for i in interims if i.status == 103 for _, v in i.headers)
+            headers += tuple(("Link", v) for v in hinted if v not in present)
+    if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
+        interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
+    elif interims and (facts.header("expect") or "").strip().lower() == "100-continue":
+        # _expect already sent (or deliberately withheld) the 100 before reading the body.
+        interims = tuple(i for i in interims if i.status != 100)
+    if plan.delay > 0 and any(i.status == 102 for i in interims):
+        # 102 repeats every `?interval=` ms (default 1 s) while the delay runs. Parsed only
+        # here: on other paths (/anything echoes its query) `interval` is just a parameter.
+        value = query.get("interval") if query else None
+        if value is not None:
+            interval = parse_options(Query((("interval", value),))).interval
+        interval = interval or 1.0
+    return plan.evolve(interims=interims, headers=headers, processing_interval=interval)
+
+
+def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
+    """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed).
+
+    `?drip=CHUNK/EVERY` (EVERY a duration, default 100ms, at most 60 s) drips any body;
+    `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
+    (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
+    """
+    from mockstatus.scenarios.durations import parse_duration
+
+    max_seconds = 60.0
+    fault = drip = None
+    if (value := query.get("drip")) is not None:
+        chunk, _sep, every = value.partition("/")
+        try:
+            if not (chunk.isascii() and chunk.isdigit()):
+                raise ValueError
+            drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
+            if drip.chunk < 1 or drip.every > max_seconds:
+                raise ValueError
+        except ValueError:
+            raise RequestError(
+                f"invalid drip {value!r}: CHUNK/EVERY, e.g. 10/100ms (chunk >= 1 byte, every <= 60s)",
+                param="drip",
+            ) from None
+    if (value := query.get("fault")) is not None:
+        if value not in FAULT_KINDS:
+            raise RequestError(
+                f"invalid fault {value!r}: one of {', '.join(sorted(FAULT_KINDS))}", param="fault"
+            )
+        delay = 0.0
+        if value == "slow-headers":
+            param, text = "delay", query.get("delay")
+            try:
+                if text is not None:
+                    delay = parse_duration(text)
+                elif (text := query.get("sleep")) is not None:
+                    param, delay = "sleep", float(text) / 1000.0
+                else:
+                    delay = 2.0
+                if not 0 < delay <= max_seconds:  # also rejects NaN
+                    raise ValueError
+            except ValueError:
+                hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"
+                raise RequestError(
+                    f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
+                    param=param,
+                ) from None
+        fault = Fault(kind=value, delay=delay, drip=drip)
+    return fault, drip
