@@ -81,23 +81,27 @@ async def send_interims(request: web.BaseRequest, plan: ResponsePlan) -> None:
     await asyncio.sleep(max(0.0, start + delay - loop.time()))
 
 
-_HEADER_CACHE: dict[Headers, CIMultiDict[str]] = {}
+_HEADER_CACHE: dict[int, tuple[Headers, CIMultiDict[str]]] = {}
 _HEADER_CACHE_MAX = 4096  # header sets are mostly the precomputed per-code ones
 
 
 def _headers(plan: ResponsePlan) -> CIMultiDict[str]:
     """A fresh CIMultiDict of the plan's headers (callers may mutate it).
 
-    Copying a cached CIMultiDict is done in C; building one from a tuple of pairs is not.
+    Copying a cached CIMultiDict is done in C; building one from a tuple of pairs is not. The
+    cache is keyed by the tuple's identity (reused plans share their tuple; hashing its pairs
+    on every request would cost more), and holds the tuple so that identity stays unique.
     """
-    cached = _HEADER_CACHE.get(plan.headers)
-    if cached is None:
+    entry = _HEADER_CACHE.get(id(plan.headers))
+    if entry is not None:
+        cached = entry[1]
+    else:
         cached = CIMultiDict(plan.headers)
         if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
             # Per-request header sets (rate-limit counters) must not crowd out the per-code
             # ones for good: start over; the hot ones are back after one request each.
             _HEADER_CACHE.clear()
-        _HEADER_CACHE[plan.headers] = cached
+        _HEADER_CACHE[id(plan.headers)] = (plan.headers, cached)
     return cached.copy()
 
 
