@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mockstatus import codes, endpoints, semantics
+from mockstatus import codes, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
 from mockstatus.journal import Filter, Journal
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -202,7 +202,7 @@ def _catalog_plans(sem: semantics.StatusSemantics, code: int, fmt: str):
     """The final plan `GET /status/{code}` answers with (default options), and whether it varies
     per request: the server's own code path (endpoints.status_plan), not a copy of its rules."""
     facts = RequestFacts(
-        method="GET", path=f"/status/{code}", headers={"accept": semantics.FORMATS[fmt]}
+        method="GET", path=f"/status/{code}", headers={"accept": queries.FORMATS[fmt]}
     )
     plan = endpoints.status_plan(facts, str(code), sem)
     again = endpoints.status_plan(facts, str(code), sem)
@@ -213,7 +213,7 @@ def _catalog_plans(sem: semantics.StatusSemantics, code: int, fmt: str):
 def _catalog_interims(code: int) -> tuple[Interim, ...]:
     if code >= 200 or code == 101:
         return ()
-    return semantics.interims_for(code, semantics.DEFAULT_OPTIONS, (1, 1))
+    return semantics.interims_for(code, queries.DEFAULT_OPTIONS, (1, 1))
 
 
 def build_catalog() -> dict[str, Any]:
@@ -230,9 +230,7 @@ def build_catalog() -> dict[str, Any]:
     for code in range(codes.MIN_CODE, codes.MAX_CODE + 1):
         info = codes.lookup(code)
         plans = (
-            {}
-            if code == 101
-            else {fmt: _catalog_plans(sem, code, fmt) for fmt in semantics.FORMATS}
+            {} if code == 101 else {fmt: _catalog_plans(sem, code, fmt) for fmt in queries.FORMATS}
         )
         interims = _catalog_interims(code)
         raw.append(
@@ -248,7 +246,7 @@ def build_catalog() -> dict[str, Any]:
     return {
         "server": semantics.SERVER,
         "range": codes.VALID_RANGE,
-        "formats": dict(semantics.FORMATS),
+        "formats": dict(queries.FORMATS),
         "every_response": [list(h) for h in every] + [["Date", "<the current HTTP-date>"]],
         "count": len(entries),
         "codes": entries,

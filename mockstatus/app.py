@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from mockstatus import admin, endpoints, semantics, wire
+from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.journal import Journal
@@ -76,8 +76,8 @@ class Mockstatus:
         clock_controllable: bool = False,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        if interim_mode not in semantics.INTERIM_MODES:
-            modes = ", ".join(semantics.INTERIM_MODES)
+        if interim_mode not in queries.INTERIM_MODES:
+            modes = ", ".join(queries.INTERIM_MODES)
             raise ValueError(f"interim mode must be one of {modes}")
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
@@ -176,7 +176,7 @@ class Mockstatus:
             return replace(semantics.build_plan(code, facts.method, fmt)[0], close=True)
 
         try:
-            mode = semantics.interim_mode(facts.query, self.interim_mode)
+            mode = queries.interim_mode(facts.query, self.interim_mode)
             if request.version < (1, 1) and mode != "force":
                 return None  # §10.1.1: a 100-continue from an HTTP/1.0 client MUST be ignored
             if expect.strip().lower() != "100-continue":
@@ -200,7 +200,7 @@ class Mockstatus:
                     )
                 await asyncio.sleep(delay / 1000.0)
             if how != "withhold" and mode != "off":
-                (cont,) = semantics.interims_for(100, semantics.DEFAULT_OPTIONS, (1, 1))
+                (cont,) = semantics.interims_for(100, queries.DEFAULT_OPTIONS, (1, 1))
                 await wire.write_interim(request, cont)
         except RequestError as err:
             return replace(semantics.error_plan(err, facts), close=True)

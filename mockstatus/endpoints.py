@@ -14,22 +14,24 @@ from urllib.parse import parse_qsl
 
 from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
-from mockstatus.semantics import (
-    DEFAULT_EARLY_HINT,
+from mockstatus.queries import (
     FORMATS,
-    STANDARD_METHODS,
-    StatusSemantics,
-    build_plan,
     check_header,
-    error_plan,
-    finish,
-    interims_for,
     is_token,
-    negotiate,
     parse_code,
     parse_code_spec,
     parse_fault_options,
     parse_options,
+)
+from mockstatus.rules import STANDARD_METHODS
+from mockstatus.semantics import (
+    DEFAULT_EARLY_HINT,
+    StatusSemantics,
+    build_plan,
+    error_plan,
+    finish,
+    interims_for,
+    negotiate,
 )
 from mockstatus.types import RequestFacts, ResponsePlan
 

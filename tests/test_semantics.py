@@ -7,16 +7,14 @@ import random
 
 import pytest
 
-from mockstatus import codes, semantics
+from mockstatus import codes, queries, semantics
 from mockstatus.errors import RequestError
 from mockstatus.types import Query, RequestFacts
 
 
 def plan(code: int, method: str = "GET", fmt: str = "text", **opts):
     sem = semantics.StatusSemantics(random.Random(1))
-    return sem.plan(
-        code, method, fmt, semantics.Options(**opts) if opts else semantics.DEFAULT_OPTIONS
-    )
+    return sem.plan(code, method, fmt, queries.Options(**opts) if opts else queries.DEFAULT_OPTIONS)
 
 
 def header(p, name: str) -> str | None:
@@ -76,19 +74,19 @@ def test_old_names_are_aliases(name, code):
 )
 def test_invalid_code_specs_name_the_valid_range(spec):
     with pytest.raises(RequestError) as err:
-        semantics.parse_code_spec(spec)
+        queries.parse_code_spec(spec)
     assert err.value.status == 400
 
 
 def test_bad_code_message_names_range():
     with pytest.raises(RequestError, match="100 to 599"):
-        semantics.parse_code_spec("600")
+        queries.parse_code_spec("600")
 
 
 def test_uniform_and_weighted_choices():
-    uniform = semantics.parse_code_spec("200,503")
+    uniform = queries.parse_code_spec("200,503")
     assert uniform.codes == (200, 503) and uniform.weights is None
-    weighted = semantics.parse_code_spec("200:0.9,503:0.1")
+    weighted = queries.parse_code_spec("200:0.9,503:0.1")
     assert weighted.weights == (0.9, 0.1)
     rng = random.Random(7)
     picks = [weighted.pick(rng) for _ in range(1000)]
@@ -97,14 +95,14 @@ def test_uniform_and_weighted_choices():
 
 def test_seed_makes_the_pick_repeatable():
     sem = semantics.StatusSemantics(random.Random())
-    choice = semantics.parse_code_spec("200,201,202,503,504")
-    opts = semantics.Options(seed=42)
+    choice = queries.parse_code_spec("200,201,202,503,504")
+    opts = queries.Options(seed=42)
     assert len({sem.choose(choice, opts) for _ in range(20)}) == 1
 
 
 def test_zero_weights_only_is_invalid():
     with pytest.raises(RequestError, match="above 0"):
-        semantics.parse_code_spec("200:0,503:0")
+        queries.parse_code_spec("200:0,503:0")
 
 
 # --- query options -----------------------------------------------------------------------------
@@ -144,14 +142,14 @@ def q(**kw) -> Query:
 )
 def test_invalid_queries_are_400_naming_the_parameter(query, param):
     with pytest.raises(RequestError) as err:
-        semantics.parse_options(query)
+        queries.parse_options(query)
     assert err.value.status == 400
     assert err.value.param == param
     assert param in err.value.message
 
 
 def test_valid_queries_parse():
-    opts = semantics.parse_options(
+    opts = queries.parse_options(
         q(sleep="250", header=["X-A: 1", "X-B:2"], retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
     )
     assert opts.sleep == 0.25
@@ -353,7 +351,7 @@ def test_error_plan_has_the_shared_error_shape():
 
 
 def test_interims_never_go_to_http_10():
-    opts = semantics.Options(interim=(103,))
+    opts = queries.Options(interim=(103,))
     assert semantics.interims_for(0, opts, (1, 0)) == ()
     (hint,) = semantics.interims_for(0, opts, (1, 1))
     assert hint.status == 103 and hint.headers == (("Link", "</style.css>; rel=preload; as=style"),)

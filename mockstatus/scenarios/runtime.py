@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mockstatus import semantics
+from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.scenarios import chaos, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
@@ -195,7 +195,7 @@ class ScenarioRuntime:
         plan = self._plans.get(key)
         if plan is None:
             plan = self._build(spec, facts, params, count, rng, fmt, (), None)
-            if facts.method in semantics.STANDARD_METHODS:  # bounded: client-chosen methods
+            if facts.method in rules.STANDARD_METHODS:  # bounded: client-chosen methods
                 self._plans[key] = plan
         if not extra_headers:
             return plan
@@ -235,13 +235,13 @@ class ScenarioRuntime:
             uuid=lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         )
         headers = tuple(
-            semantics.check_header(name, template.render_field(ctx), param="scenario header")
+            queries.check_header(name, template.render_field(ctx), param="scenario header")
             for name, template in spec.headers
         )
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        opts = semantics.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
+        opts = queries.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
         )
@@ -249,7 +249,7 @@ class ScenarioRuntime:
         # version), so the plan always carries the interims the scenario asked for.
         links = tuple(v for n, v in plan.headers if n.lower() == "link")
         interims = semantics.interims_for(
-            0, semantics.Options(interim=spec.interim, links=links), (1, 1)
+            0, queries.Options(interim=spec.interim, links=links), (1, 1)
         )
         if 103 in spec.interim and not links:
             # RFC 8297 §2: the final response repeats the hinted Link fields.
@@ -271,7 +271,7 @@ class ScenarioRuntime:
         base = self._rejections.get(key)
         if base is None:
             base, _ = semantics.build_plan(429, facts.method, fmt)
-            if facts.method in semantics.STANDARD_METHODS:
+            if facts.method in rules.STANDARD_METHODS:
                 self._rejections[key] = base
         fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
         return base.evolve(headers=_prepend(fields, base.headers))

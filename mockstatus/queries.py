@@ -1,0 +1,350 @@
+"""Request parameters: status codes and code lists, the `/status` queries, interim and fault
+switches. Every user-supplied header, reason and location is validated here, once.
+
+Pure: a Query in, validated values (or a RequestError naming the parameter) out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+
+from mockstatus import codes
+from mockstatus.errors import RequestError
+from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
+
+MAX_SLEEP_MS = 300_000  # 5 minutes
+FORMATS = {
+    "text": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
+_FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json", "html": "html"}
+AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}
+INTERIM_MODES = ("auto", "off", "force")
+
+# RFC 9110 §5.6.2 token characters.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# RFC 9110 §5.5: field values are visible characters, SP and HTAB (obs-text allowed).
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+# --- validation helpers (one place for every user-supplied header, reason and location) ------
+
+
+def is_token(name: str) -> bool:
+    return bool(_TOKEN_RE.match(name))
+
+
+def check_header(name: str, value: str, *, param: str = "header") -> tuple[str, str]:
+    """Validate one user-supplied header; raise RequestError naming `param` when invalid."""
+    if not name or not is_token(name):
+        raise RequestError(
+            f"invalid {param} name {name!r}: a header name is a token (letters, digits, !#$%&'*+-.^_`|~)",
+            param=param,
+        )
+    if _BAD_VALUE_RE.search(value):
+        raise RequestError(
+            f"invalid {param} value for {name}: CR, LF, NUL and other control characters are not allowed",
+            param=param,
+        )
+    return name, value.strip(" \t")
+
+
+def check_reason(reason: str) -> str:
+    # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+    if not reason or _BAD_VALUE_RE.search(reason):
+        raise RequestError(
+            "invalid reason: 1 or more visible characters, spaces or tabs; no control characters",
+            param="reason",
+        )
+    return reason
+
+
+# --- codes ----------------------------------------------------------------------------------
+
+
+def parse_code(text: str, *, param: str = "code", allow_1xx: bool = True) -> int:
+    low = 200 if not allow_1xx else codes.MIN_CODE
+    try:
+        code = int(text, 10)
+    except ValueError:
+        code = None
+    if code is None or not (text.isascii() and text.isdigit()) or not low <= code <= codes.MAX_CODE:
+        raise RequestError(
+            f"invalid {param} {text!r}: valid status codes are integers from {low} to {codes.MAX_CODE}",
+            param=param,
+        )
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class CodeChoice:
+    """One code, or several to pick from by weight (`/status/200:0.9,503:0.1`)."""
+
+    codes: tuple[int, ...]
+    weights: tuple[float, ...] | None  # None: uniform
+
+    def pick(self, rng: random.Random) -> int:
+        if len(self.codes) == 1:
+            return self.codes[0]
+        if self.weights is None:
+            return self.codes[rng.randrange(len(self.codes))]
+        return rng.choices(self.codes, weights=self.weights, k=1)[0]
+
+
+_SINGLE_CHOICES: dict[str, CodeChoice] = {
+    str(c): CodeChoice((c,), None) for c in range(codes.MIN_CODE, codes.MAX_CODE + 1)
+}
+
+
+def parse_code_spec(spec: str) -> CodeChoice:
+    """`503`, `200,503` (uniform) or `200:0.9,503:0.1` (weighted; a missing weight counts 1)."""
+    single = _SINGLE_CHOICES.get(spec)
+    if single is not None:
+        return single
+    if "," not in spec and ":" not in spec:
+        parse_code(spec)  # raises with the valid range
+    items = spec.split(",")
+    found: list[int] = []
+    weights: list[float] = []
+    weighted = False
+    for item in items:
+        code_text, sep, weight_text = item.strip().partition(":")
+        if not code_text:
+            raise RequestError(
+                f"invalid code list {spec!r}: empty entry; use e.g. 200,503 or 200:0.9,503:0.1",
+                param="code",
+            )
+        found.append(parse_code(code_text))
+        if sep:
+            weighted = True
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                weight = -1.0
+            if not math.isfinite(weight) or weight < 0:
+                raise RequestError(
+                    f"invalid weight {weight_text!r} for {code_text}: a finite number >= 0",
+                    param="code",
+                )
+            weights.append(weight)
+        else:
+            weights.append(1.0)
+    if weighted and sum(weights) <= 0:
+        raise RequestError("invalid weights: at least one must be above 0", param="code")
+    return CodeChoice(tuple(found), tuple(weights) if weighted else None)
+
+
+# --- options from the query -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Per-request overrides, from `/status/{code}` queries or a scenario response."""
+
+    fmt: str | None = None
+    reason: str | None = None
+    location: str | None = None
+    retry_after: str | None = None
+    headers: Headers = ()
+    sleep: float = 0.0  # seconds
+    scheme: str | None = None
+    seed: int | None = None
+    final: int | None = None
+    interim: tuple[int, ...] | None = None
+    links: tuple[str, ...] = ()
+    size: int | None = None
+    interval: float | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self == DEFAULT_OPTIONS
+
+
+DEFAULT_OPTIONS = Options()
+
+
+def _parse_ms(value: str, param: str, cap_ms: float = MAX_SLEEP_MS) -> float:
+    try:
+        ms = float(value)
+    except ValueError:
+        ms = math.nan
+    if not math.isfinite(ms) or ms < 0 or ms > cap_ms:
+        raise RequestError(
+            f"invalid {param} {value!r}: milliseconds, a number from 0 to {int(cap_ms)}",
+            param=param,
+        )
+    return ms / 1000.0
+
+
+def check_retry_after(value: str) -> str:
+    """Retry-After = HTTP-date / delay-seconds (RFC 9110 §10.2.3)."""
+    from mockstatus.conditional import parse_http_date
+
+    if (value.isascii() and value.isdigit()) or (
+        _BAD_VALUE_RE.search(value) is None and parse_http_date(value)
+    ):
+        return value
+    raise RequestError(
+        f"invalid retry_after {value!r}: delay-seconds (e.g. 30) or an HTTP-date "
+        "(e.g. Wed, 21 Oct 2026 07:28:00 GMT)",
+        param="retry_after",
+    )
+
+
+def parse_format(value: str) -> str:
+    fmt = _FORMAT_ALIASES.get(value.lower())
+    if fmt is None:
+        raise RequestError(f"invalid format {value!r}: one of text, json, html", param="format")
+    return fmt
+
+
+def parse_options(query: Query) -> Options:
+    """Validate the common `/status/{code}` queries; unknown parameters are ignored (cache busters)."""
+    if not query:
+        return DEFAULT_OPTIONS
+    kw: dict[str, object] = {}
+    if (v := query.get("format")) is not None:
+        kw["fmt"] = parse_format(v)
+    if (v := query.get("reason")) is not None:
+        kw["reason"] = check_reason(v)
+    if (v := query.get("location")) is not None:
+        if not v:
+            raise RequestError("invalid location: must not be empty", param="location")
+        kw["location"] = check_header("Location", v, param="location")[1]
+    if (v := query.get("retry_after")) is not None:
+        kw["retry_after"] = check_retry_after(v)
+    if (v := query.get("sleep")) is not None:
+        kw["sleep"] = _parse_ms(v, "sleep")
+    if (v := query.get("scheme")) is not None:
+        scheme = AUTH_SCHEMES.get(v.lower())
+        if scheme is None:
+            raise RequestError(
+                f"invalid scheme {v!r}: one of Basic, Bearer, Digest", param="scheme"
+            )
+        kw["scheme"] = scheme
+    if (v := query.get("seed")) is not None:
+        try:
+            kw["seed"] = int(v)
+        except ValueError:
+            raise RequestError(f"invalid seed {v!r}: an integer", param="seed") from None
+    if (v := query.get("final")) is not None:
+        kw["final"] = parse_code(v, param="final", allow_1xx=False)
+    if (v := query.get("interim")) is not None:
+        kw["interim"] = parse_interim_list(v)
+    if (v := query.get("size")) is not None:
+        kw["size"] = parse_size(v)
+    if (v := query.get("interval")) is not None:
+        interval = _parse_ms(v, "interval")
+        if interval < 0.01:
+            raise RequestError("invalid interval: at least 10 ms", param="interval")
+        kw["interval"] = interval
+    links = query.getall("link")
+    if links:
+        kw["links"] = tuple(check_header("Link", v, param="link")[1] for v in links)
+    headers = query.getall("header")
+    if headers:
+        parsed = []
+        for item in headers:
+            name, sep, value = item.partition(":")
+            if not sep:
+                raise RequestError(
+                    f"invalid header {item!r}: use header=Name:Value", param="header"
+                )
+            parsed.append(check_header(name.strip(), value))
+        kw["headers"] = tuple(parsed)
+    return Options(**kw) if kw else DEFAULT_OPTIONS  # type: ignore[arg-type]
+
+
+def parse_interim_list(value: str) -> tuple[int, ...]:
+    found = []
+    for item in value.split(","):
+        item = item.strip()
+        if item not in ("100", "102", "103"):
+            raise RequestError(
+                f"invalid interim {item!r}: a comma-separated list of 100, 102, 103",
+                param="interim",
+            )
+        found.append(int(item))
+    return tuple(found)
+
+
+def parse_size(value: str) -> int:
+    from mockstatus.ranges import MAX_SIZE
+
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SIZE:
+        raise RequestError(
+            f"invalid size {value!r}: bytes, an integer from 0 to {MAX_SIZE} (the cap)",
+            param="size",
+        )
+    return int(value)
+
+
+# --- interims and faults -----------------------------------------------------------------
+
+
+def interim_mode(query: Query, default: str) -> str:
+    """`?interim_mode=auto|off|force`, else the server's default (`--interim`)."""
+    value = query.get("interim_mode") if query else None
+    if value is None:
+        return default
+    if value not in INTERIM_MODES:
+        raise RequestError(
+            f"invalid interim_mode {value!r}: one of {', '.join(INTERIM_MODES)}",
+            param="interim_mode",
+        )
+    return value
+
+
+def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
+    """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed).
+
+    `?drip=CHUNK/EVERY` (EVERY a duration, default 100ms, at most 60 s) drips any body;
+    `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
+    (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
+    """
+    from mockstatus.scenarios.durations import parse_duration
+
+    max_seconds = 60.0
+    fault = drip = None
+    if (value := query.get("drip")) is not None:
+        chunk, _sep, every = value.partition("/")
+        try:
+            if not (chunk.isascii() and chunk.isdigit()):
+                raise ValueError
+            drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
+            if drip.chunk < 1 or drip.every > max_seconds:
+                raise ValueError
+        except ValueError:
+            raise RequestError(
+                f"invalid drip {value!r}: CHUNK/EVERY, e.g. 10/100ms (chunk >= 1 byte, every <= 60s)",
+                param="drip",
+            ) from None
+    if (value := query.get("fault")) is not None:
+        if value not in FAULT_KINDS:
+            raise RequestError(
+                f"invalid fault {value!r}: one of {', '.join(sorted(FAULT_KINDS))}", param="fault"
+            )
+        delay = 0.0
+        if value == "slow-headers":
+            param, text = "delay", query.get("delay")
+            try:
+                if text is not None:
+                    delay = parse_duration(text)
+                elif (text := query.get("sleep")) is not None:
+                    param, delay = "sleep", float(text) / 1000.0
+                else:
+                    delay = 2.0
+                if not 0 < delay <= max_seconds:  # also rejects NaN
+                    raise ValueError
+            except ValueError:
+                hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"
+                raise RequestError(
+                    f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
+                    param=param,
+                ) from None
+        fault = Fault(kind=value, delay=delay, drip=drip)
+    return fault, drip
