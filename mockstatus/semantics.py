@@ -281,7 +281,7 @@ class StatusSemantics:
         if code < 200 and code != 101:
             plan = replace(plan, interims=())
         if opts is DEFAULT_OPTIONS and cacheable and method in STANDARD_METHODS:
-            self._cache[(code, method, fmt)] = plan
+            plan = self._cache[(code, method, fmt)] = plan.evolve(reused=True)
         return plan
 
     def choose(self, choice: CodeChoice, opts: Options) -> int:

@@ -181,6 +181,8 @@ class ResponsePlan:
     # 102 Processing: repeat an interim every `processing_interval` seconds while `delay` runs.
     processing_interval: float | None = None
     upgrade: str | None = None
+    # Memoised and reused for many requests: the wire may cache what it derives from it.
+    reused: bool = False
 
     def evolve(self, **changes: object) -> ResponsePlan:
         """A copy with `changes` applied: dataclasses.replace, without its per-call introspection

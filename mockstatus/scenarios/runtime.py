@@ -196,12 +196,12 @@ class ScenarioRuntime:
         if plan is None:
             plan = self._build(spec, facts, params, count, rng, fmt, (), None)
             if facts.method in rules.STANDARD_METHODS:  # bounded: client-chosen methods
-                self._plans[key] = plan
+                plan = self._plans[key] = plan.evolve(reused=True)
         if not extra_headers:
             return plan
         own = self._own_names[id(spec)]
         extra = tuple(h for h in extra_headers if h[0].lower() not in own)
-        return plan.evolve(headers=_prepend(extra, plan.headers))
+        return plan.evolve(headers=_prepend(extra, plan.headers), reused=False)
 
     def _is_static(self, spec: ResponseSpec) -> bool:
         static = self._static.get(id(spec))
@@ -272,9 +272,9 @@ class ScenarioRuntime:
         if base is None:
             base, _ = semantics.build_plan(429, facts.method, fmt)
             if facts.method in rules.STANDARD_METHODS:
-                self._rejections[key] = base
+                base = self._rejections[key] = base.evolve(reused=True)
         fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
-        return base.evolve(headers=_prepend(fields, base.headers))
+        return base.evolve(headers=_prepend(fields, base.headers), reused=False)
 
     # --- admin view --------------------------------------------------------------------------
 

@@ -82,24 +82,25 @@ async def send_interims(request: web.BaseRequest, plan: ResponsePlan) -> None:
 
 
 _HEADER_CACHE: dict[int, tuple[Headers, CIMultiDict[str]]] = {}
-_HEADER_CACHE_MAX = 4096  # header sets are mostly the precomputed per-code ones
+_HEADER_CACHE_MAX = 4096  # bounded all the same
 
 
 def _headers(plan: ResponsePlan) -> CIMultiDict[str]:
     """A fresh CIMultiDict of the plan's headers (callers may mutate it).
 
-    Copying a cached CIMultiDict is done in C; building one from a tuple of pairs is not. The
-    cache is keyed by the tuple's identity (reused plans share their tuple; hashing its pairs
-    on every request would cost more), and holds the tuple so that identity stays unique.
+    Copying a cached CIMultiDict is done in C; building one from a tuple of pairs is not. Only
+    reused plans are cached (per-request header sets, e.g. rate-limit counters, would only churn
+    the cache), keyed by their tuple's identity: hashing the pairs on every request would cost
+    more. The entry holds the tuple, so the identity stays unique while cached.
     """
     entry = _HEADER_CACHE.get(id(plan.headers))
     if entry is not None:
         cached = entry[1]
     else:
         cached = CIMultiDict(plan.headers)
+        if not plan.reused:
+            return cached
         if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
-            # Per-request header sets (rate-limit counters) must not crowd out the per-code
-            # ones for good: start over; the hot ones are back after one request each.
             _HEADER_CACHE.clear()
         _HEADER_CACHE[id(plan.headers)] = (plan.headers, cached)
     return cached.copy()
