@@ -1,5 +1,6 @@
-"""Scenario files: load and validate them (`loader`), the immutable model (`model`), route
-matching (`matcher`), response templates (`templates`) and `mockstatus check` (`check`).
+"""Scenario files: load them (`loader`) and validate them (`schema`, `responses`, `values`),
+the immutable model (`model`), route matching (`matcher`), response templates (`templates`) and
+`mockstatus check` (`check`).
 
     load_folder(path) -> ScenarioSet        raises ScenarioError listing every problem
     Matcher(scenario_set).match(facts, state_of) -> (Route, params) | None

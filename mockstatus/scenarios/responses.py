@@ -1,0 +1,283 @@
+"""Responses: status (weighted), reason, headers, body / json / file, interim codes, delay,
+faults and drips, validated from located values into `ResponseSpec`s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import mimetypes
+import stat
+
+from mockstatus.scenarios.model import ResponseSpec
+from mockstatus.scenarios.templates import JsonTemplate, Template
+from mockstatus.scenarios.values import (
+    _CONTROL,
+    _DIGITS,
+    _TOKEN,
+    _V,
+    At,
+    Params,
+    _describe,
+    _Reader,
+)
+from mockstatus.types import FAULT_KINDS, Drip, Fault
+
+MAX_BODY_FILE_BYTES = 10 * 1024 * 1024
+MAX_WAIT = 300.0  # seconds: delays, drips and latencies (the `sleep` query's cap too)
+
+_FRAMING = frozenset({"content-length", "transfer-encoding"})  # the wire layer owns framing
+_RESPONSE_KEYS = (
+    *("status", "reason", "headers", "body", "json", "file"),
+    *("interim", "delay", "fault", "drip"),
+)
+_STEP_KEYS = (*_RESPONSE_KEYS, "times")
+_FAULT_KEYS = ("kind", "delay", "drip")
+_DRIP_KEYS = ("chunk", "every")
+
+
+class _Responses(_Reader):
+    """The response validators (`respond`, sequence steps, outage and chaos answers)."""
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def response(
+        self, v: _V, where: str, params: Params, step: bool = False
+    ) -> ResponseSpec | None:
+        m = self.mapping(
+            v, where, _STEP_KEYS if step else _RESPONSE_KEYS, "each sequence step" if step else None
+        )
+        if m is None:
+            return None
+        statuses = self.statuses(m["status"]) if "status" in m else ((200, 1.0),)
+        reason = self.string(m["reason"], "reason") if "reason" in m else None
+        if reason is not None and _CONTROL.search(reason):
+            self.problem(m["reason"], "'reason' must not contain control characters (CR, LF, NUL…)")
+        headers = self.headers(m["headers"], params) if "headers" in m else ()
+        given = [key for key in ("body", "json", "file") if key in m]
+        if len(given) > 1:
+            self.problem(
+                v, f"a response has one of 'body', 'json' or 'file', not {' and '.join(given)}"
+            )
+        body = json = file = content_type = None
+        if "body" in m and (text := self.string(m["body"], "body")) is not None:
+            body = self.template(m["body"], text, params)
+        if "json" in m:
+            json, content_type = JsonTemplate(self.json_tree(m["json"], params)), "application/json"
+        if "file" in m and (text := self.string(m["file"], "file")) is not None:
+            file = self.body_file(m["file"], text)
+            content_type = mimetypes.guess_type(text)[0] or "application/octet-stream"
+        interim: list[int] = []
+        for item in self.items(m["interim"], "interim") if "interim" in m else ():
+            if item.kind == "int" and item.value in (100, 102, 103):
+                interim.append(item.value)
+            elif item.kind != "bad":
+                self.problem(
+                    item, f"'interim' codes must be 100, 102 or 103, got {_describe(item)}"
+                )
+        delay = (self.duration(m["delay"], "delay", cap=MAX_WAIT) or 0.0) if "delay" in m else 0.0
+        drip = self.drip(m["drip"]) if "drip" in m else None
+        fault = None
+        if "fault" in m:
+            fault, took_delay = self.fault(m["fault"], delay, drip)
+            delay = 0.0 if took_delay else delay  # slow-headers spends the delay on the head
+        if statuses is None:
+            return None
+        return ResponseSpec(
+            statuses,
+            reason,
+            headers,
+            body,
+            json,
+            file,
+            tuple(interim),
+            delay,
+            fault,
+            drip,
+            content_type,
+        )
+
+    def statuses(self, v: _V) -> tuple[tuple[int, float], ...] | None:
+        """200 · "200:0.9,503:0.1" · [200, 503] · [200: 0.9, 503: 0.1] · {200: 0.9, 503: 0.1}."""
+        pairs: list[tuple[_V | str, _V | str | None, _V | At]] = []
+        if v.kind == "seq":
+            for item in v.value:
+                if item.kind == "map" and len(item.value) == 1:
+                    ((code, weight),) = item.value.items()
+                    pairs.append((code, weight, item.keys[code]))
+                elif item.kind == "str" and ":" in item.value:
+                    code, _, weight = item.value.partition(":")
+                    pairs.append((code, weight, item))
+                else:
+                    pairs.append((item, None, item))
+        elif v.kind == "map":
+            pairs = [(code, weight, v.keys[code]) for code, weight in v.value.items()]  # type: ignore[index]
+        elif v.kind == "str" and ("," in v.value or ":" in v.value):
+            for part in v.value.split(","):
+                code, _, weight = part.partition(":")
+                pairs.append((code, weight or None, v))
+        else:
+            code = self.status_code(v, v)
+            return ((code, 1.0),) if code is not None else None
+        if not pairs:
+            self.problem(v, "'status' list is empty")
+        out = []
+        for code, weight, at in pairs:
+            number, share = self.status_code(code, at), self.weight(weight, at)
+            if number is not None and share is not None:
+                out.append((number, share))
+        return tuple(out) if out and len(out) == len(pairs) else None
+
+    def status_code(self, code: _V | str, at: _V | At) -> int | None:
+        if isinstance(code, _V):
+            if code.kind == "bad":
+                return None
+            shown, text = _describe(code), code.text if code.kind in ("int", "str") else ""
+        else:
+            shown, text = repr(code.strip()), code
+        number = int(text) if _DIGITS.fullmatch(text) else None
+        if number is None or not 100 <= number <= 599:
+            self.problem(at, f"'status' must be an integer from 100 to 599, got {shown}")
+            return None
+        if number < 200:  # RFC 9110 §15.2: 1xx are interim; the final answer is 2xx-5xx
+            self.problem(
+                at,
+                f"'status' {number} is informational (1xx) and cannot be the final "
+                "status; send 100, 102 or 103 before it with 'interim'",
+            )
+            return None
+        return number
+
+    def weight(self, weight: _V | str | None, at: _V | At) -> float | None:
+        if weight is None:
+            return 1.0
+        if isinstance(weight, _V):
+            value, shown = (
+                (weight.value if weight.kind in ("int", "float") else None),
+                _describe(weight),
+            )
+            if weight.kind == "str":
+                weight = weight.value
+        if isinstance(weight, str):
+            shown = repr(weight.strip())
+            try:
+                value = float(weight)
+            except ValueError:
+                value = None
+        if value is None or not math.isfinite(value) or value <= 0:
+            self.problem(at, f"'status' weight must be a positive number, got {shown}")
+            return None
+        return float(value)
+
+    def headers(self, v: _V, params: Params) -> tuple[tuple[str, Template], ...]:
+        m = self.mapping(v, "headers", None)
+        out = []
+        for name, item in (m or {}).items():
+            at = v.keys[name]  # type: ignore[index]
+            if not _TOKEN.fullmatch(name):
+                self.problem(at, f"header name {name!r} is not a valid HTTP field name")
+                continue
+            if name.lower() in _FRAMING:
+                self.problem(
+                    at,
+                    f"'{name}' is set by the server from the body "
+                    "(for a body shorter than promised, use fault: truncate)",
+                )
+                continue
+            for value in self.items(item, name):  # a list gives the field once per value
+                text = self.string(value, f"headers.{name}")
+                if text is not None and _CONTROL.search(text):
+                    self.problem(
+                        value, f"header '{name}' must not contain control characters (CR, LF, NUL…)"
+                    )
+                elif text is not None and (template := self.template(value, text, params)):
+                    out.append((name, template))
+        return tuple(out)
+
+    def body_file(self, v: _V, relative: str) -> bytes | None:
+        """Read `file:` now, and only from inside the scenarios folder (symlinks resolved)."""
+        if self.base_dir is None:
+            self.problem(v, "'file' needs a scenarios folder to be read from")
+            return None
+        try:
+            root = self.base_dir.resolve()
+            target = (root / relative).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.problem(v, f"'file' {relative!r} cannot be resolved: {exc}")
+            return None
+        if not target.is_relative_to(root):
+            self.problem(v, f"'file' must stay inside the scenarios folder, got {relative!r}")
+            return None
+        try:
+            info = target.stat()
+            if not stat.S_ISREG(info.st_mode):
+                self.problem(v, f"'file' {relative!r} is not a regular file")
+                return None
+            with target.open("rb") as handle:
+                data = handle.read(MAX_BODY_FILE_BYTES + 1)
+        except FileNotFoundError:
+            self.problem(v, f"'file' not found: {relative!r}")
+            return None
+        except OSError as exc:
+            self.problem(v, f"'file' {relative!r} cannot be read: {exc.strerror or exc}")
+            return None
+        if len(data) > MAX_BODY_FILE_BYTES:
+            self.problem(v, f"'file' {relative!r} is larger than 10 MiB")
+            return None
+        return data
+
+    def drip(self, v: _V) -> Drip | None:
+        m = self.mapping(v, "drip", _DRIP_KEYS)
+        if m is None:
+            return None
+        if "chunk" not in m or "every" not in m:
+            self.problem(v, "'drip' needs 'chunk' and 'every', as in {chunk: 10, every: 100ms}")
+            return None
+        chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
+        every = self.duration(m["every"], "every", cap=MAX_WAIT)
+        return Drip(chunk, every) if chunk is not None and every is not None else None
+
+    def fault(
+        self, v: _V, outer_delay: float = 0.0, outer_drip: Drip | None = None
+    ) -> tuple[Fault | None, bool]:
+        """`reset` or {kind: slow-headers, delay: 2s}. The bool: the response's delay was used."""
+        kind_v, delay, drip = v, None, None
+        if v.kind == "map":
+            m = self.mapping(v, "fault", _FAULT_KEYS) or {}
+            if "kind" not in m:
+                self.missing(v, "'fault'", "kind")
+                return None, False
+            kind_v = m["kind"]
+            delay = self.duration(m["delay"], "delay", cap=MAX_WAIT) if "delay" in m else None
+            drip = self.drip(m["drip"]) if "drip" in m else None
+            if ("delay" in m and delay is None) or ("drip" in m and drip is None):
+                return None, False
+        kind = self.string(kind_v, "fault")
+        if kind is None:
+            return None, False
+        if kind not in FAULT_KINDS:
+            valid = sorted(FAULT_KINDS)
+            guess = difflib.get_close_matches(kind, valid, n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            self.problem(kind_v, f"unknown fault '{kind}'{hint}; valid: {', '.join(valid)}")
+            return None, False
+        if delay is not None and kind != "slow-headers":
+            self.problem(m["delay"], f"'delay' applies only to fault 'slow-headers', not '{kind}'")
+            return None, False
+        if kind == "slow-headers":
+            seconds = delay if delay is not None else outer_delay
+            if not seconds:
+                self.problem(
+                    v,
+                    "fault 'slow-headers' needs a delay, as in "
+                    "{kind: slow-headers, delay: 2s} (or the response's 'delay')",
+                )
+                return None, False
+            return Fault(kind, delay=seconds), delay is None
+        if kind == "drip":
+            drip = drip or outer_drip
+            if drip is None:
+                self.problem(v, "fault 'drip' needs a 'drip: {chunk: N, every: T}'")
+                return None, False
+            return Fault(kind, drip=drip), False
+        return Fault(kind, delay=delay or 0.0), False

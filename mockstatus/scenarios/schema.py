@@ -1,0 +1,392 @@
+"""The scenario shape (README, "Scenarios"): located values → the immutable model.
+
+`_Schema` validates a file's root value as a scenario: its routes, their match, `respond` or
+`sequence`, rate limit, outages, chaos, latency and state. Responses come from `responses`;
+every problem goes to the loader's `report`, located at the value it is about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
+from mockstatus.scenarios.model import (
+    DEFAULT_OUTAGE_RESPONSE,
+    ChaosRule,
+    LatencySpec,
+    MatchSpec,
+    OutageWindow,
+    RateLimitSpec,
+    ResponseSpec,
+    Route,
+    Scenario,
+    SequenceSpec,
+    StateSpec,
+)
+from mockstatus.scenarios.responses import MAX_WAIT, _Responses
+from mockstatus.scenarios.values import _CONTROL, _TOKEN, _V, At, Params, Report, _describe
+from mockstatus.types import Fault
+
+_METHODS = (
+    *("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"),
+    *("PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT"),
+    *("PURGE", "LINK", "UNLINK"),
+)
+_SCENARIO_KEYS = ("name", "description", "seed", "routes")
+_ROUTE_KEYS = (
+    *("name", "match", "respond", "sequence", "after", "per"),
+    *("rate_limit", "outage", "chaos", "latency", "state"),
+)
+_MATCH_KEYS = ("method", "path", "query", "headers", "body")
+_BODY_KEYS = ("contains", "json", "regex")
+_RATE_KEYS = ("limit", "window", "algorithm", "key")
+_OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
+_CHAOS_KEYS = ("probability", "respond", "fault")
+_LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
+_STATE_KEYS = ("machine", "when", "set")
+
+
+class _Schema(_Responses):
+    """One file's scenario: validates its values and builds the model; records its name."""
+
+    def __init__(self, file: str, base_dir: Path | None, report: Report) -> None:
+        super().__init__(file, base_dir, report)
+        self.name: str | None = None
+        self.name_at: At = (1, 1)
+
+    # -- scenario, route, match --------------------------------------------------------------
+
+    def scenario(self, root: _V, default_name: str) -> Scenario | None:
+        top = self.mapping(root, "scenario", _SCENARIO_KEYS, "a scenario file")
+        if top is None:
+            return None
+        name: str | None = default_name
+        if "name" in top:
+            name = self.label(top["name"], "name", slash_ok=False)
+            self.name_at = (top["name"].line, top["name"].col)
+        elif not default_name or "/" in default_name or _CONTROL.search(default_name):
+            self.problem(root, f"cannot use {default_name!r} as the scenario name; set 'name'")
+            name = None
+        self.name = name
+        description = self.string(top["description"], "description") if "description" in top else ""
+        seed = None
+        if "seed" in top:
+            seed = self.integer(top["seed"], "seed", -math.inf, math.inf, "an integer")
+        routes: list[Route] = []
+        routes_v = top.get("routes")
+        if routes_v is None:
+            self.problem(root, "missing 'routes': a scenario needs a list of routes")
+        elif routes_v.kind != "seq":
+            if routes_v.kind != "bad":
+                self.problem(routes_v, f"'routes' must be a list, got {_describe(routes_v)}")
+        elif not routes_v.value:
+            self.problem(routes_v, "'routes' is empty: a scenario needs at least one route")
+        else:
+            seen: dict[str, int] = {}
+            for index, item in enumerate(routes_v.value):
+                route = self.route(item, name or "", index, seen)
+                if route is not None:
+                    routes.append(route)
+        if name is None:
+            return None
+        machines = tuple(sorted({r.state.machine for r in routes if r.state is not None}))
+        return Scenario(name, self.file, tuple(routes), description or "", seed, machines)
+
+    def route(self, v: _V, scenario: str, index: int, seen: dict[str, int]) -> Route | None:
+        m = self.mapping(v, "route", _ROUTE_KEYS, "each route")
+        if m is None:
+            return None
+        name, name_v = f"route-{index}", m.get("name", v)
+        if "name" in m:
+            name = self.label(name_v, "name") or name
+        if name in seen:
+            self.problem(name_v, f"duplicate route name '{name}' (first on line {seen[name]})")
+        seen.setdefault(name, name_v.line)
+        match, params = self.match(m["match"]) if "match" in m else (MatchSpec(), frozenset())
+        has_respond, has_sequence = "respond" in m, "sequence" in m
+        if has_respond and has_sequence:
+            self.problem(v, "a route has 'respond' or 'sequence', not both")
+        elif not has_respond and not has_sequence:
+            self.problem(v, "a route needs 'respond' (one response) or 'sequence' (one per call)")
+        for key in ("after", "per"):
+            if key in m and not has_sequence:
+                self.problem(m[key], f"'{key}' only applies to a 'sequence'")
+        respond = self.response(m["respond"], "respond", params) if has_respond else None
+        sequence = self.sequence(m, params) if has_sequence else None
+        rate_limit = self.rate_limit(m["rate_limit"]) if "rate_limit" in m else None
+        outage = self.outage(m["outage"], params) if "outage" in m else ()
+        chaos = self.chaos(m["chaos"], params) if "chaos" in m else ()
+        latency = self.latency(m["latency"]) if "latency" in m else None
+        state = self.state(m["state"]) if "state" in m else None
+        if match is None or (respond is None and sequence is None):
+            return None
+        return Route(
+            scenario,
+            name,
+            index,
+            match,
+            respond,
+            sequence,
+            rate_limit,
+            outage,
+            chaos,
+            latency,
+            state,
+        )
+
+    def match(self, v: _V) -> tuple[MatchSpec | None, Params]:
+        m = self.mapping(v, "match", _MATCH_KEYS)
+        if m is None:
+            return None, None
+        methods = self.methods(m["method"]) if "method" in m else None
+        path: PathPattern | None = None
+        params: Params = frozenset()
+        if "path" in m:
+            params = None
+            text = self.string(m["path"], "path")
+            try:
+                path = compile_path(text) if text is not None else None
+                params = path.params if path is not None else None
+            except ValueError as exc:
+                self.problem(m["path"], str(exc))
+        query = self.value_rules(m["query"], "query", header=False) if "query" in m else ()
+        headers = self.value_rules(m["headers"], "headers", header=True) if "headers" in m else ()
+        body = self.body_match(m["body"]) if "body" in m else None
+        return MatchSpec(methods, path, query, headers, body), params
+
+    def methods(self, v: _V) -> frozenset[str] | None:
+        items = self.items(v, "method")
+        if not items:
+            self.problem(v, "'method' list is empty (leave 'method' out to match any method)")
+        found: set[str] = set()
+        for item in items:
+            text = self.string(item, "method")
+            if text is None:
+                continue
+            upper = text.strip().upper()
+            if upper in ("*", "ANY"):
+                return None
+            if upper in _METHODS:
+                found.add(upper)
+                continue
+            guess = difflib.get_close_matches(upper, _METHODS, n=1)
+            hint = f"did you mean '{guess[0]}'?" if guess else "known: " + ", ".join(_METHODS)
+            self.problem(item, f"unknown method '{text}' ({hint})")
+        return frozenset(found) or None
+
+    def value_rules(self, v: _V, name: str, header: bool) -> tuple[tuple[str, Any], ...]:
+        m = self.mapping(v, name, None)
+        rules = []
+        for key, item in (m or {}).items():
+            if header and not _TOKEN.fullmatch(key):
+                self.problem(v.keys[key], f"header name {key!r} is not a valid HTTP field name")  # type: ignore[index]
+                continue
+            text = None if item.kind == "null" else self.string(item, f"{name}.{key}")
+            if text is None and item.kind != "null":
+                continue
+            try:
+                rules.append((key.lower() if header else key, compile_value(text)))
+            except ValueError as exc:
+                self.problem(item, f"'{name}' {key}: {exc}")
+        return tuple(rules)
+
+    def body_match(self, v: _V) -> BodyMatch | None:
+        m = self.mapping(v, "match.body", _BODY_KEYS, "'body'")
+        if m is None:
+            return None
+        if not m:
+            self.problem(v, "'body' needs one of: contains, json, regex")
+        found: dict[str, Any] = {}
+        if "contains" in m and (text := self.string(m["contains"], "contains")) is not None:
+            found["contains"] = text.encode("utf-8")
+        if "json" in m:
+            found["json"] = self.json_tree(m["json"], None, templates=False)
+        if "regex" in m and (text := self.string(m["regex"], "regex")) is not None:
+            try:
+                found["regex"] = re.compile(text)
+            except re.error as exc:
+                self.problem(m["regex"], f"'regex' does not compile: {exc}")
+        return BodyMatch(**found)
+
+    # -- behaviours --------------------------------------------------------------------------
+
+    def sequence(self, route: dict[str, _V], params: Params) -> SequenceSpec | None:
+        v = route["sequence"]
+        if v.kind != "seq":
+            if v.kind != "bad":
+                self.problem(v, f"'sequence' must be a list of responses, got {_describe(v)}")
+            return None
+        if not v.value:
+            self.problem(v, "'sequence' is empty: list at least one response")
+        steps = []
+        for item in v.value:
+            spec = self.response(item, "sequence step", params, step=True)
+            times: int | None = 1
+            if item.kind == "map" and "times" in item.value:
+                times = self.integer(
+                    item.value["times"], "times", 1, 10**9, "a whole number of calls, 1 or more"
+                )
+            if spec is not None and times is not None:
+                steps.append((spec, times))
+        after = (
+            self.choice(route["after"], "after", ("repeat-last", "loop"))
+            if "after" in route
+            else None
+        )
+        per = (
+            self.counter_key(route["per"], "per", ("global", "client"), ("header",))
+            if "per" in route
+            else None
+        )
+        if not steps or len(steps) != len(v.value):
+            return None
+        return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")  # type: ignore[arg-type]
+
+    def rate_limit(self, v: _V) -> RateLimitSpec | None:
+        m = self.mapping(v, "rate_limit", _RATE_KEYS)
+        if m is None:
+            return None
+        for key in ("limit", "window"):
+            if key not in m:
+                self.missing(v, "'rate_limit'", key)
+        limit = window = None
+        if "limit" in m:
+            limit = self.integer(m["limit"], "limit", 0, 10**9, "a whole number of requests")
+        if "window" in m:
+            window = self.duration(m["window"], "window", positive=True)
+        algorithms = ("fixed-window", "sliding-window", "token-bucket")
+        algorithm = (
+            self.choice(m["algorithm"], "algorithm", algorithms) if "algorithm" in m else None
+        )
+        key = None
+        if "key" in m:
+            key = self.counter_key(m["key"], "key", ("client", "global"), ("header", "query"))
+        if limit is None or window is None:
+            return None
+        return RateLimitSpec(limit, window, algorithm or "fixed-window", key or "client")  # type: ignore[arg-type]
+
+    def respond_or_fault(
+        self, m: dict[str, _V], at: _V, where: str, params: Params
+    ) -> tuple[ResponseSpec | None, Fault | None]:
+        if "respond" in m and "fault" in m:
+            self.problem(at, f"{where} has 'respond' or 'fault', not both")
+            return None, None
+        if "respond" in m:
+            return self.response(m["respond"], "respond", params), None
+        if "fault" in m:
+            return None, self.fault(m["fault"])[0]
+        if where == "a chaos rule":
+            self.problem(at, "a chaos rule needs 'respond' or 'fault'")
+            return None, None
+        return DEFAULT_OUTAGE_RESPONSE, None  # an outage without either answers a plain 503
+
+    def outage(self, v: _V, params: Params) -> tuple[OutageWindow, ...]:
+        windows = []
+        for item in self.items(v, "outage"):
+            m = self.mapping(item, "outage", _OUTAGE_KEYS, "each outage window")
+            if m is None:
+                continue
+            if "duration" not in m:
+                self.missing(item, "an outage window", "duration")
+            duration = self.duration(m["duration"], "duration", True) if "duration" in m else None
+            start = self.duration(m["start"], "start") if "start" in m else None
+            every = self.duration(m["every"], "every", True) if "every" in m else None
+            offset = self.duration(m["offset"], "offset") if "offset" in m else 0.0
+            if "start" in m and "every" in m:
+                self.problem(
+                    m["every"], "an outage has 'start' (once) or 'every' (recurring), not both"
+                )
+            if "offset" in m and "every" not in m:
+                self.problem(m["offset"], "'offset' only applies with 'every'")
+            if every is not None and duration is not None and every <= duration:
+                self.problem(
+                    m["every"],
+                    "'every' must be longer than 'duration' (else the route never comes back)",
+                )
+            respond, fault = self.respond_or_fault(m, item, "an outage window", params)
+            if duration is not None and (respond or fault) and offset is not None:
+                start = 0.0 if start is None and every is None else start
+                windows.append(OutageWindow(duration, start, every, offset, respond, fault))
+        return tuple(windows)
+
+    def chaos(self, v: _V, params: Params) -> tuple[ChaosRule, ...]:
+        rules = []
+        for item in self.items(v, "chaos"):
+            m = self.mapping(item, "chaos", _CHAOS_KEYS, "each chaos rule")
+            if m is None:
+                continue
+            probability = None
+            if "probability" not in m:
+                self.missing(item, "a chaos rule", "probability")
+            else:
+                probability = self.number(
+                    m["probability"], "probability", 0.0, 1.0, "a number from 0 to 1"
+                )
+            respond, fault = self.respond_or_fault(m, item, "a chaos rule", params)
+            if probability is not None and (respond or fault):
+                rules.append(ChaosRule(probability, respond, fault))
+        return tuple(rules)
+
+    def latency(self, v: _V) -> LatencySpec | None:
+        """50ms · {fixed: 50ms} · {uniform: [10ms, 200ms]} · {normal: {mean, stddev}} ·
+        {lognormal: {median, sigma}}."""
+        if v.kind in ("int", "float", "str"):
+            seconds = self.duration(v, "latency", cap=MAX_WAIT)
+            return LatencySpec("fixed", (seconds,)) if seconds is not None else None
+        m = self.mapping(v, "latency", _LATENCY_KINDS)
+        if m is None:
+            return None
+        if len(v.value) != 1:
+            self.problem(v, "'latency' takes one of: " + ", ".join(_LATENCY_KINDS))
+            return None
+        kind, spec = next(iter(v.value.items()))
+        values: list[float | None] = []
+        if kind == "fixed":
+            values = [self.duration(spec, "fixed", cap=MAX_WAIT)]
+        elif kind == "uniform":
+            if spec.kind != "seq" or len(spec.value) != 2:
+                self.problem(spec, "'uniform' takes [low, high], as in [10ms, 200ms]")
+                return None
+            values = [self.duration(item, "uniform", cap=MAX_WAIT) for item in spec.value]
+            if None not in values and values[0] > values[1]:  # type: ignore[operator]
+                self.problem(spec, "'uniform' needs low <= high")
+                return None
+        elif kind in ("normal", "lognormal"):
+            names = ("mean", "stddev") if kind == "normal" else ("median", "sigma")
+            p = self.mapping(spec, kind, names)
+            if p is None:
+                return None
+            for name in names:
+                if name not in p:
+                    self.missing(spec, f"'{kind}'", name)
+                    values.append(None)
+                elif name == "sigma":  # no unit: the spread of the log
+                    values.append(self.number(p[name], name, 0.0, 100.0, "a number from 0 to 100"))
+                else:
+                    values.append(self.duration(p[name], name, cap=MAX_WAIT))
+        else:
+            return None  # unknown key, already reported
+        if None in values:
+            return None
+        return LatencySpec(kind, tuple(values))  # type: ignore[arg-type]
+
+    def state(self, v: _V) -> StateSpec | None:
+        m = self.mapping(v, "state", _STATE_KEYS)
+        if m is None:
+            return None
+        if "machine" not in m:
+            self.missing(v, "'state'", "machine")
+            return None
+        machine = self.label(m["machine"], "machine")
+        when = None
+        if "when" in m:
+            items = self.items(m["when"], "when")
+            if not items:
+                self.problem(m["when"], "'when' is empty (leave it out to match in any state)")
+            when = frozenset(n for n in (self.label(i, "when") for i in items) if n is not None)
+        new = self.label(m["set"], "set") if "set" in m else None
+        return StateSpec(machine, when, new) if machine is not None else None
