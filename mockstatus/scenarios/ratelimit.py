@@ -11,10 +11,10 @@ Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.types import RequestFacts
@@ -26,8 +26,9 @@ SWEEP_EVERY = 1024  # checks between sweeps of idle keys
 _EPS = 1e-6
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """A limiter's answer for one request (a tuple: one is made per request)."""
+
     allowed: bool
     remaining: int
     reset: int  # whole seconds until the quota is fully (fixed) or partly (others) restored
@@ -71,11 +72,23 @@ def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> tuple[tuple
     )
 
 
-@functools.cache
+_POLICIES: dict[int, tuple[RateLimitSpec, str, str]] = {}
+
+
 def _policy(spec: RateLimitSpec) -> tuple[str, str]:
-    """The fields that depend on the spec only (specs are frozen and few)."""
-    window = max(1, math.ceil(spec.window - _EPS))
-    return f'"default";q={spec.limit};w={window}', str(spec.limit)
+    """The fields that depend on the spec only, made once per spec (keyed by identity: hashing
+    the spec per request would cost more; the entry holds the spec, so its id stays unique)."""
+    entry = _POLICIES.get(id(spec))
+    if entry is None:
+        window = max(1, math.ceil(spec.window - _EPS))
+        if len(_POLICIES) >= 4096:
+            _POLICIES.clear()
+        entry = _POLICIES[id(spec)] = (
+            spec,
+            f'"default";q={spec.limit};w={window}',
+            str(spec.limit),
+        )
+    return entry[1], entry[2]
 
 
 def _ceil(seconds: float) -> int:

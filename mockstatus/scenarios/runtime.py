@@ -200,7 +200,7 @@ class ScenarioRuntime:
         if not extra_headers:
             return plan
         own = self._own_names[id(spec)]
-        extra = tuple(h for h in extra_headers if h[0].lower() not in own)
+        extra = tuple(h for h in extra_headers if h[0].lower() not in own) if own else extra_headers
         return plan.evolve(headers=_prepend(extra, plan.headers), reused=False)
 
     def _is_static(self, spec: ResponseSpec) -> bool:
@@ -334,18 +334,19 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
     return None, None
 
 
-_LOWER_NAMES: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {}
+_LOWER_NAMES: dict[int, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
 
 
 def _prepend(front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]):
     """`front` + the fields of `base` whose names `front` does not set (case-insensitive).
 
-    `base` is a reused plan's headers: its lower-cased names are computed once.
+    `base` is a reused plan's headers: its lower-cased names are computed once, keyed by the
+    tuple's identity (the entry holds the tuple, so the identity stays unique).
     """
-    lower = _LOWER_NAMES.get(base)
-    if lower is None:
+    entry = _LOWER_NAMES.get(id(base))
+    if entry is None:
         if len(_LOWER_NAMES) >= 1024:
             _LOWER_NAMES.clear()
-        lower = _LOWER_NAMES[base] = tuple(n.lower() for n, _ in base)
+        entry = _LOWER_NAMES[id(base)] = (base, tuple(n.lower() for n, _ in base))
     replaced = {n.lower() for n, _ in front}
-    return front + tuple(h for h, n in zip(base, lower, strict=True) if n not in replaced)
+    return front + tuple(h for h, n in zip(base, entry[1], strict=True) if n not in replaced)
