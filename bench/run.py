@@ -6,6 +6,10 @@ bench/loadgen.py) to another. Every target is measured `rounds` times,
 interleaved (A B C A B C), and the best run per target is kept: on a shared,
 noisy machine only ratios measured within one run are meaningful.
 
+Besides req/s, each run records the server process's CPU time (utime + stime
+from /proc/<pid>/stat) divided by the requests completed: host steal time is not
+charged to the process, so these CPU µs per request ratios corroborate the req/s ones.
+
 Run: python bench/run.py [--duration 5] [--connections 32] [--quick] [--json PATH]
 """
 
@@ -83,11 +87,19 @@ SERVER_LABELS = {
     "log": "mockstatus (log on)",
 }
 
-# (label, numerator route, denominator "bare" or route on the same server, minimum ratio)
+# (label, cpu label, route, reference "bare" or route on the same server, minimum ratio).
+# req/s ratio = route ÷ reference; cpu ratio = reference cpu/req ÷ route cpu/req, so
+# both read "1.00 = as cheap as the reference, lower = slower / costlier".
 CHECKS = (
-    ("/status/503 vs bare", "status503", "bare", 0.85),
-    ("matched vs /status/503", "matched", "status503", 0.85),
-    ("rate-limited vs /status/503", "limited", "status503", 0.80),
+    ("/status/503 vs bare", "cpu/req: bare ÷ /status/503", "status503", "bare", 0.85),
+    ("matched vs /status/503", "cpu/req: /status/503 ÷ matched", "matched", "status503", 0.85),
+    (
+        "rate-limited vs /status/503",
+        "cpu/req: /status/503 ÷ rate-limited",
+        "limited",
+        "status503",
+        0.80,
+    ),
 )
 
 
@@ -128,6 +140,8 @@ class RunResult:
     non_2xx_3xx: int
     errors: int
     statuses: dict[str, int] | None = None  # per status code (bundled generator only)
+    server_cpu_s: float | None = None  # server utime + stime during the load (None: no /proc)
+    cpu_us_per_req: float | None = None  # server_cpu_s / requests, in microseconds
 
 
 @dataclass
@@ -142,6 +156,12 @@ class Outcome:
     def best(self) -> RunResult | None:
         return max(self.runs, key=lambda r: r.rps, default=None)
 
+    @property
+    def best_cpu(self) -> float | None:
+        """Lowest server CPU µs per request over the rounds (None: not measurable)."""
+        values = [r.cpu_us_per_req for r in self.runs if r.cpu_us_per_req is not None]
+        return min(values, default=None)
+
 
 @dataclass
 class Server:
@@ -149,6 +169,8 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     note: str = ""
+    cpu_pid: int | None = None  # PID whose /proc/<pid>/stat is the server's (None: n/a)
+    cpu_note: str = ""  # why cpu_pid is None
 
 
 # --------------------------------------------------------------------------- processes
@@ -209,6 +231,69 @@ def last_line(path: Path) -> str:
     return lines[-1][:120] if lines else "no output"
 
 
+# --------------------------------------------------------------------------- server CPU
+
+
+def clock_ticks_per_second() -> int | None:
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):  # no sysconf / unknown name
+        return None
+    return ticks if ticks > 0 else None
+
+
+CLK_TCK = clock_ticks_per_second()
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """utime + stime (fields 14 and 15 of /proc/<pid>/stat, all threads), in clock ticks."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Field 2 (comm) is parenthesised and may hold spaces or ")": split after the last ")".
+        rest = stat[stat.rindex(")") + 2 :].split()
+        return int(rest[14 - 3]) + int(rest[15 - 3])  # rest[0] is field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def proc_cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] or None
+
+
+def child_pids(pid: int) -> list[int]:
+    children = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:  # field 4: ppid
+                    children.append(int(entry))
+    return children
+
+
+def find_server_pid(proc: subprocess.Popen[bytes], cmd: list[str]) -> tuple[int | None, str]:
+    """The PID running the server command itself, verified via /proc/<pid>/cmdline.
+
+    `taskset -c N cmd…` execs cmd, so this is normally `proc.pid`; a `taskset` (or any
+    other wrapper) still sitting there would only count its own idle CPU, so then the
+    child running `cmd` is used instead. (None, reason) when this cannot be verified.
+    """
+    if CLK_TCK is None or cpu_ticks(proc.pid) is None:
+        return None, "/proc/<pid>/stat unavailable"
+    if proc_cmdline(proc.pid) == cmd:
+        return proc.pid, ""
+    for child in child_pids(proc.pid):
+        if proc_cmdline(child) == cmd:
+            return child, ""
+    return None, f"PID {proc.pid} is {proc_cmdline(proc.pid)!r}, not the server command"
+
+
 class ServerPool:
     """Starts servers pinned to the server core; stops every one of them on exit."""
 
@@ -253,7 +338,8 @@ class ServerPool:
                     if with_scenarios or not spec.scenarios
                     else (f"--scenarios rejected ({reason}); started without it")
                 )
-                return Server(spec, port, proc, note)
+                cpu_pid, cpu_note = find_server_pid(proc, spec.command(port, with_scenarios))
+                return Server(spec, port, proc, note, cpu_pid, cpu_note)
             stop_process(proc)
             reason = last_line(self.logdir / f"{spec.key}.err")
         return f"did not start: {reason}"
@@ -369,18 +455,23 @@ def load_command(tool: str, url: str, connections: int, duration: float) -> list
 
 
 def run_load(
-    tool: str, port: int, path: str, args: argparse.Namespace, cores: tuple[int, int] | None
+    tool: str, server: Server, path: str, args: argparse.Namespace, cores: tuple[int, int] | None
 ) -> RunResult:
-    url = f"http://{HOST}:{port}{path}"
+    url = f"http://{HOST}:{server.port}{path}"
     cmd = pin(cores, 1) + load_command(tool, url, args.connections, args.duration)
+    ticks_before = cpu_ticks(server.cpu_pid) if server.cpu_pid is not None else None
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=args.duration + 30, check=False
     )
+    ticks_after = cpu_ticks(server.cpu_pid) if server.cpu_pid is not None else None
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} exited {proc.returncode}: {proc.stderr.strip()[:200]}")
     result = parse_wrk(proc.stdout) if tool == "wrk" else parse_loadgen(proc.stdout)
     if result.requests == 0:
         raise RuntimeError(f"{tool}: no request completed ({result.errors} socket errors)")
+    if ticks_before is not None and ticks_after is not None and CLK_TCK:
+        result.server_cpu_s = round((ticks_after - ticks_before) / CLK_TCK, 3)
+        result.cpu_us_per_req = round(result.server_cpu_s * 1e6 / result.requests, 3)
     return result
 
 
@@ -410,13 +501,16 @@ def run_rounds(
             assert isinstance(server, Server)
             label = f"[{rnd}/{args.rounds}] {server.spec.label:<20} {outcome.target.route}"
             try:
-                result = run_load(tool, server.port, outcome.target.path, args, cores)
+                result = run_load(tool, server, outcome.target.path, args, cores)
             except (RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
                 outcome.failures.append(str(exc))
                 print(f"{label}: FAILED {exc}", file=sys.stderr, flush=True)
                 continue
             outcome.runs.append(result)
-            print(f"{label}: {result.rps:,.0f} req/s", file=sys.stderr, flush=True)
+            cpu = fmt_cpu(result.cpu_us_per_req)
+            print(
+                f"{label}: {result.rps:,.0f} req/s, cpu {cpu} µs/req", file=sys.stderr, flush=True
+            )
 
 
 def by_key(outcomes: list[Outcome]) -> dict[str, Outcome]:
@@ -429,6 +523,13 @@ def ratio(num: Outcome | None, den: Outcome | None) -> float | None:
     return round(a.rps / b.rps, 3) if a and b and b.rps else None
 
 
+def cpu_ratio(outcome: Outcome | None, reference: Outcome | None) -> float | None:
+    """reference cpu/req ÷ outcome cpu/req: 1.00 = as cheap, lower = more CPU per request."""
+    a = outcome.best_cpu if outcome else None
+    b = reference.best_cpu if reference else None
+    return round(b / a, 3) if a and b else None
+
+
 def ratios_for(outcome: Outcome, index: dict[str, Outcome]) -> tuple[float | None, float | None]:
     """(vs bare /status/503, vs /status/503 on the same server)."""
     server = outcome.target.server
@@ -437,21 +538,37 @@ def ratios_for(outcome: Outcome, index: dict[str, Outcome]) -> tuple[float | Non
     return vs_bare, vs_503
 
 
+def cpu_ratios_for(
+    outcome: Outcome, index: dict[str, Outcome]
+) -> tuple[float | None, float | None]:
+    """Same as ratios_for, on CPU per request (reference ÷ this row)."""
+    server = outcome.target.server
+    vs_bare = cpu_ratio(outcome, index.get("bare:status503"))
+    vs_503 = None if server == "bare" else cpu_ratio(outcome, index.get(f"{server}:status503"))
+    return vs_bare, vs_503
+
+
 def evaluate_checks(index: dict[str, Outcome]) -> list[dict[str, Any]]:
+    """req/s checks (the targets) each followed by its CPU-per-request counterpart."""
     checks = []
     for server in ("quiet", "log"):
-        for label, num, den, minimum in CHECKS:
+        for label, cpu_label, num, den, minimum in CHECKS:
             den_key = "bare:status503" if den == "bare" else f"{server}:{den}"
-            value = ratio(index.get(f"{server}:{num}"), index.get(den_key))
-            checks.append(
-                {
-                    "server": server,
-                    "check": label,
-                    "ratio": value,
-                    "minimum": minimum,
-                    "ok": None if value is None else value >= minimum,
-                }
-            )
+            route, reference = index.get(f"{server}:{num}"), index.get(den_key)
+            for metric, name, value in (
+                ("req/s", label, ratio(route, reference)),
+                ("cpu/req", cpu_label, cpu_ratio(route, reference)),
+            ):
+                checks.append(
+                    {
+                        "server": server,
+                        "metric": metric,
+                        "check": name,
+                        "ratio": value,
+                        "minimum": minimum,
+                        "ok": None if value is None else value >= minimum,
+                    }
+                )
     return checks
 
 
@@ -483,6 +600,10 @@ def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def fmt_cpu(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def table_rows(outcomes: list[Outcome]) -> list[list[str]]:
     index = by_key(outcomes)
     rows = []
@@ -490,7 +611,7 @@ def table_rows(outcomes: list[Outcome]) -> list[list[str]]:
         name = f"{SERVER_LABELS[outcome.target.server]}  {outcome.target.route}"
         best = outcome.best
         if best is None:
-            rows.append([name, outcome.na or "n/a (no successful run)", "", "", "", "", ""])
+            rows.append([name, outcome.na or "n/a (no successful run)", "", "", "", "", "", ""])
             continue
         vs_bare, vs_503 = ratios_for(outcome, index)
         rows.append(
@@ -501,6 +622,7 @@ def table_rows(outcomes: list[Outcome]) -> list[list[str]]:
                 f"{best.p99_ms:.2f}",
                 fmt_ratio(vs_bare),
                 fmt_ratio(vs_503),
+                fmt_cpu(outcome.best_cpu),
                 run_note(outcome),
             ]
         )
@@ -508,7 +630,7 @@ def table_rows(outcomes: list[Outcome]) -> list[list[str]]:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    header = ["target", "req/s", "p50 ms", "p99 ms", "vs bare", "vs 503", "notes"]
+    header = ["target", "req/s", "p50 ms", "p99 ms", "vs bare", "vs 503", "cpu µs/req", "notes"]
     rows = table_rows(outcomes)
     measured = [header, *(r for r in rows if r[2])]
     widths = [max(len(r[i]) for r in measured) for i in range(len(header) - 1)]
@@ -528,10 +650,8 @@ def print_checks(checks: list[dict[str, Any]]) -> None:
         print(f"\n{title}:")
         for check in (c for c in checks if c["server"] == server):
             verdict = {True: "ok", False: "MISSED", None: "n/a"}[check["ok"]]
-            print(
-                f"  {check['check']:<30} {fmt_ratio(check['ratio']):>5}"
-                f"  (>= {check['minimum']:.2f})  {verdict}"
-            )
+            value = "n/a" if check["ratio"] is None else fmt_ratio(check["ratio"])
+            print(f"  {check['check']:<36} {value:>5}  (>= {check['minimum']:.2f})  {verdict}")
 
 
 def print_header(args: argparse.Namespace, tool: str, cores: tuple[int, int] | None) -> None:
@@ -558,6 +678,7 @@ def build_json(
     results = []
     for outcome in outcomes:
         vs_bare, vs_503 = ratios_for(outcome, index)
+        cpu_vs_bare, cpu_vs_503 = cpu_ratios_for(outcome, index)
         best = outcome.best
         results.append(
             {
@@ -569,6 +690,9 @@ def build_json(
                 "failures": outcome.failures,
                 "vs_bare": vs_bare,
                 "vs_status503": vs_503,
+                "best_cpu_us_per_req": outcome.best_cpu,
+                "cpu_vs_bare": cpu_vs_bare,
+                "cpu_vs_status503": cpu_vs_503,
                 "note": run_note(outcome),
             }
         )
@@ -582,9 +706,14 @@ def build_json(
             "cores": list(cores) if cores else None,
             "bare_as_mockstatus": args.bare_as_mockstatus,
             "load_average_at_end": round(os.getloadavg()[0], 2),
+            "clock_ticks_per_s": CLK_TCK,
         },
         "servers": {
-            key: {"note": s.note} if isinstance(s, Server) else {"error": s}
+            key: (
+                {"note": s.note, "cpu_pid": s.cpu_pid, "cpu_note": s.cpu_note}
+                if isinstance(s, Server)
+                else {"error": s}
+            )
             for key, s in servers.items()
         },
         "results": results,
@@ -664,8 +793,11 @@ def exit_code(
 ) -> int:
     broken = any(isinstance(s, str) for s in servers.values())
     broken |= any(o.na is None and o.best is None for o in outcomes)
+    # The targets are defined on req/s; the cpu/req lines corroborate, they do not gate.
     missed = any(
-        c["ok"] is False for c in evaluate_checks(by_key(outcomes)) if c["server"] == "quiet"
+        c["ok"] is False
+        for c in evaluate_checks(by_key(outcomes))
+        if c["server"] == "quiet" and c["metric"] == "req/s"
     )
     return 1 if broken or (args.strict and missed) else 0
 
@@ -682,8 +814,11 @@ def main(argv: list[str] | None = None) -> int:
     for key, server in servers.items():
         if isinstance(server, str):
             print(f"error: server {key} {server}")
-        elif server.note:
-            print(f"note: {server.spec.label}: {server.note}")
+        else:
+            if server.note:
+                print(f"note: {server.spec.label}: {server.note}")
+            if server.cpu_pid is None:
+                print(f"note: {server.spec.label}: cpu µs/req n/a ({server.cpu_note})")
     checks = evaluate_checks(by_key(outcomes))
     print_checks(checks)
     if args.json:
