@@ -572,7 +572,9 @@ class Admin:
     def _metrics(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, (), where)
         store = self.store
+        runtime = store.runtime
         text = self.metrics.render(
+            rate_limited=runtime.rejections if runtime is not None else {},
             reloads=store.reloads,
             load_failures=store.load_failures,
             load_errors=len(store.errors),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -27,23 +28,17 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str | None, str | None, int, str | None]] = Counter()
-        self.rate_limited: Counter[tuple[str | None, str]] = Counter()
 
     def observe(
         self, scenario: str | None, route: str | None, status: int, fault: str | None
     ) -> None:
         # Keys keep None and the int status: formatting waits until the metrics are read.
         self.requests[(scenario, route, status, fault)] += 1
-        if status == 429 and route is not None:
-            self.rate_limited[(scenario, route)] += 1
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.rate_limited.clear()
 
     def render(
         self,
         *,
+        rate_limited: Mapping[tuple[str, str], int],
         reloads: int,
         load_failures: int,
         load_errors: int,
@@ -60,7 +55,7 @@ class Metrics:
             "# HELP mockstatus_rate_limit_rejections_total Requests a scenario rate limit answered with 429.",
             "# TYPE mockstatus_rate_limit_rejections_total counter",
         ]
-        for key, n in sorted(self.rate_limited.items(), key=_label_order):
+        for key, n in sorted(rate_limited.items(), key=_label_order):
             lines.append(
                 f"mockstatus_rate_limit_rejections_total{{{_labels(('scenario', 'route'), key)}}} {n}"
             )

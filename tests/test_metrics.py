@@ -18,6 +18,9 @@ routes:
   - name: broken
     match: {path: /broken}
     respond: {status: 502, fault: close}
+  - name: own-429
+    match: {path: /own-429}
+    respond: {status: 429}
 """
 BAD = "routes:\n  - match: {pth: /x}\n    respond: {status: 200}\n"
 
@@ -101,7 +104,7 @@ def test_head_and_bad_queries(server):
 def test_label_values_are_escaped():
     metrics = Metrics()
     metrics.observe("s\n1", 'r"\\', 200, None)
-    text = metrics.render(reloads=0, load_failures=0, load_errors=0, scenarios=1)
+    text = metrics.render(rate_limited={}, reloads=0, load_failures=0, load_errors=0, scenarios=1)
     (family,) = [f for f in text_string_to_metric_families(text) if f.name == "mockstatus_requests"]
     assert family.samples[0].labels == {
         "scenario": "s\n1",
@@ -109,3 +112,15 @@ def test_label_values_are_escaped():
         "status": "200",
         "fault": "",
     }
+
+
+def test_a_route_answering_429_itself_is_not_a_rate_limit_rejection(make_server):
+    server = make_server({"api.yaml": LIMITED})
+    with httpx.Client() as client:
+        assert client.get(server.url("/own-429")).status_code == 429
+        assert [client.get(server.url("/limited")).status_code for _ in range(2)] == [200, 429]
+    families = scrape(server)
+    rejections = families["mockstatus_rate_limit_rejections"]
+    assert [(s.labels["route"], s.value) for s in rejections.samples] == [('we"ird\\route', 1)]
+    requests = families["mockstatus_requests"]
+    assert value(requests, scenario="api", route="own-429", status="429", fault="") == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,6 +50,8 @@ class ScenarioRuntime:
         self.matcher = Matcher(scenario_set)
         self.has_routes = any(s.routes for s in scenario_set.scenarios)
         self.sessions: dict[str | None, SessionState] = {}
+        # 429s answered by a rate limit (not by a route that merely answers 429), for metrics.
+        self.rejections: Counter[tuple[str, str]] = Counter()
         # Plans of template-free responses, keyed (id(spec), method, format, HTTP/1.1+); the
         # specs live as long as this runtime, so their ids are stable keys.
         self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
@@ -96,6 +99,7 @@ class ScenarioRuntime:
     def adopt_state(self, old: ScenarioRuntime) -> None:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
+        self.rejections = old.rejections
         for s in self.set.scenarios:
             if old.set.get(s.name) is s:  # the same scenario: its clock and seeded source go on
                 self.loaded[s.name] = old.loaded.get(s.name, self.loaded[s.name])
@@ -135,6 +139,7 @@ class ScenarioRuntime:
             decision = state.limiter.check(key, route.rate_limit, facts, now)
             extra_headers = decision.headers  # on allowed responses too
             if not decision.allowed:
+                self.rejections[(route.scenario, route.name)] += 1
                 plan = self._rejected(facts, decision, sem)
                 return plan, route.scenario, route.name
         window = outage.active(route.outage, elapsed)
