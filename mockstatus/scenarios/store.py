@@ -72,7 +72,7 @@ class ScenarioStore:
         """Re-read the folder; keep the last good configuration when it is broken."""
         if self.folder is None:
             return True
-        self._fingerprint = _fingerprint(self.folder)
+        before, self._fingerprint = self._fingerprint, _fingerprint(self.folder)
         try:
             new_set = loader.load_folder(self.folder)
         except ScenarioError as err:
@@ -80,10 +80,10 @@ class ScenarioStore:
             self.load_failures += 1
             self.log(f"scenario reload failed; still serving the last good configuration:\n{err}")
             return False
-        self.folder_set = new_set
+        self.folder_set = _keep_unchanged(self.folder_set, new_set, before, self._fingerprint)
         self.errors = []
         self.reloads += 1
-        self._swap(new_set)
+        self._swap(self.folder_set)
         names = ", ".join(s.name for s in self.current.scenarios) or "none"
         self.log(f"scenarios reloaded: {names}")
         return True
@@ -151,3 +151,25 @@ def _renamed(scenario: Scenario, name: str) -> Scenario:
     return replace(
         scenario, name=name, routes=tuple(replace(r, scenario=name) for r in scenario.routes)
     )
+
+
+def _keep_unchanged(
+    old: ScenarioSet,
+    new: ScenarioSet,
+    before: tuple[tuple[str, int, int], ...],
+    after: tuple[tuple[str, int, int], ...],
+) -> ScenarioSet:
+    """`new`, with the old Scenario object wherever its file did not change, so that a reload
+    caused by one file does not restart the clocks and seeded sources of the others (the runtime
+    carries them over for the same object). Any changed non-YAML file (a `file:` body) counts
+    as a change to every scenario: which scenario reads it is not tracked."""
+    was, now = {p: (m, n) for p, m, n in before}, {p: (m, n) for p, m, n in after}
+    changed = {p for p in was.keys() | now.keys() if was.get(p) != now.get(p)}
+    if any(not p.endswith((".yaml", ".yml")) for p in changed):
+        return new
+    kept = []
+    for scenario in new.scenarios:
+        prior = old.get(scenario.name)
+        same = prior is not None and prior.file == scenario.file and scenario.file not in changed
+        kept.append(prior if same else scenario)
+    return ScenarioSet(tuple(kept))

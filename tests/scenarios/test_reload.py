@@ -97,3 +97,27 @@ async def test_no_request_fails_during_reloads(make_server):
         await asyncio.gather(*clients)
     assert failures == []
     assert set(bodies) <= {"v1", "v2"} and len(bodies) == 160
+
+
+OUTAGE_A = """
+routes:
+  - match: {path: /a}
+    outage: [{start: 10s, duration: 10s}]
+    respond: {status: 200}
+"""
+
+
+def test_a_reload_keeps_the_clocks_of_unchanged_files(make_server, clock):
+    server = make_server({"a.yaml": OUTAGE_A, "b.yaml": V1}, clock=clock)
+    assert httpx.get(server.url("/a")).status_code == 200
+    server.call(clock.advance, 12)
+    assert httpx.get(server.url("/a")).status_code == 503  # in the window, 12 s after load
+
+    write(folder_of(server) / "b.yaml", V2)  # another file changes
+    assert server.call(server.app.store.reload) is True
+    assert httpx.get(server.url("/svc")).text == "v2"
+    assert httpx.get(server.url("/a")).status_code == 503  # a's clock went on
+
+    write(folder_of(server) / "a.yaml", OUTAGE_A + "\n# edited\n")  # a itself changes
+    assert server.call(server.app.store.reload) is True
+    assert httpx.get(server.url("/a")).status_code == 200  # a new scenario: its clock restarts
