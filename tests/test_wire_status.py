@@ -256,3 +256,74 @@ async def test_aiohttp_client_gets_json(server):
         ) as r:
             assert r.status == 418 and r.reason == "I'm a teapot"
             assert json.loads(await r.text())["code"] == 418
+
+
+@pytest.mark.parametrize(
+    ("code", "header", "expected"),
+    [
+        (226, "IM", "feed"),
+        (305, "Location", "http://proxy.invalid:3128/"),
+        (415, "Accept-Patch", "application/json, text/plain"),
+        (416, "Content-Range", "bytes */1024"),
+        (451, "Link", '</anything/legal-authority>; rel="blocked-by"'),
+        (407, "Proxy-Authenticate", 'Basic realm="mockstatus", charset="UTF-8"'),
+        (426, "Connection", "Upgrade"),
+    ],
+)
+def test_per_code_headers_on_the_wire(server, code, header, expected):
+    r = httpx.get(server.url(f"/status/{code}"))
+    assert r.status_code == code and r.headers[header] == expected
+
+
+def test_created_and_accepted_point_at_urls_this_server_answers(server):
+    with httpx.Client(base_url=server.url("")) as client:
+        created = client.post("/status/201")
+        assert client.get(created.headers["Location"]).status_code == 200
+        accepted = client.post("/status/202")
+        job = accepted.json()
+        assert job["status"] == "queued" and accepted.headers["Location"].endswith(job["job"])
+        assert client.get(accepted.headers["Location"]).status_code == 200
+
+
+def test_multiple_choices_lists_alternates(server):
+    r = httpx.get(server.url("/status/300"))
+    links = r.headers.get_list("Link")
+    assert len(links) == 2 and all(link.endswith('rel="alternate"') for link in links)
+    assert r.headers["Location"] in links[0]
+
+
+@pytest.mark.parametrize("code", [207, 208])
+def test_webdav_multistatus_body(server, code):
+    r = httpx.get(server.url(f"/status/{code}"))
+    assert r.headers["Content-Type"].startswith("application/xml")
+    assert "<D:multistatus" in r.text and "HTTP/1.1 404 Not Found" in r.text
+
+
+def test_406_428_and_511_bodies(server):
+    json_accept = {"Accept": "application/json"}
+    assert (
+        "application/json"
+        in httpx.get(server.url("/status/406"), headers=json_accept).json()["available"]
+    )
+    assert (
+        httpx.get(server.url("/status/428"), headers=json_accept).json()["required"] == "If-Match"
+    )
+    r = httpx.get(server.url("/status/511"))
+    assert r.headers["Content-Type"].startswith("text/html") and 'href="/anything/login"' in r.text
+
+
+def test_413_closes_the_connection_without_reading_the_body(server):
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("POST", "/status/413", body=b"x" * 10))
+        reader = rawhttp.Reader(sock)
+        _, r = reader.read_response()
+        assert r.status == 413 and r.header("Connection") == "close"
+        assert reader.read_to_close() == b""
+
+
+def test_304_carries_the_200_validators_on_the_wire(server):
+    ok, not_modified = httpx.get(server.url("/status/200")), httpx.get(server.url("/status/304"))
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    for name in ("ETag", "Cache-Control"):
+        assert not_modified.headers[name] == ok.headers[name]
+    assert not_modified.headers["Vary"] == "Accept"
