@@ -159,10 +159,6 @@ class Options:
     size: int | None = None
     interval: float | None = None
 
-    @property
-    def is_default(self) -> bool:
-        return self == DEFAULT_OPTIONS
-
 
 DEFAULT_OPTIONS = Options()
 

@@ -114,11 +114,9 @@ class ScenarioStore:
     def delete(self, name: str) -> bool:
         if name in self.uploads:
             del self.uploads[name]
-        elif any(s.name == name for s in self.folder_set.scenarios):
-            # A folder scenario is hidden until the next reload of its file.
-            self.folder_set = ScenarioSet(
-                tuple(s for s in self.folder_set.scenarios if s.name != name)
-            )
+        elif self.folder_set.get(name) is not None:
+            # A folder scenario is hidden until the folder is next reloaded.
+            self.folder_set = self.folder_set.without(name)
         else:
             return False
         self._swap(self.folder_set)

@@ -28,6 +28,9 @@ from mockstatus.wire.core import (
     build_response,
 )
 
+# Not HTTP: no status line a client could parse (starts with a NUL and a non-token byte).
+# Fixed bytes, so a test or a capture can recognise them.
+GARBAGE = b"\x00\x8f\xfe GARBAGE \x01\x02\x03" + bytes(range(128, 256)) + b"\r\n\r\n"
 MAX_HANG = 600.0  # a hung request is released after this even if the client never leaves
 
 
@@ -67,7 +70,7 @@ async def send_fault(
         return _gone()
     if kind == "garbage":
         transport = _alive(request)
-        transport.write(_garbage(plan.body))
+        transport.write(GARBAGE)
         await _flush_and_close(request, transport)
         return _gone()
     if kind == "hang":
@@ -93,12 +96,6 @@ def _reset(request: web.BaseRequest) -> web.StreamResponse:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     return _gone()
-
-
-def _garbage(seed_bytes: bytes) -> bytes:
-    # Not HTTP: no status line a client could parse (starts with a NUL and a non-token byte).
-    # Fixed bytes, so a test or a capture can recognise them.
-    return b"\x00\x8f\xfe GARBAGE \x01\x02\x03" + bytes(range(128, 256)) + b"\r\n\r\n"
 
 
 async def _flush_and_close(request: web.BaseRequest, transport: asyncio.Transport) -> None:
