@@ -28,16 +28,14 @@ from aiohttp import web
 from mockstatus import codes, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
 from mockstatus.journal import Filter, Journal
+from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
+from mockstatus.limits import MAX_ADVANCE, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import Clock, Interim, RequestFacts
 
 PREFIX = "/__mockstatus"
-MAX_UPLOAD = 1024 * 1024  # bytes of one scenario upload
-MAX_WAIT = 60.0  # seconds a /requests/wait may block
-MAX_ADVANCE = 10 * 365 * 86400.0  # seconds one clock advance may move
-MAX_NAME = 200  # characters of a scenario name
 JOURNAL_FILTERS = ("route", "path", "session", "method", "scenario", "status", "since", "limit")
 
 # (path template, methods); HEAD is allowed wherever GET is.

@@ -21,6 +21,7 @@ from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.journal import Journal
+from mockstatus.limits import MAX_CONTINUE_DELAY_MS, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
@@ -34,8 +35,6 @@ from mockstatus.types import (
 
 SESSION_HEADER = "X-Mockstatus-Session"
 ADMIN_PREFIX = "/__mockstatus/"
-MAX_CONTINUE_DELAY_MS = 60_000
-MAX_UPGRADE_ECHO = 16 * 1024 * 1024  # bytes a raw upgraded connection echoes before closing
 
 
 def bundled_scenarios() -> Path:

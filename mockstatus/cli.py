@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mockstatus import __version__
-
-SHUTDOWN_TIMEOUT = 5.0  # well under Docker's 10 s stop timeout
+from mockstatus.limits import SHUTDOWN_TIMEOUT
 
 
 class UsageError(Exception):

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
+from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
     FORMATS,
     check_header,
@@ -34,8 +35,6 @@ from mockstatus.semantics import (
     negotiate,
 )
 from mockstatus.types import RequestFacts, ResponsePlan
-
-MAX_REDIRECTS = 100
 
 
 def _json_plan(status: int, doc: object, facts: RequestFacts, headers=()) -> ResponsePlan:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-BODY_EXCERPT = 1024
+from mockstatus.limits import BODY_EXCERPT
+
 SEQ_LIMIT = 1e9  # a `since` below this is a journal seq, above it an epoch time
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from mockstatus import codes
 from mockstatus.errors import RequestError
+from mockstatus.limits import MAX_SLEEP_MS
 from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
 
-MAX_SLEEP_MS = 300_000  # 5 minutes
 FORMATS = {
     "text": "text/plain; charset=utf-8",
     "json": "application/json",

@@ -22,6 +22,8 @@ from mockstatus.conditional import (
     parse_http_date,
     strong_match,
 )
+from mockstatus.limits import MAX_RANGE_SIZE as MAX_SIZE
+from mockstatus.limits import MAX_RANGES
 from mockstatus.types import Headers
 
 __all__ = [
@@ -45,8 +47,6 @@ __all__ = [
     "unsatisfied_range",
 ]
 
-MAX_SIZE = 10 * 1024 * 1024  # largest representation we build (bytes)
-MAX_RANGES = 50  # more range-specs than this in one Range header → the header is ignored
 DEFAULT_SIZE = 1024  # /status/206 without ?size=
 DEFAULT_206_RANGE = "bytes=0-511"  # what /status/206 answers when the request has no Range
 CONTENT_TYPE = "text/plain; charset=utf-8"

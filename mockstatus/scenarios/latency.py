@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 import random
 
+from mockstatus.limits import MAX_LATENCY
 from mockstatus.scenarios.model import LatencySpec
-
-MAX_LATENCY = 300.0  # seconds: a long tail is capped so no request waits forever
 
 
 def sample(spec: LatencySpec, rng: random.Random) -> float:

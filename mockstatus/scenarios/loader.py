@@ -19,13 +19,10 @@ import yaml.constructor
 import yaml.reader
 
 from mockstatus.errors import ScenarioError, ScenarioProblem
+from mockstatus.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 from mockstatus.scenarios.model import Scenario, ScenarioSet
 from mockstatus.scenarios.schema import _Schema
 from mockstatus.scenarios.values import _V, At
-
-MAX_FILE_BYTES = 1024 * 1024
-MAX_VALUES = 100_000  # values after alias expansion: a "billion laughs" file stops here
-MAX_DEPTH = 100  # nesting; also keeps libyaml's recursive composer and ours off deep stacks
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONSTRUCT = yaml.constructor.SafeConstructor()
@@ -89,6 +86,39 @@ def load_text(text: str, filename: str, base_dir: Path, default_name: str) -> Sc
 
 class _Abort(Exception):
     """The file cannot be read further; the reason is already recorded as a problem."""
+
+
+def _position(text: str, index: int) -> At:
+    """1-based (line, column) of `text[index]`."""
+    return (text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index))
+
+
+def _flow_overflow(text: str) -> int | None:
+    """Index of the first `[`/`{` that opens flow level MAX_DEPTH + 1, or None.
+
+    A lexical scan (quoted scalars and comments skipped), used only to explain a file PyYAML
+    already refused, so an approximate reading of plain scalars costs nothing.
+    """
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "'\"":
+            i += 1
+            while i < n and text[i] != c:
+                i += 2 if c == '"' and text[i] == "\\" else 1
+        i += 1
+    return None
 
 
 def _mark(mark: Any) -> At:
@@ -171,15 +201,21 @@ class _Source:
                     depth -= 1
             return yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
+            # Some PyYAML versions refuse deep flow nesting in their scanner, ahead of the event
+            # check above and in their own words: report ours, whatever the version.
+            deep = _flow_overflow(text)
+            if deep is not None:
+                self.problem(
+                    _position(text, deep), f"values nest more than {MAX_DEPTH} levels deep"
+                )
+                return None
             mark = exc.problem_mark or exc.context_mark
             reason = ", ".join(part for part in (exc.context, exc.problem) if part)
             self.problem(_mark(mark) if mark else (1, 1), f"YAML syntax error: {reason}")
         except yaml.reader.ReaderError as exc:
             char = exc.character
             index = text.find(chr(char)) if isinstance(char, int) else -1
-            at = (1, 1)
-            if index >= 0:
-                at = (text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index))
+            at = _position(text, index) if index >= 0 else (1, 1)
             shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
             self.problem(at, f"YAML syntax error: unacceptable character {shown}: {exc.reason}")
         except yaml.YAMLError as exc:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
+from mockstatus.limits import MAX_CHAIN
 from mockstatus.scenarios.model import OutageWindow
 
-MAX_CHAIN = 64  # windows followed when they overlap or touch (Retry-After spans all of them)
 _EPS = 1e-6  # seconds of float slack (a microsecond)
 
 

@@ -16,10 +16,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from mockstatus.limits import MAX_KEYS
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.types import RequestFacts
 
-MAX_KEYS = 100_000  # buckets per limiter (one limiter per session); least recently seen go first
 SWEEP_EVERY = 1024  # checks between sweeps of idle keys
 # Float slack (a microsecond): a client that waits exactly the Retry-After it was given is on
 # time even when `start + window` rounds a hair above `now + wait`.

@@ -9,6 +9,7 @@ import math
 import mimetypes
 import stat
 
+from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
@@ -22,9 +23,6 @@ from mockstatus.scenarios.values import (
     _Reader,
 )
 from mockstatus.types import FAULT_KINDS, Drip, Fault
-
-MAX_BODY_FILE_BYTES = 10 * 1024 * 1024
-MAX_WAIT = 300.0  # seconds: delays, drips and latencies (the `sleep` query's cap too)
 
 _FRAMING = frozenset({"content-length", "transfer-encoding"})  # the wire layer owns framing
 _RESPONSE_KEYS = (

@@ -17,6 +17,7 @@ from typing import Any
 
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
+from mockstatus.limits import MAX_SESSIONS
 from mockstatus.scenarios import chaos, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import DEFAULT_OUTAGE_RESPONSE, ResponseSpec, Route, ScenarioSet
@@ -25,7 +26,6 @@ from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
 
 SESSION_HEADER = "x-mockstatus-session"
-MAX_SESSIONS = 10_000  # bounded memory: the oldest session is dropped past this
 
 
 @dataclass(slots=True)

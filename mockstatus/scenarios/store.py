@@ -13,12 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mockstatus.errors import ScenarioError, ScenarioProblem
+from mockstatus.limits import MAX_WATCHED_FILES
 from mockstatus.scenarios import loader
 from mockstatus.scenarios.model import Scenario, ScenarioSet
 from mockstatus.scenarios.runtime import ScenarioRuntime
 from mockstatus.types import Clock
-
-MAX_WATCHED_FILES = 2000
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:

@@ -18,6 +18,7 @@ from email.utils import formatdate
 
 from aiohttp import web
 
+from mockstatus.limits import MAX_HANG
 from mockstatus.types import Drip, Fault, ResponsePlan
 from mockstatus.wire.core import (
     ClientGone,
@@ -31,7 +32,6 @@ from mockstatus.wire.core import (
 # Not HTTP: no status line a client could parse (starts with a NUL and a non-token byte).
 # Fixed bytes, so a test or a capture can recognise them.
 GARBAGE = b"\x00\x8f\xfe GARBAGE \x01\x02\x03" + bytes(range(128, 256)) + b"\r\n\r\n"
-MAX_HANG = 600.0  # a hung request is released after this even if the client never leaves
 
 
 async def send_drip(

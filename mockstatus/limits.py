@@ -1,0 +1,53 @@
+"""Every cap the server enforces, in one place.
+
+Each constant here has a row in the `limits` table of `docs/security.md` (a test compares the
+two). Change a value only with a measurement that says so, and say why in the commit.
+Pure: no imports, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+KIB = 1024
+MIB = 1024 * KIB
+
+# --- time --------------------------------------------------------------------------------------
+MAX_DELAY = 300.0  # seconds: the one cap on sleeps, delays, drips and latencies
+MAX_SLEEP_MS = int(MAX_DELAY * 1000)  # the `sleep` query, in milliseconds
+MAX_WAIT = MAX_DELAY  # scenario delays, drips and fault delays (seconds)
+MAX_LATENCY = MAX_DELAY  # a latency draw's long tail is cut here (seconds)
+MAX_HANG = 600.0  # seconds: a hung request is released after this even if the client never leaves
+MAX_CONTINUE_DELAY_MS = 60_000  # `?continue=<ms>` before the 100 is sent
+MAX_ADMIN_WAIT = 60.0  # seconds one `/requests/wait` may block
+MAX_ADVANCE = 10 * 365 * 86400.0  # seconds one manual-clock advance may move
+SHUTDOWN_TIMEOUT = 5.0  # default `--shutdown-timeout`: well under Docker's 10 s stop timeout
+BODY_READ_TIMEOUT = 30.0  # seconds a request body may take to arrive
+MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 = off) is refused
+MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
+
+# --- sizes -------------------------------------------------------------------------------------
+MAX_FILE_BYTES = 1 * MIB  # one scenario YAML file
+MAX_BODY_FILE_BYTES = 10 * MIB  # a `file:` body of a scenario response
+MAX_VALUES = 100_000  # YAML values after alias expansion: a "billion laughs" file stops here
+MAX_DEPTH = 100  # YAML nesting; also keeps the recursive composers off deep stacks
+MAX_UPLOAD = 1 * MIB  # bytes of one scenario upload
+MAX_UPLOADS = 100  # scenarios uploaded through the admin API at once
+MAX_UPLOAD_TOTAL = 16 * MIB  # bytes of all uploaded scenarios together
+MAX_NAME = 200  # characters of a scenario name
+MAX_UPGRADE_ECHO = 16 * MIB  # bytes a raw upgraded connection echoes before closing
+MAX_RANGE_SIZE = 10 * MIB  # largest representation `/status/206` and ranges build (bytes)
+MAX_RANGES = 50  # range-specs in one Range header; more and the header is ignored
+MAX_REDIRECTS = 100  # `/redirect/{n}`
+MAX_REGEX_INPUT = 8 * KIB  # bytes of a path, header or query value a user regex runs on
+MAX_REGEX_BODY = 64 * KIB  # bytes of a body a user regex runs on
+
+# --- tables ------------------------------------------------------------------------------------
+MAX_SESSIONS = 10_000  # scenario sessions; the least recently used is dropped past this
+MAX_KEYS = 100_000  # rate-limit buckets per limiter; the least recently used is dropped
+MAX_COUNTERS = 10_000  # per-key sequence counters (`per: header:...`); LRU like sessions
+MAX_CHAIN = 64  # outage windows followed when they overlap or touch
+MAX_WATCHED_FILES = 2000  # files the reload watcher tracks
+MAX_WAITERS = 1000  # pending `/requests/wait` calls; the next gets 503 with Retry-After: 1
+MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
+BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
+MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
+MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
