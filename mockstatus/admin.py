@@ -8,16 +8,22 @@ Two layers:
 * `Admin.handle(request)` is the HTTP face: it reads the (bounded) body, checks the admin token on
   mutations, and turns the `Reply` into a response.
 
-Mutations require `Authorization: Bearer <token>` when a token is configured; reads stay open.
+With a token configured, every call needs `Authorization: Bearer <token>` except the reads of
+`OPEN_READS` (health, catalog, clock, metrics). Browsers are kept out of mutations whatever the
+token (`_cross_site`), and, when the server listens on loopback only, a `Host` that is not a
+loopback name is refused (DNS rebinding). No admin response carries CORS headers, so a page of
+another origin cannot read one.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import json
 import math
 import random
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +33,9 @@ from aiohttp import web
 
 from mockstatus import codes, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
-from mockstatus.journal import Filter, Journal
+from mockstatus.journal import Filter, Journal, WaitersFull, as_text
 from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
-from mockstatus.limits import MAX_ADVANCE, MAX_NAME, MAX_UPLOAD
+from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
@@ -52,9 +58,12 @@ ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/metrics", ("GET",)),
     ("/catalog", ("GET",)),
     ("/catalog/{code}", ("GET",)),
+    ("/purge", ("POST",)),
 )
 _METHODS = dict(ENDPOINTS)
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Reads that stay open when a token is set: nothing in them comes from other clients' requests.
+OPEN_READS = frozenset({"/health", "/catalog", "/catalog/{code}", "/clock", "/metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,7 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     close: bool = False
     compact: bool = False  # large documents (the catalog) are sent without indentation
+    encoded: bytes | None = None  # `doc` encoded once already (the cached catalog)
 
     @property
     def ok(self) -> bool:
@@ -314,6 +324,27 @@ def catalog() -> dict[str, Any]:
     return _CATALOG
 
 
+CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+_CATALOG_REPLIES: dict[str | int | None, Reply] = {}
+
+
+def catalog_reply(key: str | int | None) -> Reply:
+    """The catalog (None), one class ("4xx") or one code (404), encoded once: the whole catalog
+    is ~600 KB of JSON, and it never changes while the server runs."""
+    reply = _CATALOG_REPLIES.get(key)
+    if reply is None:
+        doc = catalog()
+        if isinstance(key, int):
+            doc = doc["codes"][key - codes.MIN_CODE]
+        elif key is not None:
+            entries = [e for e in doc["codes"] if e["class"] == key]
+            doc = {**doc, "count": len(entries), "codes": entries}
+        compact = not isinstance(key, int)
+        reply = Reply(200, doc, compact=compact, encoded=_encode(doc, compact))
+        _CATALOG_REPLIES[key] = reply
+    return reply
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 
@@ -327,6 +358,7 @@ class Admin:
         clock: Clock,
         token: str | None,
         clock_controllable: bool,
+        loopback_only: bool = False,
     ) -> None:
         self.store = store
         self.journal = journal
@@ -334,6 +366,7 @@ class Admin:
         self.clock = clock
         self.token = token
         self.clock_controllable = clock_controllable
+        self.loopback_only = loopback_only  # the server listens on loopback addresses only
         self._handlers: dict[tuple[str, str], Callable[..., Any]] = {
             ("/health", "GET"): self._health,
             ("/scenarios", "GET"): self._list_scenarios,
@@ -350,6 +383,7 @@ class Admin:
             ("/metrics", "GET"): self._metrics,
             ("/catalog", "GET"): self._catalog,
             ("/catalog/{code}", "GET"): self._catalog_code,
+            ("/purge", "POST"): self._purge,
         }
 
     # --- HTTP ----------------------------------------------------------------------------------
@@ -358,12 +392,30 @@ class Admin:
         path = request.path[len(PREFIX) :]
         method = request.method
         try:
+            if self.loopback_only and not _loopback_host(request.headers.get("Host")):
+                raise AdminError(
+                    403,
+                    f"the admin API answers only loopback Host names (localhost, 127.0.0.1, "
+                    f"[::1]) while the server listens on loopback only; Host "
+                    f"{as_text(request.headers.get('Host', ''))[0][:200]!r} is refused "
+                    "(DNS rebinding)",
+                )
             template, _arg = _resolve(path)
             _check_method(template, method)
-            if method not in READ_METHODS and not self._authorised(request):
+            mutation = method not in READ_METHODS
+            if mutation:
+                refused = _cross_site(request)
+                if refused is not None:
+                    raise AdminError(
+                        403,
+                        f"cross-site admin mutations are refused ({refused}): call the admin "
+                        "API from a test, a script or curl, not from a web page",
+                    )
+            if (mutation or template not in OPEN_READS) and not self._authorised(request):
                 raise AdminError(
                     401,
-                    "admin mutations need Authorization: Bearer <token> (MOCKSTATUS_ADMIN_TOKEN)",
+                    "this admin call needs Authorization: Bearer <token> (MOCKSTATUS_ADMIN_TOKEN); "
+                    "only health, catalog, clock and metrics are open",
                     headers=(("WWW-Authenticate", 'Bearer realm="mockstatus-admin"'),),
                 )
             body = await _read_body(request) if method == "PUT" else None
@@ -399,10 +451,11 @@ class Admin:
             handler = self._handlers[(template, "GET" if method == "HEAD" else method)]
             where = f"{method} {PREFIX}{template}"
             if template == "/scenarios/{name}":
-                _check_params(query, (), where)
+                _check_params(query, ("owner",) if method == "PUT" else (), where)
                 name = _scenario_name(arg)
                 if method == "PUT":
-                    return self._put_scenario(name, body or b"", base_dir)
+                    owner = _text_param(query, "owner")
+                    return self._put_scenario(name, body or b"", base_dir, owner)
                 return handler(name)
             if template == "/catalog/{code}":
                 _check_params(query, (), where)
@@ -458,7 +511,9 @@ class Admin:
             return error_reply(404, f"no scenario named {name!r}")
         return Reply(200, item)
 
-    def _put_scenario(self, name: str, raw: bytes, base_dir: Path | None = None) -> Reply:
+    def _put_scenario(
+        self, name: str, raw: bytes, base_dir: Path | None = None, owner: str | None = None
+    ) -> Reply:
         if len(raw) > MAX_UPLOAD:
             return error_reply(413, f"a scenario upload is at most {MAX_UPLOAD} bytes")
         try:
@@ -467,7 +522,7 @@ class Admin:
             return error_reply(400, f"the scenario must be UTF-8 YAML (byte {err.start} is not)")
         created = name not in self.store.uploads
         try:
-            self.store.put(name, text, base_dir)
+            self.store.put(name, text, base_dir, owner=owner)
         except ScenarioError as err:
             return error_reply(
                 400,
@@ -486,6 +541,19 @@ class Admin:
         if self.store.delete(name):
             return Reply(200, {"deleted": name})
         return error_reply(404, f"no scenario named {name!r}")
+
+    def _purge(self, query: Mapping[str, str], where: str) -> Reply:
+        """Remove the uploads tagged with `owner` (`PUT ...?owner=`): one test run's, not what
+        others uploaded (a CI step's) nor the folder's. Without `owner`, every upload."""
+        _check_params(query, ("owner",), where)
+        owner = _text_param(query, "owner")
+        if owner == "":
+            raise AdminError(400, "invalid owner '': POST /__mockstatus/purge?owner=<id>")
+        owners = self.store.upload_owners
+        names = [n for n in self.store.uploads if owner is None or owners.get(n) == owner]
+        for name in names:
+            self.store.delete(name)
+        return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})
 
     def _reset(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, ("session",), where)
@@ -506,10 +574,20 @@ class Admin:
     # --- journal -------------------------------------------------------------------------------
 
     def _get_requests(self, query: Mapping[str, str], where: str) -> Reply:
+        """A page of the journal: with `since`, the first `limit` matches after it; without,
+        the last `limit`. `limit` defaults to the journal size (the whole journal)."""
         _check_params(query, JOURNAL_FILTERS, where)
         flt, limit = journal_filter(query)
-        entries = self.journal.select(flt, limit)
-        return Reply(200, {"count": len(entries), "requests": [e.to_dict() for e in entries]})
+        page = self.journal.page(flt, limit or self.journal.size)
+        return Reply(
+            200,
+            {
+                "count": len(page.entries),
+                "requests": [e.to_dict() for e in page.entries],
+                "next_since": page.next_since,
+                "more": page.more,
+            },
+        )
 
     def _delete_requests(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, ("session",), where)
@@ -524,7 +602,10 @@ class Admin:
         flt, limit = journal_filter(query)
         count = _int_param(query, "count", 1, 1, self.journal.size)
         timeout = _float_param(query, "timeout", 10.0, 0.0, MAX_WAIT)
-        entries = await self.journal.wait(flt, count, timeout)
+        try:
+            entries = await self.journal.wait(flt, count, timeout)
+        except WaitersFull as err:
+            raise AdminError(503, str(err), headers=(("Retry-After", "1"),)) from None
         done = len(entries) >= count
         if limit:
             entries = entries[-limit:]
@@ -562,6 +643,14 @@ class Admin:
         if "seconds" not in query:
             raise AdminError(400, "seconds is required: POST /__mockstatus/clock/advance?seconds=N")
         seconds = _float_param(query, "seconds", 0.0, 0.0, MAX_ADVANCE)
+        assert seconds is not None
+        if self.clock.wall() + seconds > MAX_CLOCK_WALL:
+            # HTTP-dates, `{{ now }}` and datetime end with year 9999: refuse now, not fail later.
+            raise AdminError(
+                400,
+                f"invalid seconds {query['seconds']!r}: the clock would pass "
+                "9999-12-31T23:59:59Z, the last time an HTTP-date can carry",
+            )
         self.clock.advance(seconds)  # type: ignore[attr-defined]
         return Reply(200, {**self._clock_doc(), "advanced": seconds})
 
@@ -578,19 +667,17 @@ class Admin:
             load_errors=len(store.errors),
             scenarios=len(store.current.scenarios),
             journal_entries=len(self.journal.entries),
+            journal_bytes=self.journal.bytes,
+            waiters=self.journal.waiting,
         )
         return Reply(200, text=text, content_type=METRICS_TYPE)
 
     def _catalog(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, ("class",), where)
-        doc = catalog()
         wanted = query.get("class")
-        if wanted is None:
-            return Reply(200, doc, compact=True)
-        if wanted not in ("1xx", "2xx", "3xx", "4xx", "5xx"):
-            raise AdminError(400, f"invalid class {wanted!r}: one of 1xx, 2xx, 3xx, 4xx, 5xx")
-        entries = [e for e in doc["codes"] if e["class"] == wanted]
-        return Reply(200, {**doc, "count": len(entries), "codes": entries}, compact=True)
+        if wanted is not None and wanted not in CLASSES:
+            raise AdminError(400, f"invalid class {wanted!r}: one of {', '.join(CLASSES)}")
+        return catalog_reply(wanted)
 
     def _catalog_code(self, arg: str) -> Reply:
         text = arg.strip()
@@ -600,7 +687,7 @@ class Admin:
             raise AdminError(
                 400, f"invalid status code {arg!r}: valid codes are {codes.VALID_RANGE}"
             )
-        return Reply(200, catalog()["codes"][int(text) - codes.MIN_CODE])
+        return catalog_reply(int(text))
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -660,12 +747,90 @@ async def _read_body(request: web.BaseRequest) -> bytes:
     return b"".join(chunks)
 
 
+def _encode(doc: Any, compact: bool) -> bytes:
+    """JSON as UTF-8. A string holding a non-UTF-8 byte (a lone surrogate from aiohttp's
+    surrogateescape decoding, e.g. a session name in the scenario states) is written decoded as
+    ISO-8859-1, as the journal does: valid Unicode for every JSON parser, never a 500."""
+    indent = None if compact else 2
+    text = json.dumps(doc, indent=indent, ensure_ascii=False)
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        text = json.dumps(_valid_text(doc), indent=indent, ensure_ascii=False)
+        return text.encode() + b"\n"
+
+
+def _valid_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return as_text(value)[0]
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_text(v) for v in value]
+    return value
+
+
+def _loopback_host(host: str | None) -> bool:
+    """Whether a Host field names this machine's loopback: localhost, 127.x.x.x or [::1], with
+    an optional port. No Host (HTTP/1.0) is not a browser's request: accepted."""
+    return host is None or _loopback_name(_host_name(host))
+
+
+def _loopback_name(name: str | None) -> bool:
+    if name is None:
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(authority: str) -> str | None:
+    """The lower-cased host of `host[:port]` (IPv6 without brackets); None when malformed."""
+    try:
+        parts = urllib.parse.urlsplit("//" + authority.strip())
+        _ = parts.port  # ValueError on a bad port
+    except ValueError:
+        return None
+    if parts.username is not None or parts.path or parts.query or parts.fragment:
+        return None
+    return parts.hostname or None
+
+
+def _cross_site(request: web.BaseRequest) -> str | None:
+    """Why a mutation comes from another site's web page, or None. Browsers send simple POSTs
+    to localhost without a preflight; they also say where a request comes from: the Fetch
+    metadata `Sec-Fetch-Site`, and `Origin` (`null` for sandboxed and file: pages). A page on the
+    host the client addressed (any port) is the same site; loopback names are one site."""
+    headers = request.headers
+    if headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    origin = headers.get("Origin")
+    if origin is None:
+        return None
+    shown = as_text(origin)[0][:200]
+    try:
+        parts = urllib.parse.urlsplit(origin.strip())
+        origin_host = parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:
+        origin_host = None
+    target = _host_name(headers.get("Host", ""))
+    if origin_host is None or target is None:
+        return f"Origin: {shown}"
+    if origin_host == target or (_loopback_name(origin_host) and _loopback_name(target)):
+        return None
+    return f"Origin: {shown}"
+
+
 def _response(reply: Reply) -> web.Response:
     if reply.text is not None:
         body = reply.text.encode()
+    elif reply.encoded is not None:
+        body = reply.encoded
     else:
-        indent = None if reply.compact else 2
-        body = json.dumps(reply.doc, indent=indent, ensure_ascii=False).encode() + b"\n"
+        body = _encode(reply.doc, reply.compact)
     resp = web.Response(
         status=reply.status,
         body=body,

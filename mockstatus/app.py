@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
-from mockstatus.journal import Journal
+from mockstatus.journal import DEFAULT_REDACT, Journal
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
@@ -74,6 +74,8 @@ class Mockstatus:
         admin_token: str | None = None,
         clock_controllable: bool = False,
         log: Callable[[str], None] | None = None,
+        journal_redact: frozenset[str] | None = None,  # header names; None: DEFAULT_REDACT
+        loopback_only: bool = False,  # listening on loopback only: admin refuses other Hosts
     ) -> None:
         if interim_mode not in queries.INTERIM_MODES:
             modes = ", ".join(queries.INTERIM_MODES)
@@ -82,7 +84,9 @@ class Mockstatus:
         self.rng = rng or random.Random()
         self.interim_mode = interim_mode
         self.semantics = semantics.StatusSemantics(self.rng)
-        self.journal = Journal(journal_size)
+        self.journal = Journal(
+            journal_size, redact=DEFAULT_REDACT if journal_redact is None else journal_redact
+        )
         self.metrics = Metrics()
         self.log = log or (lambda line: None)
         self.store = ScenarioStore(scenarios_dir, clock=self.clock, rng=self.rng, log=self.log)
@@ -93,6 +97,7 @@ class Mockstatus:
             clock=self.clock,
             token=admin_token,
             clock_controllable=clock_controllable,
+            loopback_only=loopback_only,
         )
 
     # --- dispatch ----------------------------------------------------------------------------

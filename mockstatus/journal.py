@@ -1,20 +1,92 @@
 """The request journal: a bounded ring buffer of what the server answered, with waiters.
 
-Entries are stored as cheap tuples on the hot path and turned into dicts only when read.
+Every entry is bounded, whatever the request: a `BODY_EXCERPT` of the body plus its size, at
+most `MAX_JOURNAL_HEADERS` headers with values cut at `MAX_JOURNAL_HEADER_VALUE` characters
+(limits.py). `bytes` is an estimate of the memory the entries hold (the metrics report it).
+
+Text is faithful and always valid Unicode: aiohttp hands us header values decoded as UTF-8 with
+`surrogateescape`, so a byte that is not UTF-8 (obs-text, RFC 9110 §5.5) arrives as a lone
+surrogate, which JSON cannot carry portably. Such a value is stored decoded as ISO-8859-1 (one
+character per byte: encoding it back to ISO-8859-1 gives the exact bytes) and its place is
+listed in the entry's `latin1` list (`header:<Name>`, `session`).
+
+Credentials are redacted when recorded (they never sit in memory): a redacted value becomes
+`<redacted:sha256:XXXXXXXX>`, the first 8 hex digits of the SHA-256 of its bytes, so a test can
+still check which credential a client sent.
+
+Waiters (`/requests/wait`) are tested against each new entry once; each keeps the matches it
+has seen, so no waiter re-scans the journal when a request is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mockstatus.limits import BODY_EXCERPT
+from mockstatus.limits import (
+    BODY_EXCERPT,
+    MAX_JOURNAL_HEADER_VALUE,
+    MAX_JOURNAL_HEADERS,
+    MAX_JOURNAL_SIZE,
+    MAX_WAITERS,
+)
 
 SEQ_LIMIT = 1e9  # a `since` below this is a journal seq, above it an epoch time
+
+# `--journal-redact default`: the request headers that carry credentials (and Set-Cookie, which
+# a client may echo back in tests of cookie handling).
+DEFAULT_REDACT = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token (a field name)
+_SURROGATE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte, as surrogateescape decodes it
+
+# Memory estimate per entry, measured with tracemalloc on CPython 3.11 (tests/
+# test_journal_bounds.py keeps the estimate within a factor of 1.5 of the measurement): the
+# entry tuple, its floats and ints, and per header the pair plus both strings' object headers.
+ENTRY_OVERHEAD = 400
+HEADER_OVERHEAD = 120
+
+
+def parse_redact(text: str) -> frozenset[str]:
+    """The header names `--journal-redact` names, lower-cased: `default` (Authorization,
+    Proxy-Authorization, Cookie, Set-Cookie), `none`, or a comma-separated list of names, which
+    may include `default`. ValueError with a one-line message otherwise."""
+    words = [w.strip() for w in text.split(",")]
+    if words == ["none"]:
+        return frozenset()
+    names: set[str] = set()
+    for word in words:
+        if word == "default":
+            names |= DEFAULT_REDACT
+        elif word == "none":
+            raise ValueError("journal redaction: 'none' cannot be combined with header names")
+        elif not _TOKEN.fullmatch(word):
+            raise ValueError(
+                f"journal redaction: {word!r} is not a header name; use default, none, "
+                "or a comma-separated list of header names (e.g. default,X-Api-Key)"
+            )
+        else:
+            names.add(word.lower())
+    return frozenset(names)
+
+
+def redacted(value: str) -> str:
+    """What the journal keeps of a redacted value."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"<redacted:sha256:{digest}>"
+
+
+def as_text(value: str) -> tuple[str, bool]:
+    """(valid Unicode text of a value aiohttp decoded with surrogateescape, whether its bytes
+    were not UTF-8 and it is therefore shown decoded as ISO-8859-1)."""
+    if value.isascii() or _SURROGATE.search(value) is None:
+        return value, False
+    return value.encode("utf-8", "surrogateescape").decode("latin-1"), True
 
 
 class Entry(NamedTuple):
@@ -25,33 +97,40 @@ class Entry(NamedTuple):
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
-    body: bytes | None
+    headers: Iterable[tuple[str, str]]  # at most MAX_JOURNAL_HEADERS (name, value) pairs
+    body: bytes | None  # at most BODY_EXCERPT bytes
+    body_size: int | None  # the whole body's size (None: the body was not read)
     scenario: str | None
     route: str | None
     session: str | None
     status: int
     fault: str | None
     duration_ms: float
+    latin1: tuple[str, ...] = ()  # fields shown decoded as ISO-8859-1 (their bytes were not UTF-8)
+    truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
+    size: int = 0  # estimated bytes held
 
     def to_dict(self) -> dict[str, object]:
         body = None
         if self.body:
-            body = self.body[:BODY_EXCERPT].decode("utf-8", "replace")
+            body = self.body.decode("utf-8", "replace")
         return {
             "seq": self.seq,
             "time": self.time,
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": {k: v for k, v in self.headers.items()},
+            "headers": dict(self.headers),
             "body": body,
+            "body_size": self.body_size,
             "scenario": self.scenario,
             "route": self.route,
             "session": self.session,
             "status": self.status,
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
+            "latin1": list(self.latin1),
+            "truncated": list(self.truncated),
         }
 
 
@@ -80,11 +159,85 @@ class Filter:
 ALL = Filter()
 
 
+class WaitersFull(Exception):
+    """MAX_WAITERS waits are pending already: the admin API answers 503 with Retry-After."""
+
+
+class Page(NamedTuple):
+    entries: list[Entry]
+    next_since: int  # pass as `since` to get the entries after this page
+    more: bool  # more matching entries follow next_since
+
+
+class _Waiter:
+    """A pending wait: the last `count` matching entries it has seen (oldest first)."""
+
+    __slots__ = ("count", "flt", "future", "matched")
+
+    def __init__(self, flt: Filter, count: int, matched: deque[Entry]) -> None:
+        self.flt = flt
+        self.count = count
+        self.matched = matched
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+def _bounded_headers(
+    headers: Mapping[str, str], redact: frozenset[str]
+) -> tuple[Iterable[tuple[str, str]], tuple[str, ...], tuple[str, ...], int]:
+    """(a bounded copy of `headers`, fields shown as ISO-8859-1, what was cut, bytes held)."""
+    count = len(headers)
+    size = 0
+    plain = count <= MAX_JOURNAL_HEADERS and not any(name in headers for name in redact)
+    if plain:
+        for name, value in headers.items():
+            if len(value) > MAX_JOURNAL_HEADER_VALUE or not value.isascii():
+                plain = False
+                break
+            size += len(name) + len(value) + HEADER_OVERHEAD
+    if plain:
+        # The common case: nothing to cut, redact or convert. The (immutable) headers are kept
+        # by reference: no copy on the hot path.
+        return headers.items(), (), (), size
+    kept: list[tuple[str, str]] = []
+    latin1: list[str] = []
+    cut: list[str] = []
+    size = 0
+    for name, value in itertools.islice(headers.items(), MAX_JOURNAL_HEADERS):
+        if redact and name.lower() in redact:
+            value = redacted(value)
+        else:
+            value, converted = as_text(value)
+            if converted:
+                latin1.append(f"header:{name}")
+            if len(value) > MAX_JOURNAL_HEADER_VALUE:
+                value = value[:MAX_JOURNAL_HEADER_VALUE]
+                cut.append(f"header:{name}")
+        kept.append((name, value))
+        size += len(name) + len(value) + HEADER_OVERHEAD
+    if count > MAX_JOURNAL_HEADERS:
+        cut.append("headers")
+    return tuple(kept), tuple(latin1), tuple(cut), size
+
+
 class Journal:
-    def __init__(self, size: int = 1000) -> None:
-        self.entries: deque[Entry] = deque(maxlen=max(size, 1))
+    def __init__(
+        self,
+        size: int = 1000,
+        *,
+        redact: frozenset[str] = DEFAULT_REDACT,
+        max_waiters: int = MAX_WAITERS,
+    ) -> None:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ValueError(f"the journal size must be an integer, not {size!r}")
+        if not 1 <= size <= MAX_JOURNAL_SIZE:
+            raise ValueError(f"the journal size must be 1 to {MAX_JOURNAL_SIZE}, not {size}")
+        self.entries: deque[Entry] = deque(maxlen=size)
+        self.redact = frozenset(name.lower() for name in redact)
+        self.max_waiters = max_waiters
+        self.bytes = 0  # estimated memory held by the entries
         self._seq = itertools.count(1)
-        self._waiters: list[tuple[Filter, int, asyncio.Future[None]]] = []
+        self._last_seq = 0
+        self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
 
     def record(
         self,
@@ -101,50 +254,113 @@ class Journal:
         fault: str | None,
         duration_ms: float,
     ) -> None:
-        self.entries.append(
-            Entry(
-                next(self._seq), time, method, path, query, headers, body,
-                scenario, route, session, status, fault, duration_ms,
-            )
+        kept, latin1, cut, size = _bounded_headers(headers, self.redact)
+        body_size = None
+        if body is not None:
+            body_size = len(body)
+            if body_size > BODY_EXCERPT:
+                body = body[:BODY_EXCERPT]  # a copy of the excerpt: the whole body is freed
+                cut += ("body",)
+            size += len(body)
+        if session is not None and not session.isascii():
+            session, converted = as_text(session)
+            if converted:
+                latin1 += ("session",)
+        size += ENTRY_OVERHEAD + len(path) + len(query)
+        seq = self._last_seq = next(self._seq)
+        entry = Entry(
+            seq, time, method, path, query, kept, body, body_size,
+            scenario, route, session, status, fault, duration_ms, latin1, cut, size,
         )  # fmt: skip
+        entries = self.entries
+        if len(entries) == entries.maxlen:
+            self.bytes -= entries[0].size  # the append below drops it
+        entries.append(entry)
+        self.bytes += size
         if self._waiters:
-            self._wake()
+            self._offer(entry)
 
     @property
     def size(self) -> int:
         """How many entries the journal keeps (the oldest go first)."""
         return self.entries.maxlen or 1
 
+    @property
+    def waiting(self) -> int:
+        """Pending `/requests/wait` calls."""
+        return len(self._waiters)
+
     def select(self, flt: Filter = ALL, limit: int | None = None) -> list[Entry]:
+        """The matching entries, oldest first (the last `limit` of them)."""
         found = [e for e in self.entries if flt.accepts(e)]
         return found[-limit:] if limit else found
+
+    def page(self, flt: Filter = ALL, limit: int | None = None) -> Page:
+        """One page of matches. With `flt.since`, the first `limit` matches after it (a page to
+        walk forward); without, the last `limit` (the newest). `next_since` is a seq: the
+        entries after it are those this page did not cover."""
+        found = [e for e in self.entries if flt.accepts(e)]
+        limit = limit or len(found)
+        more = False
+        if flt.since is not None:
+            more = len(found) > limit
+            found = found[:limit]
+        else:
+            found = found[-limit:] if found else found
+        if found:
+            next_since = found[-1].seq
+        else:
+            given = int(flt.since) if flt.since is not None and flt.since < SEQ_LIMIT else 0
+            next_since = max(given, self._last_seq)
+        return Page(found, next_since, more)
 
     def clear(self, session: str | None = None) -> int:
         """Forget every entry (or one session's); return how many were removed."""
         before = len(self.entries)
         if session is None:
             self.entries.clear()
+            self.bytes = 0
         else:
             kept = [e for e in self.entries if e.session != session]
             self.entries.clear()
             self.entries.extend(kept)
+            self.bytes = sum(e.size for e in kept)
+        for waiter in self._waiters:  # a waiter counts only matches still in the journal
+            if session is None:
+                waiter.matched.clear()
+            else:
+                kept_matches = (e for e in waiter.matched if e.session != session)
+                waiter.matched = deque(kept_matches, maxlen=waiter.count)
         return before - len(self.entries)
 
-    def _wake(self) -> None:
-        for flt, count, fut in list(self._waiters):
-            if not fut.done() and len(self.select(flt)) >= count:
-                fut.set_result(None)
+    def _offer(self, entry: Entry) -> None:
+        """Test one new entry against each pending waiter, once."""
+        oldest = self.entries[0].seq
+        for waiter in self._waiters:
+            if waiter.future.done() or not waiter.flt.accepts(entry):
+                continue
+            matched = waiter.matched
+            matched.append(entry)  # maxlen=count: the last `count` matches
+            # They are all still in the journal when the oldest of them is (eviction is FIFO,
+            # and clear() prunes the matches).
+            if len(matched) >= waiter.count and matched[0].seq >= oldest:
+                waiter.future.set_result(None)
 
     async def wait(self, flt: Filter, count: int, timeout: float) -> list[Entry]:
-        """Wait until `count` entries match (or the timeout ends); return the matches."""
-        if len(self.select(flt)) < count:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            item = (flt, count, fut)
-            self._waiters.append(item)
+        """Wait until `count` entries match (or the timeout ends); return the matches.
+        WaitersFull when `max_waiters` waits are pending already."""
+        matched = deque((e for e in self.entries if flt.accepts(e)), maxlen=count)
+        if len(matched) < count:
+            if len(self._waiters) >= self.max_waiters:
+                raise WaitersFull(
+                    f"{self.max_waiters} waits are pending already; retry in a second"
+                )
+            waiter = _Waiter(flt, count, matched)
+            self._waiters[waiter] = None
             try:
-                await asyncio.wait_for(asyncio.shield(fut), timeout)
+                await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
             except TimeoutError:
                 pass
             finally:
-                self._waiters.remove(item)
+                del self._waiters[waiter]
         return self.select(flt)

@@ -19,6 +19,7 @@ MAX_HANG = 600.0  # seconds: a hung request is released after this even if the c
 MAX_CONTINUE_DELAY_MS = 60_000  # `?continue=<ms>` before the 100 is sent
 MAX_ADMIN_WAIT = 60.0  # seconds one `/requests/wait` may block
 MAX_ADVANCE = 10 * 365 * 86400.0  # seconds one manual-clock advance may move
+MAX_CLOCK_WALL = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a manual clock goes no further
 SHUTDOWN_TIMEOUT = 5.0  # default `--shutdown-timeout`: well under Docker's 10 s stop timeout
 BODY_READ_TIMEOUT = 30.0  # seconds a request body may take to arrive
 MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 = off) is refused
@@ -47,6 +48,7 @@ MAX_COUNTERS = 10_000  # per-key sequence counters (`per: header:...`); LRU like
 MAX_CHAIN = 64  # outage windows followed when they overlap or touch
 MAX_WATCHED_FILES = 2000  # files the reload watcher tracks
 MAX_WAITERS = 1000  # pending `/requests/wait` calls; the next gets 503 with Retry-After: 1
+JOURNAL_PAGE = 1000  # entries per `/requests` page the pytest plugin's client asks for
 MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request

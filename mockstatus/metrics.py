@@ -44,6 +44,8 @@ class Metrics:
         load_errors: int,
         scenarios: int,
         journal_entries: int = 0,
+        journal_bytes: int = 0,
+        waiters: int = 0,
     ) -> str:
         lines = [
             "# HELP mockstatus_requests_total Requests answered, by scenario route, status and fault.",
@@ -75,5 +77,11 @@ class Metrics:
             "# HELP mockstatus_journal_entries Requests currently held by the request journal.",
             "# TYPE mockstatus_journal_entries gauge",
             f"mockstatus_journal_entries {journal_entries}",
+            "# HELP mockstatus_journal_bytes Estimated memory held by the request journal's entries.",
+            "# TYPE mockstatus_journal_bytes gauge",
+            f"mockstatus_journal_bytes {journal_bytes}",
+            "# HELP mockstatus_journal_waiters Pending /__mockstatus/requests/wait calls.",
+            "# TYPE mockstatus_journal_waiters gauge",
+            f"mockstatus_journal_waiters {waiters}",
         ]
         return "\n".join(lines) + "\n"

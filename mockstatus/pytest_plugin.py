@@ -31,15 +31,19 @@ import json
 import math
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from mockstatus.limits import JOURNAL_PAGE
 
 if TYPE_CHECKING:
     from mockstatus.runner import BackgroundServer
@@ -115,7 +119,6 @@ class _InProcess:
         self.server = server
         self.app = server.app
         self.seed = seed
-        self.folder_names = {s.name for s in server.app.store.folder_set.scenarios}
 
     @property
     def base_url(self) -> str:
@@ -147,21 +150,10 @@ class _InProcess:
         # A JSON round trip: the same types as over HTTP, and no shared mutable state.
         return reply.status, json.loads(json.dumps(reply.doc))
 
-    def purge(self) -> None:
-        """Before each test: drop every upload, bring back folder scenarios a test deleted, and
-        reseed the random source so that each test's random choices do not depend on the order."""
-
-        def work() -> None:
-            store = self.app.store
-            for name in list(store.uploads):
-                store.delete(name)
-            if store.folder is not None:
-                names = {s.name for s in store.folder_set.scenarios}
-                if names != self.folder_names:
-                    store.reload()
-            self.app.rng.seed(self.seed)
-
-        self.server.call(work)
+    def reseed(self) -> None:
+        """Reseed the server's random source, so that each test's random choices do not depend
+        on the order of the tests (the one step only a private server can take)."""
+        self.server.call(self.app.rng.seed, self.seed)
 
     def close(self) -> None:
         self.server.stop()
@@ -223,8 +215,8 @@ class _External:
                 pass
         return status, raw.decode("utf-8", "replace")
 
-    def purge(self) -> None:
-        """A shared server keeps the scenarios others uploaded (e.g. a CI step's)."""
+    def reseed(self) -> None:
+        """A shared server's random source is not ours to reseed."""
 
     def close(self) -> None:
         pass
@@ -244,6 +236,9 @@ class MockstatusServer:
 
     def __init__(self, transport: _InProcess | _External) -> None:
         self.transport = transport
+        # Tags this run's uploads (per xdist worker): purge removes them and nothing else.
+        self.owner = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.folder_touched = False  # a test removed a folder scenario: reload before the next
 
     @classmethod
     def start_in_process(
@@ -262,6 +257,7 @@ class MockstatusServer:
             scenarios_dir=scenarios,
             journal_size=journal_size,
             clock_controllable=True,
+            journal_redact=frozenset(),  # asserting the credentials a client sent is a main use
         )
         try:
             app.store.load_initial()
@@ -299,6 +295,23 @@ class MockstatusServer:
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def purge(self) -> None:
+        """Before each test, the same in both modes: remove this run's uploads (`POST /purge`;
+        what others uploaded, e.g. a CI step, stays), reload the folder if a test removed one
+        of its scenarios, and reseed the random source of an in-process server."""
+        # A private (in-process) server holds only this run's uploads: remove them all, also
+        # those a test made over HTTP without the plugin.
+        query = {"owner": self.owner} if self.external else {}
+        status, doc = self.transport.call("POST", "/purge", query)
+        if status != 200:
+            raise AdminCallError(
+                f"mockstatus admin API: POST /purge answered {_failure(status, doc)}", status, doc
+            )
+        if self.folder_touched:
+            self.transport.call("POST", "/reload")
+            self.folder_touched = False
+        self.transport.reseed()
 
     def close(self) -> None:
         self.transport.close()
@@ -433,7 +446,11 @@ class MockstatusFixture:
         if name is None:
             name = f"{self._label}-{next(self._counter)}"
         status, doc = self._call_raw(
-            "PUT", f"/scenarios/{name}", body=text.encode("utf-8"), base_dir=base_dir
+            "PUT",
+            f"/scenarios/{name}",
+            {"owner": self.server.owner},
+            body=text.encode("utf-8"),
+            base_dir=base_dir,
         )
         if status == 400 and isinstance(doc, dict) and "problems" in doc:
             problems = [str(p) for p in doc["problems"]]
@@ -458,10 +475,13 @@ class MockstatusFixture:
         return name
 
     def unload(self, name: str) -> None:
-        """Remove a scenario now (those loaded by a test are removed after it anyway)."""
+        """Remove a scenario now (those loaded by a test are removed after it anyway; a folder
+        scenario comes back before the next test)."""
         self._call("DELETE", f"/scenarios/{name}")
         if name in self._loaded:
             self._loaded.remove(name)
+        else:
+            self.server.folder_touched = True
 
     def scenarios(self) -> list[dict[str, Any]]:
         """The loaded scenarios, as `GET /__mockstatus/scenarios` describes them."""
@@ -473,8 +493,21 @@ class MockstatusFixture:
         """The journal entries of this test, oldest first: dicts with `seq`, `time` (the server's
         clock), `method`, `path`, `query`, `headers`, `body`, `scenario`, `route`, `session`,
         `status`, `fault`, `duration_ms`. Filters: route, path, session, method, scenario,
-        status, since (a seq or a time), limit (the last N)."""
-        return self._call("GET", "/requests", _filters(filters))["requests"]
+        status, since (a seq or a time), limit (the last N). A long journal is read in pages."""
+        query = _filters(filters)
+        limit = query.pop("limit", None)
+        if limit is not None and "since" not in query:
+            return self._call("GET", "/requests", {**query, "limit": limit})["requests"]
+        # Walk forward from `since` one page at a time: no answer is bigger than a page.
+        found: list[dict[str, Any]] = []
+        query.setdefault("since", "0")
+        while True:
+            doc = self._call("GET", "/requests", {**query, "limit": str(JOURNAL_PAGE)})
+            found += doc["requests"]
+            if not doc.get("more"):
+                break
+            query["since"] = str(doc["next_since"])
+        return found[-int(limit) :] if limit is not None else found
 
     def wait_for(
         self, count: int = 1, *, timeout: float = 5.0, **filters: Any
@@ -482,10 +515,16 @@ class MockstatusFixture:
         """Block until `count` matching requests are in the journal (at most `timeout` seconds;
         then WaitTimeout). For clients running in other threads or processes; in an async test
         whose client runs on the test's loop, use `await wait_for_async(...)`."""
-        query = {**_filters(filters), "count": str(count), "timeout": repr(float(timeout))}
-        status, doc = self._call_raw(
-            "GET", "/requests/wait", query, timeout=float(timeout) + CALL_TIMEOUT
-        )
+        deadline = time.monotonic() + float(timeout)
+        while True:
+            left = max(deadline - time.monotonic(), 0.0)
+            query = {**_filters(filters), "count": str(count), "timeout": repr(left)}
+            status, doc = self._call_raw(
+                "GET", "/requests/wait", query, timeout=left + CALL_TIMEOUT
+            )
+            if status != 503 or left <= 0:
+                break
+            time.sleep(min(1.0, left))  # the server's waiter table is full (Retry-After: 1)
         if status == 408 and isinstance(doc, dict):
             got = doc.get("requests", [])
             seen = ", ".join(f"{r['method']} {r['path']} -> {r['status']}" for r in got) or "none"
@@ -553,7 +592,7 @@ class MockstatusFixture:
         return doc
 
     def _begin(self) -> None:
-        self._t.purge()
+        self.server.purge()
         self.reset()
 
     def _end(self) -> None:

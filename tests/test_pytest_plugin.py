@@ -382,7 +382,7 @@ def test_token(mockstatus):
     )
     result = run()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*POST /reset answered 401*"])
+    result.stdout.fnmatch_lines(["*POST /purge answered 401*"])
     monkeypatch.setenv(TOKEN_ENV, "s3cret")
     run().assert_outcomes(passed=1)
 

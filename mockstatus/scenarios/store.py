@@ -49,6 +49,7 @@ class ScenarioStore:
         self.rng = rng
         self.log = log
         self.uploads: dict[str, Scenario] = {}
+        self.upload_owners: dict[str, str] = {}  # who uploaded a scenario (POST /purge?owner=)
         self.folder_set = ScenarioSet(())
         self.errors: list[ScenarioProblem] = []
         self.reloads = 0
@@ -99,7 +100,9 @@ class ScenarioStore:
 
     # --- runtime uploads ---------------------------------------------------------------------
 
-    def put(self, name: str, text: str, base_dir: Path | None = None) -> Scenario:
+    def put(
+        self, name: str, text: str, base_dir: Path | None = None, *, owner: str | None = None
+    ) -> Scenario:
         # base_dir: where `file:` resolves (the pytest plugin's load(path)); never from HTTP.
         base = base_dir or (self.folder if self.folder is not None else Path.cwd())
         scenario = loader.load_text(text, f"<upload:{name}>", base, name)
@@ -107,12 +110,17 @@ class ScenarioStore:
         if scenario.name != name or clash:
             scenario = _renamed(scenario, name)
         self.uploads[name] = scenario
+        if owner is None:  # a name uploaded again belongs to its last uploader
+            self.upload_owners.pop(name, None)
+        else:
+            self.upload_owners[name] = owner
         self._swap(self.folder_set)
         return scenario
 
     def delete(self, name: str) -> bool:
         if name in self.uploads:
             del self.uploads[name]
+            self.upload_owners.pop(name, None)
         elif self.folder_set.get(name) is not None:
             # A folder scenario is hidden until the folder is next reloaded.
             self.folder_set = self.folder_set.without(name)
