@@ -48,8 +48,8 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte, as surrogateesca
 # Memory estimate per entry, measured with tracemalloc on CPython 3.11 (tests/
 # test_journal_bounds.py keeps the estimate within a factor of 1.5 of the measurement): the
 # entry tuple, its floats and ints, and per header the pair plus both strings' object headers.
-ENTRY_OVERHEAD = 400
-HEADER_OVERHEAD = 120
+ENTRY_OVERHEAD = 350
+HEADER_OVERHEAD = 240
 
 
 def parse_redact(text: str) -> frozenset[str]:
@@ -350,7 +350,7 @@ class Journal:
         """Wait until `count` entries match (or the timeout ends); return the matches.
         WaitersFull when `max_waiters` waits are pending already."""
         matched = deque((e for e in self.entries if flt.accepts(e)), maxlen=count)
-        if len(matched) < count:
+        if len(matched) < count and timeout > 0:  # a poll (timeout 0) takes no waiter
             if len(self._waiters) >= self.max_waiters:
                 raise WaitersFull(
                     f"{self.max_waiters} waits are pending already; retry in a second"
