@@ -449,6 +449,7 @@ AUTH = {"Authorization": "Bearer s3cret"}
         ("POST", "/reload"),
         ("DELETE", "/requests"),
         ("POST", "/clock/advance?seconds=1"),
+        ("POST", "/purge?owner=o"),
     ],
 )
 def test_mutations_need_the_token(guarded, method, path):
