@@ -10,9 +10,14 @@ surrogate, which JSON cannot carry portably. Such a value is stored decoded as I
 character per byte: encoding it back to ISO-8859-1 gives the exact bytes) and its place is
 listed in the entry's `latin1` list (`header:<Name>`, `session`).
 
-Credentials are redacted when recorded (they never sit in memory): a redacted value becomes
+Credentials are redacted in everything the journal answers: a redacted value becomes
 `<redacted:sha256:XXXXXXXX>`, the first 8 hex digits of the SHA-256 of its bytes, so a test can
 still check which credential a client sent.
+
+The hot path stays cheap: a request whose headers are small (the common case) keeps aiohttp's
+immutable headers object by reference, and redaction and ISO-8859-1 conversion happen when the
+entry is read. Only a request with large or many headers is copied (cut, and redacted at once,
+so that the hash covers the whole value).
 
 Waiters (`/requests/wait`) are tested against each new entry once; each keeps the matches it
 has seen, so no waiter re-scans the journal when a request is recorded.
@@ -45,11 +50,11 @@ DEFAULT_REDACT = frozenset({"authorization", "proxy-authorization", "cookie", "s
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token (a field name)
 _SURROGATE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte, as surrogateescape decodes it
 
-# Memory estimate per entry, measured with tracemalloc on CPython 3.11 (tests/
-# test_journal_bounds.py keeps the estimate within a factor of 1.5 of the measurement): the
-# entry tuple, its floats and ints, and per header the pair plus both strings' object headers.
-ENTRY_OVERHEAD = 350
-HEADER_OVERHEAD = 240
+# Memory estimate per entry, measured with tracemalloc on CPython 3.11 with 3 to 100 headers
+# (within 0.77x-1.32x; tests/test_journal_bounds.py holds a 1 MiB-body case within 1.5x): the
+# entry tuple and its values, and per header the multidict item or pair and its strings.
+ENTRY_OVERHEAD = 200
+HEADER_OVERHEAD = 200
 
 
 def parse_redact(text: str) -> frozenset[str]:
@@ -89,6 +94,9 @@ def as_text(value: str) -> tuple[str, bool]:
     return value.encode("utf-8", "surrogateescape").decode("latin-1"), True
 
 
+_new_entry = tuple.__new__
+
+
 class Entry(NamedTuple):
     """One journal entry. A tuple: it is created on every request, and tuples are cheapest."""
 
@@ -97,7 +105,8 @@ class Entry(NamedTuple):
     method: str
     path: str
     query: str
-    headers: Iterable[tuple[str, str]]  # at most MAX_JOURNAL_HEADERS (name, value) pairs
+    # aiohttp's headers when small (rendered when read), else a bounded, redacted copy (a tuple)
+    headers: Mapping[str, str] | tuple[tuple[str, str], ...]
     body: bytes | None  # at most BODY_EXCERPT bytes
     body_size: int | None  # the whole body's size (None: the body was not read)
     scenario: str | None
@@ -106,21 +115,23 @@ class Entry(NamedTuple):
     status: int
     fault: str | None
     duration_ms: float
-    latin1: tuple[str, ...] = ()  # fields shown decoded as ISO-8859-1 (their bytes were not UTF-8)
+    latin1: tuple[str, ...] = ()  # ("session",) when it is shown decoded as ISO-8859-1
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
+    redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
 
     def to_dict(self) -> dict[str, object]:
         body = None
         if self.body:
             body = self.body.decode("utf-8", "replace")
+        headers, latin1 = _render(self.headers, self.redact)
         return {
             "seq": self.seq,
             "time": self.time,
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": dict(self.headers),
+            "headers": headers,
             "body": body,
             "body_size": self.body_size,
             "scenario": self.scenario,
@@ -129,7 +140,7 @@ class Entry(NamedTuple):
             "status": self.status,
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
-            "latin1": list(self.latin1),
+            "latin1": latin1 + list(self.latin1),
             "truncated": list(self.truncated),
         }
 
@@ -181,42 +192,46 @@ class _Waiter:
         self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
-def _bounded_headers(
+def _bounded_copy(
     headers: Mapping[str, str], redact: frozenset[str]
-) -> tuple[Iterable[tuple[str, str]], tuple[str, ...], tuple[str, ...], int]:
-    """(a bounded copy of `headers`, fields shown as ISO-8859-1, what was cut, bytes held)."""
-    count = len(headers)
-    size = 0
-    plain = count <= MAX_JOURNAL_HEADERS and not any(name in headers for name in redact)
-    if plain:
-        for name, value in headers.items():
-            if len(value) > MAX_JOURNAL_HEADER_VALUE or not value.isascii():
-                plain = False
-                break
-            size += len(name) + len(value) + HEADER_OVERHEAD
-    if plain:
-        # The common case: nothing to cut, redact or convert. The (immutable) headers are kept
-        # by reference: no copy on the hot path.
-        return headers.items(), (), (), size
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], int]:
+    """(the first MAX_JOURNAL_HEADERS headers, values cut and redacted; what was cut; bytes)."""
     kept: list[tuple[str, str]] = []
-    latin1: list[str] = []
     cut: list[str] = []
     size = 0
     for name, value in itertools.islice(headers.items(), MAX_JOURNAL_HEADERS):
+        if redact and name.lower() in redact:
+            value = redacted(value)  # now: the hash covers the whole value, not what is kept
+        elif len(value) > MAX_JOURNAL_HEADER_VALUE:
+            value = value[:MAX_JOURNAL_HEADER_VALUE]
+            cut.append(f"header:{name}")
+        kept.append((name, value))
+        size += len(name) + len(value) + HEADER_OVERHEAD
+    if len(headers) > MAX_JOURNAL_HEADERS:
+        cut.append("headers")
+    return tuple(kept), tuple(cut), size
+
+
+def _render(
+    headers: Mapping[str, str] | tuple[tuple[str, str], ...], redact: frozenset[str]
+) -> tuple[dict[str, str], list[str]]:
+    """(the headers as the journal shows them, the names shown decoded as ISO-8859-1)."""
+    if isinstance(headers, tuple):
+        pairs: Iterable[tuple[str, str]] = headers
+        redact = frozenset()  # a copy is redacted already
+    else:
+        pairs = headers.items()
+    shown: dict[str, str] = {}
+    latin1: list[str] = []
+    for name, value in pairs:
         if redact and name.lower() in redact:
             value = redacted(value)
         else:
             value, converted = as_text(value)
             if converted:
                 latin1.append(f"header:{name}")
-            if len(value) > MAX_JOURNAL_HEADER_VALUE:
-                value = value[:MAX_JOURNAL_HEADER_VALUE]
-                cut.append(f"header:{name}")
-        kept.append((name, value))
-        size += len(name) + len(value) + HEADER_OVERHEAD
-    if count > MAX_JOURNAL_HEADERS:
-        cut.append("headers")
-    return tuple(kept), tuple(latin1), tuple(cut), size
+        shown[name] = value
+    return shown, latin1
 
 
 class Journal:
@@ -254,7 +269,16 @@ class Journal:
         fault: str | None,
         duration_ms: float,
     ) -> None:
-        kept, latin1, cut, size = _bounded_headers(headers, self.redact)
+        count = len(headers)
+        kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
+        cut: tuple[str, ...] = ()
+        # Small headers (all values together within one value's cap) are kept as they are.
+        total = len("".join(headers.values())) if count <= MAX_JOURNAL_HEADERS else -1
+        if 0 <= total <= MAX_JOURNAL_HEADER_VALUE:
+            size = total + count * HEADER_OVERHEAD
+        else:
+            kept, cut, size = _bounded_copy(headers, self.redact)
+        latin1: tuple[str, ...] = ()
         body_size = None
         if body is not None:
             body_size = len(body)
@@ -268,10 +292,10 @@ class Journal:
                 latin1 += ("session",)
         size += ENTRY_OVERHEAD + len(path) + len(query)
         seq = self._last_seq = next(self._seq)
-        entry = Entry(
+        entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
-            scenario, route, session, status, fault, duration_ms, latin1, cut, size,
-        )  # fmt: skip
+            scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+        ))  # fmt: skip
         entries = self.entries
         if len(entries) == entries.maxlen:
             self.bytes -= entries[0].size  # the append below drops it

@@ -176,7 +176,17 @@ def test_default_redaction_keeps_a_hash_prefix_of_each_credential():
     assert doc["Proxy-Authorization"] == redacted("Basic eDp5")
     assert doc["Cookie"] == redacted("sid=1") and doc["Set-Cookie"] == redacted("a=b")
     assert doc["X-Other"] == "kept"
-    assert "s3cret" not in repr(list(j.entries))  # not kept in memory either
+    assert "s3cret" not in repr(j.entries[0].to_dict())
+
+
+def test_a_long_credential_is_hashed_whole_although_the_entry_is_cut():
+    token = "Bearer " + "x" * 5000  # a big JWT: the headers are copied and cut
+    j = Journal(10)
+    record(j, hdrs=headers(("Authorization", token), ("X-Big", "y" * 5000)))
+    doc = j.entries[0].to_dict()
+    assert doc["headers"]["Authorization"] == redacted(token)
+    assert doc["truncated"] == ["header:X-Big"]
+    assert "xxxx" not in repr(j.entries[0])  # a copy is redacted when it is made
 
 
 def test_redaction_of_chosen_names_only():
