@@ -46,7 +46,14 @@ def test_an_idle_server_exposes_every_family(server):
     assert families["mockstatus_rate_limit_rejections"].type == "counter"
     for name in ("mockstatus_reloads", "mockstatus_reload_failures"):
         assert families[name].type == "counter" and value(families[name]) == 0
-    for name in ("mockstatus_load_errors", "mockstatus_scenarios", "mockstatus_journal_entries"):
+    gauges = (
+        "mockstatus_load_errors",
+        "mockstatus_scenarios",
+        "mockstatus_journal_entries",
+        "mockstatus_journal_bytes",
+        "mockstatus_journal_waiters",
+    )
+    for name in gauges:
         assert families[name].type == "gauge" and value(families[name]) == 0
 
 
