@@ -559,6 +559,9 @@ class Admin:
         _check_params(query, ("session",), where)
         session = _text_param(query, "session")
         self.store.reset(session)
+        raw = _as_received(session)
+        if raw != session:  # the journal shows a non-UTF-8 session as ISO-8859-1: reset that too
+            self.store.reset(raw)
         return Reply(200, {"reset": session if session is not None else "all"})
 
     def _reload(self, query: Mapping[str, str], where: str) -> Reply:
@@ -768,6 +771,18 @@ def _valid_text(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_valid_text(v) for v in value]
     return value
+
+
+def _as_received(shown: str | None) -> str | None:
+    """The string aiohttp made of a header whose bytes the journal shows as ISO-8859-1 (the
+    inverse of `journal.as_text` for such values); `shown` itself when it is no such value."""
+    if shown is None or shown.isascii():
+        return shown
+    try:
+        raw = shown.encode("latin-1")
+    except UnicodeEncodeError:
+        return shown
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _loopback_host(host: str | None) -> bool:

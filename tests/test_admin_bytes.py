@@ -113,3 +113,12 @@ def test_no_admin_endpoint_answers_500_after_such_a_request(server, header):
     for target in ("/__mockstatus/requests", "/__mockstatus/requests/wait?count=1&timeout=0"):
         strict_json(request_with(server.port, target, b""), 200)
     strict_json(request_with(server.port, "/__mockstatus/scenarios", header), 200)
+
+
+def test_reset_finds_a_non_utf8_session_by_its_shown_name(make_server):
+    server = make_server({"seq.yaml": SEQ})
+    odd = b"X-Mockstatus-Session: s\xff\r\n"
+    assert [request_with(server.port, "/seq", odd).status for _ in range(2)] == [503, 200]
+    reset = request_with(server.port, "/__mockstatus/reset?session=s%C3%BF", b"", "POST")
+    assert strict_json(reset, 200) == {"reset": "s\u00ff"}
+    assert request_with(server.port, "/seq", odd).status == 503  # its sequence starts over
