@@ -122,3 +122,16 @@ def test_reset_finds_a_non_utf8_session_by_its_shown_name(make_server):
     reset = request_with(server.port, "/__mockstatus/reset?session=s%C3%BF", b"", "POST")
     assert strict_json(reset, 200) == {"reset": "s\u00ff"}
     assert request_with(server.port, "/seq", odd).status == 503  # its sequence starts over
+
+
+def test_replacing_an_upload_whose_sessions_hold_such_a_byte_answers_once(server):
+    """The issue's PUT case: the replaced upload keeps its sessions, the answer describes them,
+    and it used to be a 500 after the scenario was stored."""
+    text = SEQ.encode()
+    put = lambda: request_with(server.port, "/__mockstatus/scenarios/seq", b"", "PUT", text)  # noqa: E731
+    assert strict_json(put(), 201)["created"] is True
+    assert request_with(server.port, "/seq", b"X-Mockstatus-Session: s\xff\r\n").status == 503
+    doc = strict_json(put(), 200)
+    assert doc["created"] is False and doc["name"] == "seq"
+    listing = strict_json(request_with(server.port, "/__mockstatus/scenarios", b""), 200)
+    assert listing["uploads"] == ["seq"]
