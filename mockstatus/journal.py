@@ -60,15 +60,16 @@ HEADER_OVERHEAD = 200
 def parse_redact(text: str) -> frozenset[str]:
     """The header names `--journal-redact` names, lower-cased: `default` (Authorization,
     Proxy-Authorization, Cookie, Set-Cookie), `none`, or a comma-separated list of names, which
-    may include `default`. ValueError with a one-line message otherwise."""
+    may include `default` (the keywords in any case). ValueError with a one-line message
+    otherwise."""
     words = [w.strip() for w in text.split(",")]
-    if words == ["none"]:
+    if [w.lower() for w in words] == ["none"]:
         return frozenset()
     names: set[str] = set()
     for word in words:
-        if word == "default":
+        if word.lower() == "default":
             names |= DEFAULT_REDACT
-        elif word == "none":
+        elif word.lower() == "none":
             raise ValueError("journal redaction: 'none' cannot be combined with header names")
         elif not _TOKEN.fullmatch(word):
             raise ValueError(

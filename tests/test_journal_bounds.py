@@ -144,8 +144,10 @@ def test_the_largest_size_is_accepted():
         ("X-Api-Key", frozenset({"x-api-key"})),
         ("default, X-Api-Key", DEFAULT_REDACT | {"x-api-key"}),
         ("Authorization,Cookie", frozenset({"authorization", "cookie"})),
+        (" NONE ", frozenset()),
+        ("Default", DEFAULT_REDACT),
     ],
-    ids=["default", "none", "one-name", "default-plus", "two-names"],
+    ids=["default", "none", "one-name", "default-plus", "two-names", "none-caps", "default-caps"],
 )
 def test_parse_redact(text, names):
     assert parse_redact(text) == names
