@@ -6,9 +6,10 @@ most `MAX_JOURNAL_HEADERS` headers with values cut at `MAX_JOURNAL_HEADER_VALUE`
 
 Text is faithful and always valid Unicode: aiohttp hands us header values decoded as UTF-8 with
 `surrogateescape`, so a byte that is not UTF-8 (obs-text, RFC 9110 §5.5) arrives as a lone
-surrogate, which JSON cannot carry portably. Such a value is stored decoded as ISO-8859-1 (one
+surrogate, which JSON cannot carry portably. Such a value is shown decoded as ISO-8859-1 (one
 character per byte: encoding it back to ISO-8859-1 gives the exact bytes) and its place is
-listed in the entry's `latin1` list (`header:<Name>`, `session`).
+listed in the entry's `latin1` list (`header:<Name>`, `session`). The session is converted when
+recorded, so that `?session=` filters by the name the journal shows.
 
 Credentials are redacted in everything the journal answers: a redacted value becomes
 `<redacted:sha256:XXXXXXXX>`, the first 8 hex digits of the SHA-256 of its bytes, so a test can
