@@ -158,3 +158,24 @@ def test_back(mockstatus):
 """
     )
     run(ini="mockstatus_scenarios = scen").assert_outcomes(passed=2)
+
+
+def test_wait_for_outlasts_a_full_waiter_table(run, pytester):
+    """503 + Retry-After from a full waiter table is retried until the timeout; the last try is
+    a poll, which needs no waiter: the test sees WaitTimeout (or its requests), never a 503."""
+    pytester.makepyfile(
+        test_full="""
+import httpx
+import pytest
+from mockstatus.pytest_plugin import WaitTimeout
+
+def test_full(mockstatus):
+    journal = mockstatus.server.app.journal
+    mockstatus.server.transport.server.call(setattr, journal, "max_waiters", 0)
+    with pytest.raises(WaitTimeout):
+        mockstatus.wait_for(1, path="/status/201", timeout=0.2)
+    httpx.get(mockstatus.url("/status/201"))
+    assert len(mockstatus.wait_for(1, path="/status/201", timeout=0.2)) == 1
+"""
+    )
+    run().assert_outcomes(passed=1)
