@@ -20,8 +20,9 @@ immutable headers object by reference, and redaction and ISO-8859-1 conversion h
 entry is read. Only a request with large or many headers is copied (cut, and redacted at once,
 so that the hash covers the whole value).
 
-Waiters (`/requests/wait`) are tested against each new entry once; each keeps the matches it
-has seen, so no waiter re-scans the journal when a request is recorded.
+Waiters (`/requests/wait`) count the journal's entries that match them: each new entry is
+tested against each waiter once (and, when the journal is full, the entry it evicts too), so no
+waiter re-scans the journal when a request is recorded.
 """
 
 from __future__ import annotations
@@ -183,14 +184,15 @@ class Page(NamedTuple):
 
 
 class _Waiter:
-    """A pending wait: the last `count` matching entries it has seen (oldest first)."""
+    """A pending wait and how many of the journal's entries match it now: O(1) memory, whatever
+    `count` and the journal size."""
 
-    __slots__ = ("count", "flt", "future", "matched")
+    __slots__ = ("count", "flt", "future", "matches")
 
-    def __init__(self, flt: Filter, count: int, matched: deque[Entry]) -> None:
+    def __init__(self, flt: Filter, count: int, matches: int) -> None:
         self.flt = flt
         self.count = count
-        self.matched = matched
+        self.matches = matches
         self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -299,12 +301,13 @@ class Journal:
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
         ))  # fmt: skip
         entries = self.entries
-        if len(entries) == entries.maxlen:
-            self.bytes -= entries[0].size  # the append below drops it
+        evicted = entries[0] if len(entries) == entries.maxlen else None
+        if evicted is not None:
+            self.bytes -= evicted.size  # the append below drops it
         entries.append(entry)
         self.bytes += size
         if self._waiters:
-            self._offer(entry)
+            self._offer(entry, evicted)
 
     @property
     def size(self) -> int:
@@ -352,36 +355,35 @@ class Journal:
             self.entries.extend(kept)
             self.bytes = sum(e.size for e in kept)
         for waiter in self._waiters:  # a waiter counts only matches still in the journal
-            if session is None:
-                waiter.matched.clear()
-            else:
-                kept_matches = (e for e in waiter.matched if e.session != session)
-                waiter.matched = deque(kept_matches, maxlen=waiter.count)
+            waiter.matches = self._count(waiter.flt) if session is not None else 0
         return before - len(self.entries)
 
-    def _offer(self, entry: Entry) -> None:
-        """Test one new entry against each pending waiter, once."""
-        oldest = self.entries[0].seq
+    def _count(self, flt: Filter) -> int:
+        return sum(1 for e in self.entries if flt.accepts(e))
+
+    def _offer(self, entry: Entry, evicted: Entry | None) -> None:
+        """Test one new entry (and the one it evicted) against each pending waiter, once."""
         for waiter in self._waiters:
-            if waiter.future.done() or not waiter.flt.accepts(entry):
+            if waiter.future.done():
                 continue
-            matched = waiter.matched
-            matched.append(entry)  # maxlen=count: the last `count` matches
-            # They are all still in the journal when the oldest of them is (eviction is FIFO,
-            # and clear() prunes the matches).
-            if len(matched) >= waiter.count and matched[0].seq >= oldest:
-                waiter.future.set_result(None)
+            flt = waiter.flt
+            if evicted is not None and flt.accepts(evicted):
+                waiter.matches -= 1
+            if flt.accepts(entry):
+                waiter.matches += 1
+                if waiter.matches >= waiter.count:
+                    waiter.future.set_result(None)
 
     async def wait(self, flt: Filter, count: int, timeout: float) -> list[Entry]:
         """Wait until `count` entries match (or the timeout ends); return the matches.
         WaitersFull when `max_waiters` waits are pending already."""
-        matched = deque((e for e in self.entries if flt.accepts(e)), maxlen=count)
-        if len(matched) < count and timeout > 0:  # a poll (timeout 0) takes no waiter
+        matches = self._count(flt)
+        if matches < count and timeout > 0:  # a poll (timeout 0) takes no waiter
             if len(self._waiters) >= self.max_waiters:
                 raise WaitersFull(
                     f"{self.max_waiters} waits are pending already; retry in a second"
                 )
-            waiter = _Waiter(flt, count, matched)
+            waiter = _Waiter(flt, count, matches)
             self._waiters[waiter] = None
             try:
                 await asyncio.wait_for(asyncio.shield(waiter.future), timeout)

@@ -248,6 +248,26 @@ def test_each_new_entry_is_tested_once_per_waiter_without_rescanning(monkeypatch
     asyncio.run(scenario())
 
 
+def test_a_full_journal_also_tests_the_evicted_entry_once(monkeypatch):
+    counter = CountingFilter(monkeypatch)
+
+    async def scenario() -> None:
+        j = Journal(100)
+        for i in range(100):
+            record(j, f"/old/{i}")
+        waits = [asyncio.create_task(j.wait(Filter(path="/x"), 5, 60.0)) for _ in range(50)]
+        await asyncio.sleep(0)
+        counter.calls = 0
+        for i in range(100):
+            record(j, f"/new/{i}")  # each evicts one
+        assert counter.calls == 2 * 100 * 50
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+    asyncio.run(scenario())
+
+
 def test_a_waiter_counts_only_matches_still_in_the_journal():
     async def scenario() -> None:
         j = Journal(3)
