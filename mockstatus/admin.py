@@ -453,9 +453,11 @@ class Admin:
             if template == "/scenarios/{name}":
                 _check_params(query, ("owner",) if method == "PUT" else (), where)
                 name = _scenario_name(arg)
+                owner = _text_param(query, "owner")  # checked before anything is stored
                 if method == "PUT":
-                    owner = _text_param(query, "owner")
-                    return self._put_scenario(name, body or b"", base_dir, owner)
+                    return self._tagged(
+                        self._put_scenario(name, body or b"", base_dir), name, owner
+                    )
                 return handler(name)
             if template == "/catalog/{code}":
                 _check_params(query, (), where)
@@ -511,9 +513,7 @@ class Admin:
             return error_reply(404, f"no scenario named {name!r}")
         return Reply(200, item)
 
-    def _put_scenario(
-        self, name: str, raw: bytes, base_dir: Path | None = None, owner: str | None = None
-    ) -> Reply:
+    def _put_scenario(self, name: str, raw: bytes, base_dir: Path | None = None) -> Reply:
         if len(raw) > MAX_UPLOAD:
             return error_reply(413, f"a scenario upload is at most {MAX_UPLOAD} bytes")
         try:
@@ -522,7 +522,7 @@ class Admin:
             return error_reply(400, f"the scenario must be UTF-8 YAML (byte {err.start} is not)")
         created = name not in self.store.uploads
         try:
-            self.store.put(name, text, base_dir, owner=owner)
+            self.store.put(name, text, base_dir)
         except ScenarioError as err:
             return error_reply(
                 400,
@@ -542,6 +542,12 @@ class Admin:
             return Reply(200, {"deleted": name})
         return error_reply(404, f"no scenario named {name!r}")
 
+    def _tagged(self, reply: Reply, name: str, owner: str | None) -> Reply:
+        """A stored upload is tagged with its `owner` (`PUT ...?owner=`), for POST /purge."""
+        if reply.ok:
+            self.store.tag_upload(name, owner)
+        return reply
+
     def _purge(self, query: Mapping[str, str], where: str) -> Reply:
         """Remove the uploads tagged with `owner` (`PUT ...?owner=`): one test run's, not what
         others uploaded (a CI step's) nor the folder's. Without `owner`, every upload."""
@@ -549,8 +555,7 @@ class Admin:
         owner = _text_param(query, "owner")
         if owner == "":
             raise AdminError(400, "invalid owner '': POST /__mockstatus/purge?owner=<id>")
-        owners = self.store.upload_owners
-        names = [n for n in self.store.uploads if owner is None or owners.get(n) == owner]
+        names = self.store.uploads_of(owner)
         for name in names:
             self.store.delete(name)
         return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})

@@ -186,3 +186,9 @@ def test_purge_keeps_the_folder_scenarios(make_server):
 def test_bad_purge_calls(server, method, target, status):
     r = httpx.request(method, api(server, target), content=ROUTE % "x")
     assert r.status_code == status and r.json()["code"] == status
+
+
+def test_a_bad_owner_stores_nothing(server):
+    r = httpx.put(api(server, "/scenarios/x?owner=a%00b"), content=ROUTE % "x")
+    assert r.status_code == 400 and "owner" in r.json()["error"]
+    assert uploads(server) == []

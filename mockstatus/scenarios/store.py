@@ -44,12 +44,12 @@ class ScenarioStore:
         rng: random.Random,
         log: Callable[[str], None],
     ) -> None:
+        self.upload_owners: dict[str, str] = {}  # who uploaded what: see tag_upload
         self.folder = folder
         self.clock = clock
         self.rng = rng
         self.log = log
         self.uploads: dict[str, Scenario] = {}
-        self.upload_owners: dict[str, str] = {}  # who uploaded a scenario (POST /purge?owner=)
         self.folder_set = ScenarioSet(())
         self.errors: list[ScenarioProblem] = []
         self.reloads = 0
@@ -100,9 +100,7 @@ class ScenarioStore:
 
     # --- runtime uploads ---------------------------------------------------------------------
 
-    def put(
-        self, name: str, text: str, base_dir: Path | None = None, *, owner: str | None = None
-    ) -> Scenario:
+    def put(self, name: str, text: str, base_dir: Path | None = None) -> Scenario:
         # base_dir: where `file:` resolves (the pytest plugin's load(path)); never from HTTP.
         base = base_dir or (self.folder if self.folder is not None else Path.cwd())
         scenario = loader.load_text(text, f"<upload:{name}>", base, name)
@@ -110,17 +108,12 @@ class ScenarioStore:
         if scenario.name != name or clash:
             scenario = _renamed(scenario, name)
         self.uploads[name] = scenario
-        if owner is None:  # a name uploaded again belongs to its last uploader
-            self.upload_owners.pop(name, None)
-        else:
-            self.upload_owners[name] = owner
         self._swap(self.folder_set)
         return scenario
 
     def delete(self, name: str) -> bool:
         if name in self.uploads:
             del self.uploads[name]
-            self.upload_owners.pop(name, None)
         elif self.folder_set.get(name) is not None:
             # A folder scenario is hidden until the folder is next reloaded.
             self.folder_set = self.folder_set.without(name)
@@ -130,6 +123,22 @@ class ScenarioStore:
         return True
 
     # --- state -------------------------------------------------------------------------------
+
+    # Upload owners (`PUT ...?owner=`, `POST /__mockstatus/purge?owner=`): kept beside the
+    # uploads, so that loading and swapping stay as they are.
+
+    def tag_upload(self, name: str, owner: str | None) -> None:
+        """Record who uploaded `name` (None: nobody in particular); a name uploaded again
+        belongs to its last uploader. Tags of removed uploads are dropped here (at most
+        MAX_UPLOADS remain)."""
+        owners = {n: o for n, o in self.upload_owners.items() if n in self.uploads and n != name}
+        if owner is not None and name in self.uploads:
+            owners[name] = owner
+        self.upload_owners = owners
+
+    def uploads_of(self, owner: str | None) -> list[str]:
+        """The uploads tagged with `owner`; every upload for None."""
+        return [n for n in self.uploads if owner is None or self.upload_owners.get(n) == owner]
 
     @property
     def current(self) -> ScenarioSet:
