@@ -21,8 +21,9 @@ entry is read. Only a request with large or many headers is copied (cut, and red
 so that the hash covers the whole value).
 
 Waiters (`/requests/wait`) count the journal's entries that match them: each new entry is
-tested against each waiter once (and, when the journal is full, the entry it evicts too), so no
-waiter re-scans the journal when a request is recorded.
+tested once against each waiter that may accept it (and, when the journal is full, the entry it
+evicts too), so no waiter re-scans the journal when a request is recorded. Waiters are indexed
+by path, session or route: a wait for one path costs requests to other paths a dict lookup.
 """
 
 from __future__ import annotations
@@ -183,16 +184,31 @@ class Page(NamedTuple):
     more: bool  # more matching entries follow next_since
 
 
+# Waiters are indexed by the first of these filters they set: an entry is offered only to the
+# waiters keyed by its own path, session or route (and to those that set none of the three).
+_INDEXED = (("path", Entry._fields.index("path")), ("session", Entry._fields.index("session")),
+            ("route", Entry._fields.index("route")))  # fmt: skip
+
+
+def _index_key(flt: Filter) -> tuple[int, str] | None:
+    for name, position in _INDEXED:
+        value = getattr(flt, name)
+        if value is not None:
+            return position, value
+    return None
+
+
 class _Waiter:
     """A pending wait and how many of the journal's entries match it now: O(1) memory, whatever
     `count` and the journal size."""
 
-    __slots__ = ("count", "flt", "future", "matches")
+    __slots__ = ("count", "flt", "future", "key", "matches")
 
     def __init__(self, flt: Filter, count: int, matches: int) -> None:
         self.flt = flt
         self.count = count
         self.matches = matches
+        self.key = _index_key(flt)
         self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -257,6 +273,8 @@ class Journal:
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
+        # The same waiters by index key (None: tested against every entry).
+        self._waiters_by_key: dict[tuple[int, str] | None, dict[_Waiter, None]] = {}
 
     def record(
         self,
@@ -361,15 +379,25 @@ class Journal:
     def _count(self, flt: Filter) -> int:
         return sum(1 for e in self.entries if flt.accepts(e))
 
+    def _candidates(self, entry: Entry) -> list[_Waiter]:
+        """The waiters that may accept `entry`: those keyed by its path, session or route, and
+        those without a key. A few dict lookups, however many waiters wait for other things."""
+        by_key = self._waiters_by_key
+        found: list[_Waiter] = list(by_key.get(None, ()))
+        for _, position in _INDEXED:
+            group = by_key.get((position, entry[position]))
+            if group:
+                found += group
+        return found
+
     def _offer(self, entry: Entry, evicted: Entry | None) -> None:
-        """Test one new entry (and the one it evicted) against each pending waiter, once."""
-        for waiter in self._waiters:
-            if waiter.future.done():
-                continue
-            flt = waiter.flt
-            if evicted is not None and flt.accepts(evicted):
-                waiter.matches -= 1
-            if flt.accepts(entry):
+        """Test one new entry (and the one it evicted) against each candidate waiter, once."""
+        if evicted is not None:
+            for waiter in self._candidates(evicted):
+                if waiter.flt.accepts(evicted):
+                    waiter.matches -= 1
+        for waiter in self._candidates(entry):
+            if not waiter.future.done() and waiter.flt.accepts(entry):
                 waiter.matches += 1
                 if waiter.matches >= waiter.count:
                     waiter.future.set_result(None)
@@ -385,10 +413,15 @@ class Journal:
                 )
             waiter = _Waiter(flt, count, matches)
             self._waiters[waiter] = None
+            self._waiters_by_key.setdefault(waiter.key, {})[waiter] = None
             try:
                 await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
             except TimeoutError:
                 pass
             finally:
                 del self._waiters[waiter]
+                group = self._waiters_by_key[waiter.key]
+                del group[waiter]
+                if not group:
+                    del self._waiters_by_key[waiter.key]
         return self.select(flt)

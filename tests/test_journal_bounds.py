@@ -232,7 +232,8 @@ def test_each_new_entry_is_tested_once_per_waiter_without_rescanning(monkeypatch
         j = Journal(1000)
         for i in range(500):
             record(j, f"/old/{i}")
-        waits = [asyncio.create_task(j.wait(Filter(path="/never"), 1, 60.0)) for _ in range(50)]
+        # Filters on status only: no index applies, every waiter sees every entry.
+        waits = [asyncio.create_task(j.wait(Filter(status=599), 1, 60.0)) for _ in range(50)]
         await asyncio.sleep(0)  # each registers: one scan of the journal each
         assert j.waiting == 50
         assert counter.calls == 50 * 500
@@ -255,7 +256,7 @@ def test_a_full_journal_also_tests_the_evicted_entry_once(monkeypatch):
         j = Journal(100)
         for i in range(100):
             record(j, f"/old/{i}")
-        waits = [asyncio.create_task(j.wait(Filter(path="/x"), 5, 60.0)) for _ in range(50)]
+        waits = [asyncio.create_task(j.wait(Filter(status=599), 5, 60.0)) for _ in range(50)]
         await asyncio.sleep(0)
         counter.calls = 0
         for i in range(100):
@@ -264,6 +265,36 @@ def test_a_full_journal_also_tests_the_evicted_entry_once(monkeypatch):
         for task in waits:
             task.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
+
+    asyncio.run(scenario())
+
+
+def test_waits_for_a_path_session_or_route_cost_other_requests_no_test(monkeypatch):
+    counter = CountingFilter(monkeypatch)
+
+    async def scenario() -> None:
+        j = Journal(10)  # full at once: evictions are offered too
+        filters = [Filter(path="/p"), Filter(session="s", method="GET"), Filter(route="r")]
+        waits = [asyncio.create_task(j.wait(f, 2, 60.0)) for f in filters for _ in range(20)]
+        await asyncio.sleep(0)
+        counter.calls = 0
+        for i in range(100):
+            record(j, f"/other/{i}", session="t")
+        assert counter.calls == 0  # 60 waiters, 100 requests elsewhere: dict lookups only
+        record(j, "/p")
+        record(j, "/p")
+        assert counter.calls == 2 * 20  # each /p to the 20 waiters for /p
+        done, _ = await asyncio.wait(waits[:20], timeout=5.0)
+        assert len(done) == 20
+        record(j, "/q", session="s")
+        record(j, "/q", session="s")
+        done, _ = await asyncio.wait(waits[20:40], timeout=5.0)
+        assert len(done) == 20
+        assert not any(t.done() for t in waits[40:])  # the route waiters still wait
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        assert j.waiting == 0 and j._waiters_by_key == {}
 
     asyncio.run(scenario())
 
