@@ -23,7 +23,8 @@ so that the hash covers the whole value).
 Waiters (`/requests/wait`) count the journal's entries that match them: each new entry is
 tested once against each waiter that may accept it (and, when the journal is full, the entry it
 evicts too), so no waiter re-scans the journal when a request is recorded. Waiters are indexed
-by path, session or route: a wait for one path costs requests to other paths a dict lookup.
+by path, session, route, scenario or status: a wait for one path costs requests to other paths
+a few dict lookups.
 """
 
 from __future__ import annotations
@@ -185,12 +186,14 @@ class Page(NamedTuple):
 
 
 # Waiters are indexed by the first of these filters they set: an entry is offered only to the
-# waiters keyed by its own path, session or route (and to those that set none of the three).
-_INDEXED = (("path", Entry._fields.index("path")), ("session", Entry._fields.index("session")),
-            ("route", Entry._fields.index("route")))  # fmt: skip
+# waiters keyed by its own path, session, route, scenario or status (and to those that set none
+# of them: a wait on `method` or `since` alone).
+_INDEXED = tuple(
+    (name, Entry._fields.index(name)) for name in ("path", "session", "route", "scenario", "status")
+)
 
 
-def _index_key(flt: Filter) -> tuple[int, str] | None:
+def _index_key(flt: Filter) -> tuple[int, str | int] | None:
     for name, position in _INDEXED:
         value = getattr(flt, name)
         if value is not None:
@@ -274,7 +277,7 @@ class Journal:
         self._last_seq = 0
         self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
         # The same waiters by index key (None: tested against every entry).
-        self._waiters_by_key: dict[tuple[int, str] | None, dict[_Waiter, None]] = {}
+        self._waiters_by_key: dict[tuple[int, str | int] | None, dict[_Waiter, None]] = {}
 
     def record(
         self,
@@ -381,7 +384,7 @@ class Journal:
 
     def _candidates(self, entry: Entry) -> list[_Waiter]:
         """The waiters that may accept `entry`: those keyed by its path, session or route, and
-        those without a key. A few dict lookups, however many waiters wait for other things."""
+        those without a key. Five dict lookups, however many waiters wait for other things."""
         by_key = self._waiters_by_key
         found: list[_Waiter] = list(by_key.get(None, ()))
         for _, position in _INDEXED:

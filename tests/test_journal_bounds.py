@@ -232,8 +232,8 @@ def test_each_new_entry_is_tested_once_per_waiter_without_rescanning(monkeypatch
         j = Journal(1000)
         for i in range(500):
             record(j, f"/old/{i}")
-        # Filters on status only: no index applies, every waiter sees every entry.
-        waits = [asyncio.create_task(j.wait(Filter(status=599), 1, 60.0)) for _ in range(50)]
+        # Filters on the method only: no index applies, every waiter sees every entry.
+        waits = [asyncio.create_task(j.wait(Filter(method="PATCH"), 1, 60.0)) for _ in range(50)]
         await asyncio.sleep(0)  # each registers: one scan of the journal each
         assert j.waiting == 50
         assert counter.calls == 50 * 500
@@ -256,7 +256,7 @@ def test_a_full_journal_also_tests_the_evicted_entry_once(monkeypatch):
         j = Journal(100)
         for i in range(100):
             record(j, f"/old/{i}")
-        waits = [asyncio.create_task(j.wait(Filter(status=599), 5, 60.0)) for _ in range(50)]
+        waits = [asyncio.create_task(j.wait(Filter(method="PATCH"), 5, 60.0)) for _ in range(50)]
         await asyncio.sleep(0)
         counter.calls = 0
         for i in range(100):
@@ -269,12 +269,12 @@ def test_a_full_journal_also_tests_the_evicted_entry_once(monkeypatch):
     asyncio.run(scenario())
 
 
-def test_waits_for_a_path_session_or_route_cost_other_requests_no_test(monkeypatch):
+def test_waits_for_a_path_session_or_status_cost_other_requests_no_test(monkeypatch):
     counter = CountingFilter(monkeypatch)
 
     async def scenario() -> None:
         j = Journal(10)  # full at once: evictions are offered too
-        filters = [Filter(path="/p"), Filter(session="s", method="GET"), Filter(route="r")]
+        filters = [Filter(path="/p"), Filter(session="s", method="GET"), Filter(status=599)]
         waits = [asyncio.create_task(j.wait(f, 2, 60.0)) for f in filters for _ in range(20)]
         await asyncio.sleep(0)
         counter.calls = 0
@@ -290,7 +290,7 @@ def test_waits_for_a_path_session_or_route_cost_other_requests_no_test(monkeypat
         record(j, "/q", session="s")
         done, _ = await asyncio.wait(waits[20:40], timeout=5.0)
         assert len(done) == 20
-        assert not any(t.done() for t in waits[40:])  # the route waiters still wait
+        assert not any(t.done() for t in waits[40:])  # the status waiters still wait
         for task in waits:
             task.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
