@@ -755,6 +755,12 @@ async def _read_body(request: web.BaseRequest) -> bytes:
     return b"".join(chunks)
 
 
+def reply_json(reply: Reply) -> bytes:
+    """The JSON body of a reply, exactly as the HTTP face sends it (the pytest plugin's
+    in-process mode decodes this, so both of its modes see the same values)."""
+    return reply.encoded if reply.encoded is not None else _encode(reply.doc, reply.compact)
+
+
 def _encode(doc: Any, compact: bool) -> bytes:
     """JSON as UTF-8. A string holding a non-UTF-8 byte (a lone surrogate from aiohttp's
     surrogateescape decoding, e.g. a session name in the scenario states) is written decoded as
@@ -845,12 +851,7 @@ def _cross_site(request: web.BaseRequest) -> str | None:
 
 
 def _response(reply: Reply) -> web.Response:
-    if reply.text is not None:
-        body = reply.text.encode()
-    elif reply.encoded is not None:
-        body = reply.encoded
-    else:
-        body = _encode(reply.doc, reply.compact)
+    body = reply.text.encode() if reply.text is not None else reply_json(reply)
     resp = web.Response(
         status=reply.status,
         body=body,

@@ -147,8 +147,11 @@ class _InProcess:
             ) from None
         if reply.text is not None:
             return reply.status, reply.text
-        # A JSON round trip: the same types as over HTTP, and no shared mutable state.
-        return reply.status, json.loads(json.dumps(reply.doc))
+        # The body the HTTP face would send: the same values as over HTTP (non-UTF-8 bytes as
+        # ISO-8859-1 included), and no shared mutable state.
+        from mockstatus.admin import reply_json
+
+        return reply.status, json.loads(reply_json(reply))
 
     def reseed(self) -> None:
         """Reseed the server's random source, so that each test's random choices do not depend

@@ -87,15 +87,19 @@ def test_purge_calls_the_endpoint(mockstatus):
     run().assert_outcomes(passed=3)
 
 
-def test_external_mode_reads_non_utf8_entries(run, pytester, make_server, monkeypatch):
+@pytest.mark.parametrize("mode", ["external", "in-process"])
+def test_both_modes_read_non_utf8_entries_alike(run, pytester, make_server, monkeypatch, mode):
     server = make_server()
-    monkeypatch.setenv(URL_ENV, server.base_url)
+    if mode == "external":
+        monkeypatch.setenv(URL_ENV, server.base_url)
     pytester.makepyfile(
-        test_bytes=f"""
+        test_bytes="""
+import json
 import socket
 
 def test_odd_bytes(mockstatus):
-    with socket.create_connection(("127.0.0.1", {server.port}), timeout=5) as sock:
+    port = int(mockstatus.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(
             b"GET /status/200 HTTP/1.1\\r\\nHost: x\\r\\nX-Odd: a\\xffb\\r\\n"
             b"X-Mockstatus-Session: s\\xff\\r\\nConnection: close\\r\\n\\r\\n"
@@ -106,6 +110,17 @@ def test_odd_bytes(mockstatus):
     assert entry["headers"]["X-Odd"].encode("latin-1") == b"a\\xffb"
     assert entry["latin1"] == ["header:X-Odd", "header:X-Mockstatus-Session", "session"]
     assert mockstatus.requests(session="s\\u00ff") == [entry]
+    # A scenario's sessions too: they come from the same header.
+    mockstatus.load("routes:\\n  - match: {path: /c}\\n    sequence: [{status: 200}]\\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"GET /c HTTP/1.1\\r\\nHost: x\\r\\nX-Mockstatus-Session: s\\xff\\r\\n"
+            b"Connection: close\\r\\n\\r\\n"
+        )
+        while sock.recv(65536):
+            pass
+    shown = json.dumps(mockstatus.scenarios(), ensure_ascii=False)
+    assert "s\\u00ff" in shown and "\\udcff" not in shown
 """
     )
     run().assert_outcomes(passed=1)
