@@ -21,7 +21,9 @@ from mockstatus.queries import (
     is_token,
     parse_code,
     parse_code_spec,
+    parse_digits,
     parse_fault_options,
+    parse_header_param,
     parse_options,
 )
 from mockstatus.rules import STANDARD_METHODS
@@ -92,22 +94,15 @@ def echo_plan(facts: RequestFacts) -> ResponsePlan:
     status = 200
     if (value := facts.query.get("status")) is not None:
         status = parse_code(value, param="status", allow_1xx=False)
-    extra: list[tuple[str, str]] = []
-    for item in facts.query.getall("header"):
-        name, sep, value = item.partition(":")
-        if not sep:
-            raise RequestError(f"invalid header {item!r}: use header=Name:Value", param="header")
-        extra.append(check_header(name.strip(), value))
+    extra = tuple(parse_header_param(item) for item in facts.query.getall("header"))
     return _json_plan(status, describe_request(facts), facts, extra)
 
 
 def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … until `/anything` answers 200."""
-    if not (tail.isascii() and tail.isdigit()) or not 0 <= int(tail) <= MAX_REDIRECTS:
-        raise RequestError(
-            f"invalid redirect count {tail!r}: an integer from 0 to {MAX_REDIRECTS}", param="n"
-        )
-    n = int(tail)
+    n = parse_digits(
+        tail, "n", MAX_REDIRECTS, f"an integer from 0 to {MAX_REDIRECTS}", what="redirect count"
+    )
     status = 302
     if (value := facts.query.get("status")) is not None:
         status = parse_code(value, param="status")

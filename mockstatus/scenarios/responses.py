@@ -124,6 +124,10 @@ class _Responses(_Reader):
             number, share = self.status_code(code, at), self.weight(weight, at)
             if number is not None and share is not None:
                 out.append((number, share))
+        if out and not math.isfinite(sum(share for _, share in out)):
+            # random.choices refuses an infinite total (1e308 + 1e308): a 500 on every request.
+            self.problem(v, "'status' weights must add up to a finite number; they are relative")
+            return None
         return tuple(out) if out and len(out) == len(pairs) else None
 
     def status_code(self, code: _V | str, at: _V | At) -> int | None:
