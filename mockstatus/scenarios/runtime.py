@@ -175,6 +175,7 @@ class ScenarioRuntime:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
             states[(route.scenario, route.state.machine)] = route.state.set
+        plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
         return plan, route.scenario, route.name
 
     def build(
@@ -248,7 +249,15 @@ class ScenarioRuntime:
         body, content_type = _body(spec, ctx)
         opts = queries.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
         plan, _ = semantics.build_plan(
-            code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
+            code,
+            facts.method,
+            fmt,
+            opts,
+            body=body,
+            content_type=content_type,
+            rng=rng,
+            etag=spec.etag,
+            body_digest=spec.body_digest,
         )
         # Whether a 1xx may go to this client is the wire's decision (interim mode, HTTP
         # version), so the plan always carries the interims the scenario asked for.
