@@ -207,6 +207,10 @@ class Options:
     links: tuple[str, ...] = ()
     size: int | None = None
     interval: float | None = None
+    # Scenario responses only: `etag:` (None: derived, False: none, str: that quoted tag) and
+    # the load-time digest of the fixed body (see semantics.build_plan).
+    etag: str | bool | None = None
+    body_digest: str | None = None
 
 
 DEFAULT_OPTIONS = Options()

@@ -195,17 +195,15 @@ def build_plan(
     body: bytes | None = None,
     content_type: str | None = None,
     rng: random.Random | None = None,
-    etag: str | bool | None = None,
-    body_digest: str | None = None,
     request_headers: Mapping[str, str] | None = None,
 ) -> tuple[ResponsePlan, bool]:
     """The plan of `code` per STATUS-SEMANTICS.md; returns (plan, cacheable).
 
     `body`/`content_type` override the default body (scenarios); `opts.headers` override any
-    default header of the same name. `etag`: None (or True) derives the ETag where the code's
-    rule asks for one (200, and 304 naming the 200), False sends none, a string (a quoted
-    entity-tag) is sent whatever the code. `body_digest` is `conditional.body_digest(body)` when
-    the caller computed it once (a scenario's fixed body). `request_headers` (lower-case names)
+    default header of the same name. `opts.etag`: None derives the ETag where the code's rule
+    asks for one (200, and 304 naming the 200), False sends none, a string (a quoted
+    entity-tag) is sent whatever the code. `opts.body_digest` is `conditional.body_digest(body)`
+    when the caller computed it once (a scenario's fixed body). `request_headers` (lower-case names)
     are for the rules that answer the request's own fields, such as Bearer's error code.
     """
     info = codes.lookup(code)
@@ -224,10 +222,10 @@ def build_plan(
     rule = CODE_RULES.get(code)
     if rule is not None:
         rule(d)
+    body_digest = None
     if body is not None:
         d.body, d.content_type, d.negotiated = body, content_type, False
-    else:
-        body_digest = None  # it was the digest of a body that is not sent
+        body_digest = opts.body_digest  # the digest of `body`, when the caller has it
     if d.body is None:
         d.body = render_body(code, reason, d.description, d.fmt, d.extra)
         d.content_type = FORMATS[d.fmt]
@@ -236,7 +234,7 @@ def build_plan(
         headers.append(("Content-Type", d.content_type or FORMATS[d.fmt]))
         if d.negotiated:
             headers.append(("Vary", "Accept"))
-    tag = _entity_tag(d, etag, body_digest)
+    tag = _entity_tag(d, opts.etag, body_digest)
     if tag is not None:
         headers.append(("ETag", tag))
     headers += d.headers
@@ -256,7 +254,7 @@ def build_plan(
 
 
 def _entity_tag(d: Draft, etag: str | bool | None, digest: str | None) -> str | None:
-    """The ETag field of a draft whose body is final (see build_plan's `etag`)."""
+    """The ETag field of a draft whose body is final (see build_plan's `opts.etag`)."""
     if etag is False:
         return None
     if isinstance(etag, str):

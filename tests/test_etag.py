@@ -132,11 +132,18 @@ def test_etags_are_hashed_when_plans_are_memoised_not_per_request(monkeypatch):
     assert len(calls) == built
 
 
-def test_build_plan_etag_argument():
-    assert header(semantics.build_plan(200, "GET", "text", etag=False)[0], "ETag") is None
-    assert header(semantics.build_plan(201, "GET", "text", etag='"v1"')[0], "ETag") == '"v1"'
-    plan, _ = semantics.build_plan(200, "GET", "text", body=b"x", body_digest="0123456789abcdef")
-    assert header(plan, "ETag") == '"200-0123456789abcdef"'  # the load-time digest is used
+def test_build_plan_etag_options():
+    def etag_of(code: int, **opts) -> str | None:
+        body = opts.pop("body", None)
+        plan, _ = semantics.build_plan(code, "GET", "text", queries.Options(**opts), body=body)
+        return header(plan, "ETag")
+
+    assert etag_of(200, etag=False) is None
+    assert etag_of(201, etag='"v1"') == '"v1"'
+    assert etag_of(200, body=b"x") == tag_of(200, b"x")
+    # the load-time digest is used for the body it belongs to, and only then
+    assert etag_of(200, body=b"x", body_digest="0123456789abcdef") == '"200-0123456789abcdef"'
+    assert etag_of(200, body_digest="0123456789abcdef") == TEXT_200_ETAG
 
 
 @pytest.mark.parametrize(

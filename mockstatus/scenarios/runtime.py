@@ -247,17 +247,15 @@ class ScenarioRuntime:
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        opts = queries.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
-        plan, _ = semantics.build_plan(
-            code,
-            facts.method,
-            fmt,
-            opts,
-            body=body,
-            content_type=content_type,
-            rng=rng,
+        opts = queries.Options(
+            reason=spec.reason,
+            headers=headers,
+            retry_after=retry_after,
             etag=spec.etag,
             body_digest=spec.body_digest,
+        )
+        plan, _ = semantics.build_plan(
+            code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
         )
         # Whether a 1xx may go to this client is the wire's decision (interim mode, HTTP
         # version), so the plan always carries the interims the scenario asked for.
