@@ -10,7 +10,7 @@ import mimetypes
 import stat
 
 from mockstatus.conditional import body_digest, quote_entity_tag
-from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT
+from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT, MIN_DRIP_EVERY
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
@@ -262,6 +262,9 @@ class _Responses(_Reader):
             return None
         chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
         every = self.duration(m["every"], "every", cap=MAX_WAIT)
+        if every is not None and every < MIN_DRIP_EVERY:  # shorter keeps a core busy writing
+            self.problem(m["every"], f"'every' must be at least {MIN_DRIP_EVERY * 1000:g}ms")
+            every = None
         return Drip(chunk, every) if chunk is not None and every is not None else None
 
     def fault(
