@@ -12,7 +12,9 @@ import random
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
+import requests
 
 from mockstatus import conditional, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
@@ -495,3 +497,20 @@ def test_wire_if_none_match_on_two_lines_is_one_list(server):
         sock.sendall(head)
         _, r = rawhttp.Reader(sock).read_response()
     assert (r.status, r.header("ETag")) == (304, TEXT_200_ETAG)
+
+
+def test_real_clients_revalidate_on_one_keep_alive_connection(server):
+    with requests.Session() as session:
+        first = session.get(server.url("/status/200"), headers={"Accept": "application/json"})
+        tag = first.headers["ETag"]
+        again = session.get(
+            server.url("/status/200"), headers={"Accept": "application/json", "If-None-Match": tag}
+        )
+        after = session.get(server.url("/status/503"))
+    assert (first.status_code, tag) == (200, tag_of(200, first.content))
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", tag)
+    assert (after.status_code, after.content) == (503, b"503 Service Unavailable")
+    with httpx.Client() as client:
+        r = client.get(server.url("/status/200"), headers={"If-None-Match": TEXT_200_ETAG})
+        assert (r.status_code, r.headers["ETag"]) == (304, TEXT_200_ETAG)
+        assert client.get(server.url("/status/200")).text == "200 OK"
