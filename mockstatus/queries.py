@@ -114,7 +114,7 @@ def parse_code(text: str, *, param: str = "code", allow_1xx: bool = True) -> int
         code = None
     if code is None or not (text.isascii() and text.isdigit()) or not low <= code <= codes.MAX_CODE:
         raise RequestError(
-            f"invalid {param} {text!r}: valid status codes are integers from {low} to {codes.MAX_CODE}",
+            f"invalid {param} {_shown(text)}: valid status codes are integers from {low} to {codes.MAX_CODE}",
             param=param,
         )
     return code
@@ -155,7 +155,7 @@ def parse_code_spec(spec: str) -> CodeChoice:
         code_text, sep, weight_text = item.strip().partition(":")
         if not code_text:
             raise RequestError(
-                f"invalid code list {spec!r}: empty entry; use e.g. 200,503 or 200:0.9,503:0.1",
+                f"invalid code list {_shown(spec)}: empty entry; use e.g. 200,503 or 200:0.9,503:0.1",
                 param="code",
             )
         found.append(parse_code(code_text))
@@ -167,7 +167,7 @@ def parse_code_spec(spec: str) -> CodeChoice:
                 weight = -1.0
             if not math.isfinite(weight) or weight < 0:
                 raise RequestError(
-                    f"invalid weight {weight_text!r} for {code_text}: a finite number >= 0",
+                    f"invalid weight {_shown(weight_text)} for {_shown(code_text)}: a finite number >= 0",
                     param="code",
                 )
             weights.append(weight)

@@ -175,3 +175,11 @@ def test_scenario_drip_at_the_floor_loads(tmp_path):
     text = "routes:\n  - respond: {body: x, drip: {chunk: 1, every: 1ms}}\n"
     spec = load_text(text, "s.yaml", tmp_path, "s").routes[0].respond
     assert spec is not None and spec.drip == Drip(chunk=1, every=0.001)
+
+
+@pytest.mark.parametrize(
+    "spec", ["1" * 5000, "200:" + "1" * 5000, "200," + "5" * 5000, "200:1," + "5" * 400 + ":1"]
+)
+def test_long_codes_and_weights_are_400_with_a_short_message(spec):
+    err = refused(queries.parse_code_spec, spec)
+    assert err.param == "code" and len(err.message) < 160 and "characters)" in err.message
