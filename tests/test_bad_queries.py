@@ -11,9 +11,8 @@ import math
 import pytest
 
 from mockstatus import queries
-from mockstatus.errors import RequestError, ScenarioError
+from mockstatus.errors import RequestError
 from mockstatus.limits import MIN_DRIP_EVERY
-from mockstatus.scenarios.loader import load_text
 from mockstatus.types import Drip, Query
 from tests import rawhttp
 
@@ -157,24 +156,6 @@ def test_wire_redirect_message_names_the_count(server):
     assert r.status == 400 and r.body == (
         b"400 Bad Request: invalid redirect count '101': an integer from 0 to 100\n"
     )
-
-
-# --- the same drip floor in scenario files -----------------------------------------------------
-
-
-@pytest.mark.parametrize("every", ["0", "0ms", "0.5ms", "0.0001"])
-def test_scenario_drips_below_the_floor_are_located_load_errors(tmp_path, every):
-    text = f"routes:\n  - respond: {{body: x, drip: {{chunk: 1, every: {every}}}}}\n"
-    with pytest.raises(ScenarioError) as info:
-        load_text(text, "s.yaml", tmp_path, "s")
-    found = [(p.line, p.column, p.message) for p in info.value.problems]
-    assert found == [(2, 48, "'every' must be at least 1ms")]
-
-
-def test_scenario_drip_at_the_floor_loads(tmp_path):
-    text = "routes:\n  - respond: {body: x, drip: {chunk: 1, every: 1ms}}\n"
-    spec = load_text(text, "s.yaml", tmp_path, "s").routes[0].respond
-    assert spec is not None and spec.drip == Drip(chunk=1, every=0.001)
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ import math
 import mimetypes
 import stat
 
-from mockstatus.conditional import body_digest, quote_entity_tag
-from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT, MIN_DRIP_EVERY
+from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
@@ -70,6 +69,8 @@ class _Responses(_Reader):
         digest = None
         fixed = file if file is not None else _fixed_body(body, json)
         if fixed is not None and etag is None:
+            from mockstatus.conditional import body_digest
+
             digest = body_digest(fixed)  # hashed once here, not per request (a file: up to 10 MiB)
         interim: list[int] = []
         for item in self.items(m["interim"], "interim") if "interim" in m else ():
@@ -109,6 +110,8 @@ class _Responses(_Reader):
             self.problem(v, "set the ETag with 'etag' or in 'headers', not both")
         if v.kind == "bool":
             return None if v.value else False
+        from mockstatus.conditional import quote_entity_tag
+
         text = self.string(v, "etag")
         tag = quote_entity_tag(text) if text is not None else None
         if text is not None and tag is None:
@@ -149,10 +152,6 @@ class _Responses(_Reader):
             number, share = self.status_code(code, at), self.weight(weight, at)
             if number is not None and share is not None:
                 out.append((number, share))
-        if out and not math.isfinite(sum(share for _, share in out)):
-            # random.choices refuses an infinite total (1e308 + 1e308): a 500 on every request.
-            self.problem(v, "'status' weights must add up to a finite number; they are relative")
-            return None
         return tuple(out) if out and len(out) == len(pairs) else None
 
     def status_code(self, code: _V | str, at: _V | At) -> int | None:
@@ -262,9 +261,6 @@ class _Responses(_Reader):
             return None
         chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
         every = self.duration(m["every"], "every", cap=MAX_WAIT)
-        if every is not None and every < MIN_DRIP_EVERY:  # shorter keeps a core busy writing
-            self.problem(m["every"], f"'every' must be at least {MIN_DRIP_EVERY * 1000:g}ms")
-            every = None
         return Drip(chunk, every) if chunk is not None and every is not None else None
 
     def fault(
