@@ -5,7 +5,8 @@ here raises on header text a client sent: a malformed validator is ignored or fa
 the RFC says.
 
 `format_http_date` / `parse_http_date` are the one place the project turns epochs into HTTP-dates
-and back; other modules reuse them.
+and back; `derived_entity_tag` / `quote_entity_tag` the one place ETag values are made. Other
+modules reuse them.
 """
 
 from __future__ import annotations

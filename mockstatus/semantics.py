@@ -2,7 +2,9 @@
 
 Per-code behaviour is a table (`rules.CODE_RULES`): each entry adds the headers and body a real server
 would send for that code (STATUS-SEMANTICS.md). Plans without per-request inputs are memoised, so
-the hot path of `/status/503` is a dict lookup.
+the hot path of `/status/503` is a dict lookup, and a 200's derived ETag (code + SHA-256 of the
+encoded body) is hashed once per memoised plan. `answer_preconditions` turns a GET/HEAD 200 into
+the 304 or 412 its request's preconditions call for (RFC 9110 §13.2.2).
 """
 
 from __future__ import annotations
