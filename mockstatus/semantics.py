@@ -41,6 +41,7 @@ from mockstatus.types import (
 )
 
 SERVER = f"mockstatus/{__version__}"
+_SYSTEM_CLOCK = SystemClock()  # when no clock is injected (If-Modified-Since "in the future")
 
 # Headers a browser may read cross-origin (CORS responses expose only "safelisted" ones otherwise).
 EXPOSED_HEADERS = (
@@ -306,7 +307,7 @@ def answer_preconditions(
     if plan.status != 200 or (facts.method != "GET" and facts.method != "HEAD"):
         return plan
     given = facts.headers
-    # Spelled out: a generator over _PRECONDITION_FIELDS costs ~1.4 µs more per 200 (measured).
+    # Spelled out: any() over _PRECONDITION_FIELDS costs ~0.6 µs more per 200 (timeit).
     if not (
         "if-none-match" in given
         or "if-modified-since" in given
@@ -347,9 +348,6 @@ def answer_preconditions(
         bodiless=refused.bodiless,
         reused=False,
     )
-
-
-_SYSTEM_CLOCK = SystemClock()
 
 
 def interims_for(code: int, opts: Options, version: tuple[int, int]) -> tuple[Interim, ...]:
