@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockstatus import conditional, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
@@ -509,3 +511,30 @@ def test_real_clients_revalidate_on_one_keep_alive_connection(server):
         r = client.get(server.url("/status/200"), headers={"If-None-Match": TEXT_200_ETAG})
         assert (r.status_code, r.headers["ETag"]) == (304, TEXT_200_ETAG)
         assert client.get(server.url("/status/200")).text == "200 OK"
+
+
+PRECONDITION_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["*", TEXT_200_ETAG, "W/" + TEXT_200_ETAG, LATER, EARLIER, AFTER_THE_CLOCK]),
+)
+
+
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]),
+        PRECONDITION_VALUES,
+    ),
+    method=st.sampled_from(["GET", "HEAD"]),
+    last_modified=st.sampled_from(["", LM_QUERY.replace("%20", " ")]),
+)
+def test_preconditions_on_200_never_raise(fields, method, last_modified):
+    request = RequestFacts(
+        method=method,
+        path="/status/200",
+        query=Query(tuple(tuple(kv.split("=", 1)) for kv in [last_modified] if kv)),  # type: ignore[arg-type]
+        headers=fields,
+    )
+    plan = endpoints.builtin_plan(request, SEM)
+    assert plan.status in (200, 304, 412)
+    if plan.status == 304:
+        assert plan.body == b"" and header(plan, "ETag") == TEXT_200_ETAG
