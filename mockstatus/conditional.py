@@ -5,12 +5,14 @@ here raises on header text a client sent: a malformed validator is ignored or fa
 the RFC says.
 
 `format_http_date` / `parse_http_date` are the one place the project turns epochs into HTTP-dates
-and back; other modules reuse them.
+and back; `derived_entity_tag` / `quote_entity_tag` the one place ETag values are made. Other
+modules reuse them.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 import math
 import re
 import time
@@ -20,11 +22,14 @@ from functools import lru_cache
 
 __all__ = [
     "EntityTag",
+    "body_digest",
+    "derived_entity_tag",
     "evaluate",
     "format_http_date",
     "parse_entity_tag",
     "parse_entity_tag_list",
     "parse_http_date",
+    "quote_entity_tag",
     "strong_match",
     "weak_match",
 ]
@@ -186,6 +191,43 @@ def parse_entity_tag_list(text: str) -> tuple[EntityTag, ...]:
             comma = text.find(",", i)
             i = n if comma < 0 else comma + 1
     return tuple(tags)
+
+
+def body_digest(body: bytes) -> str:
+    """The variable part of a derived ETag: the first 64 bits of SHA-256 of the encoded body, hex.
+
+    Hashed once per memoised plan (or at load time for a scenario's fixed body), never per request
+    on the hot path; 64 bits make an accidental collision between two bodies of one resource
+    negligible.
+    """
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+def derived_entity_tag(code: int, digest: str) -> str:
+    """The strong ETag mockstatus derives for a response: `"<code>-<body_digest>"` (§8.8.3).
+
+    It changes whenever the bytes sent change (another format, another body, later another
+    content coding), as a strong validator must (§8.8.1); a client can recompute it as
+    `'"200-' + sha256(body).hexdigest()[:16] + '"'`.
+    """
+    return f'"{code}-{digest}"'
+
+
+_ETAGC = re.compile(r'[^"\x00-\x20\x7f]+')
+
+
+def quote_entity_tag(text: str) -> str | None:
+    """An ETag field value from what a user wrote, or None if it cannot be one.
+
+    A complete entity-tag (`"v1"`, `W/"v1"`) is kept as written; bare etagc characters (`v1`) are
+    quoted (a strong tag). Spaces, controls and inner double quotes cannot be in an opaque tag.
+    """
+    text = text.strip(_OWS)
+    if _ENTITY_TAG.fullmatch(text):
+        return text
+    if _ETAGC.fullmatch(text):
+        return f'"{text}"'
+    return None
 
 
 def strong_match(a: EntityTag | None, b: EntityTag | None) -> bool:

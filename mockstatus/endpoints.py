@@ -21,13 +21,16 @@ from mockstatus.queries import (
     is_token,
     parse_code,
     parse_code_spec,
+    parse_digits,
     parse_fault_options,
+    parse_header_param,
     parse_options,
 )
 from mockstatus.rules import STANDARD_METHODS
 from mockstatus.semantics import (
     DEFAULT_EARLY_HINT,
     StatusSemantics,
+    answer_preconditions,
     build_plan,
     error_plan,
     finish,
@@ -92,22 +95,15 @@ def echo_plan(facts: RequestFacts) -> ResponsePlan:
     status = 200
     if (value := facts.query.get("status")) is not None:
         status = parse_code(value, param="status", allow_1xx=False)
-    extra: list[tuple[str, str]] = []
-    for item in facts.query.getall("header"):
-        name, sep, value = item.partition(":")
-        if not sep:
-            raise RequestError(f"invalid header {item!r}: use header=Name:Value", param="header")
-        extra.append(check_header(name.strip(), value))
+    extra = tuple(parse_header_param(item) for item in facts.query.getall("header"))
     return _json_plan(status, describe_request(facts), facts, extra)
 
 
 def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … until `/anything` answers 200."""
-    if not (tail.isascii() and tail.isdigit()) or not 0 <= int(tail) <= MAX_REDIRECTS:
-        raise RequestError(
-            f"invalid redirect count {tail!r}: an integer from 0 to {MAX_REDIRECTS}", param="n"
-        )
-    n = int(tail)
+    n = parse_digits(
+        tail, "n", MAX_REDIRECTS, f"an integer from 0 to {MAX_REDIRECTS}", what="redirect count"
+    )
     status = 302
     if (value := facts.query.get("status")) is not None:
         status = parse_code(value, param="status")
@@ -276,8 +272,10 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
         conditional.evaluate(facts.method, facts.headers, tag, ranges.LAST_MODIFIED_EPOCH) or 200
     )
     reason = codes.lookup(status).reason
-    if status == 304:
-        return finish(ResponsePlan(status=304, reason=reason, headers=validators))
+    if status == 304:  # §15.4.5: the 200's validators and Vary
+        return finish(
+            ResponsePlan(status=304, reason=reason, headers=(*validators, ("Vary", "Accept")))
+        )
     fmt = negotiate(facts.header("accept"))
     body = json.dumps({"code": status, "etag": tag, "last_modified": ranges.LAST_MODIFIED}).encode()
     if fmt != "json":
@@ -342,7 +340,11 @@ def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> Respons
         return switching_plan(facts, fmt)
     if code == 206:
         return range_plan(facts, opts.size)
-    plan = sem.plan(code, facts.method, fmt, opts)
+    plan = sem.plan(code, facts.method, fmt, opts, facts.headers)
+    if plan.status == 200:
+        # RFC 9110 §13.2: If-None-Match / If-Modified-Since → 304 (If-Match → 412), as a real
+        # resource answers them; checked on the final 200 before any 1xx is added.
+        plan = answer_preconditions(plan, facts, sem.clock)
     if code < 200:
         # /status/1xx: the code itself is the interim (`?interim=` replaces it), then the final
         # (`?final=`, default 200). Whether it is sent (HTTP/1.0, interim mode, Expect) is

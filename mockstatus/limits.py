@@ -40,6 +40,7 @@ MAX_RANGES = 50  # range-specs in one Range header; more and the header is ignor
 MAX_REDIRECTS = 100  # `/redirect/{n}`
 MAX_REGEX_INPUT = 8 * KIB  # bytes of a path, header or query value a user regex runs on
 MAX_REGEX_BODY = 64 * KIB  # bytes of a body a user regex runs on
+MAX_SEED_DIGITS = 100  # digits of a `?seed=` (Python refuses int() of more than 4,300)
 
 # --- tables ------------------------------------------------------------------------------------
 MAX_SESSIONS = 10_000  # scenario sessions; the least recently used is dropped past this

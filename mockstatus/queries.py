@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from mockstatus import codes
 from mockstatus.errors import RequestError
-from mockstatus.limits import MAX_SLEEP_MS
+from mockstatus.limits import MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
 from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
 
 FORMATS = {
@@ -29,6 +29,9 @@ INTERIM_MODES = ("auto", "off", "force")
 _TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # RFC 9110 §5.5: field values are visible characters, SP and HTAB (obs-text allowed).
 _BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Message framing is the server's (RFC 9112 §6): a user-set Content-Length or Transfer-Encoding is
+# sent as given and desynchronises the client (AIOHTTP-NOTES); Connection decides keep-alive.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 # --- validation helpers (one place for every user-supplied header, reason and location) ------
@@ -53,6 +56,43 @@ def check_header(name: str, value: str, *, param: str = "header") -> tuple[str, 
     return name, value.strip(" \t")
 
 
+def parse_header_param(item: str, *, param: str = "header") -> tuple[str, str]:
+    """One `?header=Name:Value`: a valid field that is not a framing header (400 naming `param`)."""
+    name, sep, value = item.partition(":")
+    if not sep:
+        raise RequestError(f"invalid {param} {item!r}: use {param}=Name:Value", param=param)
+    name, value = check_header(name.strip(), value, param=param)
+    if name.lower() in FRAMING_HEADERS:
+        raise RequestError(
+            f"invalid {param} {name}: Content-Length, Transfer-Encoding and Connection frame the "
+            "message and are set by the server (for a body shorter than promised, use "
+            "fault=truncate)",
+            param=param,
+        )
+    return name, value
+
+
+def parse_digits(text: str, param: str, high: int, expected: str, *, what: str = "") -> int:
+    """A decimal integer from 0 to `high`, or a RequestError naming `param` (`what` in words).
+
+    The length is checked before `int()`: Python refuses to convert more than 4,300 digits
+    (ValueError, a 500 if it escaped), and a number that long is out of range anyway.
+    """
+    significant = text.lstrip("0") or "0"  # leading zeros count towards the limit too
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(significant) > len(str(high))
+        or int(significant) > high
+    ):
+        raise RequestError(f"invalid {what or param} {_shown(text)}: {expected}", param=param)
+    return int(significant)
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for an error message, cut when long (a client chose its length)."""
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
+
+
 def check_reason(reason: str) -> str:
     # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
     if not reason or _BAD_VALUE_RE.search(reason):
@@ -74,7 +114,7 @@ def parse_code(text: str, *, param: str = "code", allow_1xx: bool = True) -> int
         code = None
     if code is None or not (text.isascii() and text.isdigit()) or not low <= code <= codes.MAX_CODE:
         raise RequestError(
-            f"invalid {param} {text!r}: valid status codes are integers from {low} to {codes.MAX_CODE}",
+            f"invalid {param} {_shown(text)}: valid status codes are integers from {low} to {codes.MAX_CODE}",
             param=param,
         )
     return code
@@ -115,7 +155,7 @@ def parse_code_spec(spec: str) -> CodeChoice:
         code_text, sep, weight_text = item.strip().partition(":")
         if not code_text:
             raise RequestError(
-                f"invalid code list {spec!r}: empty entry; use e.g. 200,503 or 200:0.9,503:0.1",
+                f"invalid code list {_shown(spec)}: empty entry; use e.g. 200,503 or 200:0.9,503:0.1",
                 param="code",
             )
         found.append(parse_code(code_text))
@@ -127,14 +167,23 @@ def parse_code_spec(spec: str) -> CodeChoice:
                 weight = -1.0
             if not math.isfinite(weight) or weight < 0:
                 raise RequestError(
-                    f"invalid weight {weight_text!r} for {code_text}: a finite number >= 0",
+                    f"invalid weight {_shown(weight_text)} for {_shown(code_text)}: a finite number >= 0",
                     param="code",
                 )
             weights.append(weight)
         else:
             weights.append(1.0)
-    if weighted and sum(weights) <= 0:
-        raise RequestError("invalid weights: at least one must be above 0", param="code")
+    if weighted:
+        total = sum(weights)
+        if total <= 0:
+            raise RequestError("invalid weights: at least one must be above 0", param="code")
+        if not math.isfinite(total):
+            # random.choices refuses an infinite total (1e308 + 1e308): say so here, not in a 500.
+            raise RequestError(
+                "invalid weights: their sum must be a finite number (weights are relative: "
+                "use e.g. 200:0.9,503:0.1)",
+                param="code",
+            )
     return CodeChoice(tuple(found), tuple(weights) if weighted else None)
 
 
@@ -158,6 +207,10 @@ class Options:
     links: tuple[str, ...] = ()
     size: int | None = None
     interval: float | None = None
+    # Scenario responses only: `etag:` (None: derived, False: none, str: that quoted tag) and
+    # the load-time digest of the fixed body (see semantics.build_plan).
+    etag: str | bool | None = None
+    body_digest: str | None = None
 
 
 DEFAULT_OPTIONS = Options()
@@ -223,10 +276,7 @@ def parse_options(query: Query) -> Options:
             )
         kw["scheme"] = scheme
     if (v := query.get("seed")) is not None:
-        try:
-            kw["seed"] = int(v)
-        except ValueError:
-            raise RequestError(f"invalid seed {v!r}: an integer", param="seed") from None
+        kw["seed"] = parse_seed(v)
     if (v := query.get("final")) is not None:
         kw["final"] = parse_code(v, param="final", allow_1xx=False)
     if (v := query.get("interim")) is not None:
@@ -243,15 +293,7 @@ def parse_options(query: Query) -> Options:
         kw["links"] = tuple(check_header("Link", v, param="link")[1] for v in links)
     headers = query.getall("header")
     if headers:
-        parsed = []
-        for item in headers:
-            name, sep, value = item.partition(":")
-            if not sep:
-                raise RequestError(
-                    f"invalid header {item!r}: use header=Name:Value", param="header"
-                )
-            parsed.append(check_header(name.strip(), value))
-        kw["headers"] = tuple(parsed)
+        kw["headers"] = tuple(parse_header_param(item) for item in headers)
     return Options(**kw) if kw else DEFAULT_OPTIONS  # type: ignore[arg-type]
 
 
@@ -271,12 +313,20 @@ def parse_interim_list(value: str) -> tuple[int, ...]:
 def parse_size(value: str) -> int:
     from mockstatus.ranges import MAX_SIZE
 
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SIZE:
+    return parse_digits(
+        value, "size", MAX_SIZE, f"bytes, an integer from 0 to {MAX_SIZE} (the cap)"
+    )
+
+
+def parse_seed(value: str) -> int:
+    text = value.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_SEED_DIGITS:
         raise RequestError(
-            f"invalid size {value!r}: bytes, an integer from 0 to {MAX_SIZE} (the cap)",
-            param="size",
+            f"invalid seed {_shown(value)}: an integer of at most {MAX_SEED_DIGITS} digits",
+            param="seed",
         )
-    return int(value)
+    return int(text)
 
 
 # --- interims and faults -----------------------------------------------------------------
@@ -298,7 +348,8 @@ def interim_mode(query: Query, default: str) -> str:
 def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
     """`?fault=reset` and `?drip=10/100ms` on any built-in path (no scenario file needed).
 
-    `?drip=CHUNK/EVERY` (EVERY a duration, default 100ms, at most 60 s) drips any body;
+    `?drip=CHUNK/EVERY` (EVERY a duration, default 100ms, from MIN_DRIP_EVERY to 60 s) drips any
+    body: a shorter interval would keep a core busy writing;
     `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
     (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
     """
@@ -311,12 +362,15 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
         try:
             if not (chunk.isascii() and chunk.isdigit()):
                 raise ValueError
-            drip = Drip(chunk=int(chunk), every=parse_duration(every or "100ms"))
-            if drip.chunk < 1 or drip.every > max_seconds:
+            seconds = parse_duration(every or "100ms")
+            # int() of over 4,300 digits raises ValueError too: a 400 like any bad chunk.
+            if int(chunk) < 1 or not MIN_DRIP_EVERY <= seconds <= max_seconds:
                 raise ValueError
+            drip = Drip(chunk=int(chunk), every=seconds)
         except ValueError:
             raise RequestError(
-                f"invalid drip {value!r}: CHUNK/EVERY, e.g. 10/100ms (chunk >= 1 byte, every <= 60s)",
+                f"invalid drip {_shown(value)}: CHUNK/EVERY, e.g. 10/100ms (chunk >= 1 byte, every from "
+                f"{MIN_DRIP_EVERY * 1000:g}ms to 60s)",
                 param="drip",
             ) from None
     if (value := query.get("fault")) is not None:

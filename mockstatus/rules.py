@@ -7,11 +7,10 @@ and body a real server sends with that code. semantics.build_plan assembles draf
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mockstatus.queries import FORMATS, Options
-from mockstatus.types import Headers
 
 STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_LOCATION = "/anything"
@@ -35,8 +34,14 @@ class Draft:
     extra: dict | None = None
     negotiated: bool = True
     close: bool = False
-    dynamic: bool = False  # depends on something per request (rng): never memoise
+    dynamic: bool = False  # depends on something per request (rng, a header): never memoise
     rng: random.Random | None = None
+    # The status whose representation the derived ETag names: the response's own code (its
+    # encoded body is hashed once the body is known), or 200 for a 304. None: no derived ETag.
+    etag_from: int | None = None
+    # The request's header fields (lower-case names), for the few rules that answer them; a rule
+    # that reads them sets `dynamic`. None: not known (a plan built without a request).
+    request_headers: Mapping[str, str] | None = None
 
 
 Rule = Callable[[Draft], None]
@@ -108,30 +113,45 @@ def _rule_306(d: Draft) -> None:
     d.body, d.negotiated = b"", False
 
 
-VALIDATOR_HEADERS: Headers = (("ETag", '"ms-200"'), ("Cache-Control", "no-cache"))
+# no-cache makes clients revalidate (RFC 9111 §5.2.2.4), so the conditional requests a 200
+# answers (If-None-Match → 304) are exercised on every request.
+CACHE_CONTROL_REVALIDATE = ("Cache-Control", "no-cache")
 
 
 def _rule_200(d: Draft) -> None:
-    # The validators a 304 repeats (RFC 9110 §15.4.5): no-cache makes clients revalidate.
-    d.headers += VALIDATOR_HEADERS
+    # A strong ETag must change with the representation (RFC 9110 §8.8.3): derived from the
+    # code and the encoded body, so each format (and a scenario's own body) has its own.
+    d.etag_from = 200
+    d.headers.append(CACHE_CONTROL_REVALIDATE)
 
 
 def _rule_304(d: Draft) -> None:
-    d.headers += VALIDATOR_HEADERS
-    d.headers.append(("Vary", "Accept"))
+    # RFC 9110 §15.4.5: a 304 carries the validators and Cache-Control the 200 would have sent
+    # (the 200 of the negotiated format; its Vary comes from build_plan as for the 200).
+    d.etag_from = 200
+    d.headers.append(CACHE_CONTROL_REVALIDATE)
 
 
 def _rule_401(d: Draft) -> None:
-    d.headers.append(("WWW-Authenticate", _challenge(d.opts.scheme or "Basic")))
+    scheme = d.opts.scheme or "Basic"
+    d.headers.append(("WWW-Authenticate", _challenge(d, scheme, "authorization")))
 
 
 def _rule_407(d: Draft) -> None:
-    d.headers.append(("Proxy-Authenticate", _challenge(d.opts.scheme or "Basic")))
+    scheme = d.opts.scheme or "Basic"
+    d.headers.append(("Proxy-Authenticate", _challenge(d, scheme, "proxy-authorization")))
 
 
-def _challenge(scheme: str) -> str:
+def _challenge(d: Draft, scheme: str, credentials_field: str) -> str:
     if scheme == "Bearer":
-        return 'Bearer realm="mockstatus", error="invalid_token"'  # RFC 6750 §3
+        # RFC 6750 §3.1: a request without Bearer credentials (none at all, or another scheme)
+        # gets a challenge without an error code; a presented token was rejected: invalid_token.
+        d.dynamic = True
+        fields = d.request_headers or {}
+        presented = (fields.get(credentials_field) or "").split(None, 1)
+        if presented and presented[0].lower() == "bearer":  # auth-scheme is case-insensitive
+            return 'Bearer realm="mockstatus", error="invalid_token"'
+        return 'Bearer realm="mockstatus"'
     if scheme == "Digest":
         return 'Digest realm="mockstatus", qop="auth", algorithm=SHA-256, nonce="bW9ja3N0YXR1cw"'
     return 'Basic realm="mockstatus", charset="UTF-8"'  # RFC 7617 §2

@@ -130,6 +130,8 @@ def test_query_overrides(server):
 
 def test_401_bearer_scheme(server):
     r = httpx.get(server.url("/status/401?scheme=Bearer"))
+    assert r.headers["WWW-Authenticate"] == 'Bearer realm="mockstatus"'  # RFC 6750 §3.1
+    r = httpx.get(server.url("/status/401?scheme=Bearer"), headers={"Authorization": "Bearer t0k"})
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="mockstatus", error="invalid_token"'
 
 

@@ -50,6 +50,11 @@ class ResponseSpec:
     fault: Fault | None = None
     drip: Drip | None = None
     content_type: str | None = None
+    # `etag:` None derives the ETag where the code carries one (200) from the body sent; False
+    # sends none; a string is that quoted entity-tag. `body_digest` is the fixed body's digest,
+    # hashed once at load time (None when the body is templated or the code's default).
+    etag: str | bool | None = None
+    body_digest: str | None = None
 
     @property
     def status(self) -> int:

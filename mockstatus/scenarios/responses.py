@@ -26,7 +26,7 @@ from mockstatus.types import FAULT_KINDS, Drip, Fault
 
 _FRAMING = frozenset({"content-length", "transfer-encoding"})  # the wire layer owns framing
 _RESPONSE_KEYS = (
-    *("status", "reason", "headers", "body", "json", "file"),
+    *("status", "reason", "headers", "body", "json", "file", "etag"),
     *("interim", "delay", "fault", "drip"),
 )
 _STEP_KEYS = (*_RESPONSE_KEYS, "times")
@@ -65,6 +65,13 @@ class _Responses(_Reader):
         if "file" in m and (text := self.string(m["file"], "file")) is not None:
             file = self.body_file(m["file"], text)
             content_type = mimetypes.guess_type(text)[0] or "application/octet-stream"
+        etag = self.etag(m["etag"], headers) if "etag" in m else None
+        digest = None
+        fixed = file if file is not None else _fixed_body(body, json)
+        if fixed is not None and etag is None:
+            from mockstatus.conditional import body_digest
+
+            digest = body_digest(fixed)  # hashed once here, not per request (a file: up to 10 MiB)
         interim: list[int] = []
         for item in self.items(m["interim"], "interim") if "interim" in m else ():
             if item.kind == "int" and item.value in (100, 102, 103):
@@ -93,7 +100,28 @@ class _Responses(_Reader):
             fault,
             drip,
             content_type,
+            etag,
+            digest,
         )
+
+    def etag(self, v: _V, headers: tuple[tuple[str, Template], ...]) -> str | bool | None:
+        """`etag: false` (no ETag), `true` (derived from the body: the default) or a value."""
+        if any(name.lower() == "etag" for name, _ in headers):
+            self.problem(v, "set the ETag with 'etag' or in 'headers', not both")
+        if v.kind == "bool":
+            return None if v.value else False
+        from mockstatus.conditional import quote_entity_tag
+
+        text = self.string(v, "etag")
+        tag = quote_entity_tag(text) if text is not None else None
+        if text is not None and tag is None:
+            self.problem(
+                v,
+                f'\'etag\' must be false, true or an entity-tag such as v1, "v1" or W/"v1" '
+                f"(visible characters, no spaces or inner double quotes), got {_describe(v)}; "
+                "for a templated one use headers: {ETag: ...}",
+            )
+        return tag
 
     def statuses(self, v: _V) -> tuple[tuple[int, float], ...] | None:
         """200 · "200:0.9,503:0.1" · [200, 503] · [200: 0.9, 503: 0.1] · {200: 0.9, 503: 0.1}."""
@@ -279,3 +307,10 @@ class _Responses(_Reader):
                 return None, False
             return Fault(kind, drip=drip), False
         return Fault(kind, delay=delay or 0.0), False
+
+
+def _fixed_body(body: Template | None, json: JsonTemplate | None) -> bytes | None:
+    """The bytes of a template-free `body` or `json`, as the runtime will send them."""
+    if body is not None and body.static is not None:
+        return body.static.encode()
+    return json.static_bytes if json is not None else None

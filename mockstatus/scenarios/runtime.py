@@ -175,6 +175,7 @@ class ScenarioRuntime:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
             states[(route.scenario, route.state.machine)] = route.state.set
+        plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
         return plan, route.scenario, route.name
 
     def build(
@@ -246,7 +247,13 @@ class ScenarioRuntime:
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        opts = queries.Options(reason=spec.reason, headers=headers, retry_after=retry_after)
+        opts = queries.Options(
+            reason=spec.reason,
+            headers=headers,
+            retry_after=retry_after,
+            etag=spec.etag,
+            body_digest=spec.body_digest,
+        )
         plan, _ = semantics.build_plan(
             code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
         )
