@@ -34,7 +34,7 @@ from mockstatus.limits import MAX_ADVANCE, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.shadow import shadowing
-from mockstatus.scenarios.store import ScenarioStore, UploadRefused
+from mockstatus.scenarios.store import ScenarioStore, UploadRefused, collector_paused
 from mockstatus.types import Clock, Interim, RequestFacts
 
 PREFIX = "/__mockstatus"
@@ -492,7 +492,8 @@ class Admin:
                 ],
             )
         current = self.store.current
-        report = await asyncio.to_thread(shadowing, current, name)
+        with collector_paused():  # a large set makes many objects: see the store
+            report = await asyncio.to_thread(shadowing, current, name)
         item = self._describe_one(name) or {"name": name}
         order = {"source": current.source(name), "rank": current.rank(name)}
         return Reply(201 if created else 200, {**item, **order, "created": created, **report})

@@ -285,34 +285,57 @@ def _meets(a: tuple[_Seg, ...], b: tuple[_Seg, ...]) -> bool:
 
 
 class _Index:
-    """Routes by their first literal path segment, so a route is compared only with routes that
-    could meet it (the others share no first segment)."""
+    """Routes in a trie of their literal leading path segments: two routes can meet only when
+    one's literal prefix starts the other's, so a route is compared with the routes on its
+    trie path and below it (plus those with no literal prefix: no path or a regex)."""
 
     def __init__(self, routes: list[Route]) -> None:
         self.all = routes  # in route order; so is every list handed out
         self.position = {id(route): i for i, route in enumerate(routes)}
-        self.by_first: dict[str, list[Route]] = {}
-        self.anywhere: list[Route] = []  # no path, a regex, or a wildcard first segment
+        self.root = _Trie()
+        self.anywhere: list[Route] = []  # no path or a regex: compared with every route
         for route in routes:
-            first = _first_literal(route.match.path)
-            if first is None:
+            prefix = _literal_prefix(route.match.path)
+            if prefix is None:
                 self.anywhere.append(route)
-            else:
-                self.by_first.setdefault(first, []).append(route)
+                continue
+            node = self.root
+            for segment in prefix:
+                node = node.children.setdefault(segment, _Trie())
+            node.routes.append(route)
 
     def candidates(self, route: Route) -> list[Route]:
-        first = _first_literal(route.match.path)
-        if first is None:
+        prefix = _literal_prefix(route.match.path)
+        if prefix is None:
             return self.all
-        found = self.by_first.get(first, [])
-        if not self.anywhere or not found:
-            return found or self.anywhere
-        return sorted((*found, *self.anywhere), key=lambda r: self.position[id(r)])
+        found = list(self.anywhere)
+        node: _Trie | None = self.root
+        for segment in prefix:  # routes whose prefix starts this one's
+            assert node is not None
+            found += node.routes
+            node = node.children.get(segment)
+            if node is None:
+                break
+        if node is not None:  # routes whose prefix this one's starts
+            stack = [node]
+            while stack:
+                below = stack.pop()
+                found += below.routes
+                stack.extend(below.children.values())
+        return sorted(found, key=lambda r: self.position[id(r)])
 
 
-def _first_literal(path: PathPattern | None) -> str | None:
+class _Trie:
+    __slots__ = ("children", "routes")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Trie] = {}
+        self.routes: list[Route] = []
+
+
+def _literal_prefix(path: PathPattern | None) -> tuple[str, ...] | None:
+    """The literal leading segments (all of them for an exact path); None for no path or a
+    regex, which may match anywhere."""
     if path is None or path.source.startswith("~"):
         return None
-    if path.exact is not None:
-        return path.exact[1:].split("/", 1)[0]
-    return path.prefix[0] if path.prefix else None
+    return path.prefix
