@@ -358,6 +358,27 @@ class ScenarioStore:
             return False
         return True
 
+    async def delete_async(self, name: str) -> bool:
+        """`delete`, with the runtime rebuilt in a worker thread (it indexes every route)."""
+        async with self._lock:
+            with collector_paused():
+                for _ in range(3):
+                    version = self._version
+                    if name in self.uploads:
+                        uploads = {k: v for k, v in self.uploads.items() if k != name}
+                        sizes = {k: v for k, v in self.upload_sizes.items() if k != name}
+                        folder_set = self.folder_set
+                    elif self.folder_set.get(name) is not None:
+                        uploads, sizes = self.uploads, self.upload_sizes
+                        folder_set = self.folder_set.without(name)
+                    else:
+                        return False
+                    built = await asyncio.to_thread(self._build, folder_set, uploads, sizes)
+                    if version == self._version:
+                        self._commit(built)
+                        return True
+                return self.delete(name)  # kept changing under us: finish on this thread
+
     # --- state -------------------------------------------------------------------------------
 
     @property

@@ -116,3 +116,17 @@ async def test_no_folder_means_no_scenarios_at_all() -> None:
     assert (doc["folder"], doc["scenarios"]) == (None, [])
     assert (await put(app, "mine", ROUTE.encode()))[0] == 201  # uploads still work
     assert [s.name for s in store.current.scenarios] == ["mine"]
+
+
+async def test_delete_async_drops_an_upload_or_hides_a_folder_scenario(tmp_path: Path) -> None:
+    (tmp_path / "svc.yaml").write_text(ROUTE)
+    app = make_app(tmp_path)
+    assert (await put(app, "mine", ROUTE.encode()))[0] == 201
+    store = app.store
+    assert await store.delete_async("mine") is True
+    assert "mine" not in store.uploads and store.upload_sizes == {}
+    assert await store.delete_async("svc") is True
+    assert store.current.scenarios == ()
+    assert await store.delete_async("svc") is False
+    assert await store.reload_async() is True  # the folder brings it back
+    assert [s.name for s in store.current.scenarios] == ["svc"]
