@@ -33,8 +33,9 @@ from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
 from mockstatus.limits import MAX_ADVANCE, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
+from mockstatus.scenarios.collector import collector_paused
 from mockstatus.scenarios.shadow import shadowing
-from mockstatus.scenarios.store import ScenarioStore, UploadRefused, collector_paused
+from mockstatus.scenarios.store import ScenarioStore, UploadRefused
 from mockstatus.types import Clock, Interim, RequestFacts
 
 PREFIX = "/__mockstatus"

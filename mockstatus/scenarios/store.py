@@ -7,7 +7,8 @@
 - Uploads are capped in number, bytes and routes (limits.py); a refusal is an `UploadRefused`.
 - The async methods parse and build in a worker thread (with `compose.YieldingLoader` the
   thread gives the event loop its turns) and swap on the loop; the sync ones do the same work on
-  the caller's thread (start-up, SIGHUP, tests).
+  the caller's thread (start-up, SIGHUP, tests). `collector` keeps CPython's full collections
+  from undoing that.
 - The watcher stats only what is loaded: the folder's `*.yaml` / `*.yml` files and the `file:`
   bodies they read; it lists the folder (one level) only when the folder itself changed.
 """
@@ -16,24 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mockstatus.errors import RequestError, ScenarioError, ScenarioProblem
-from mockstatus.limits import (
-    FREEZE_FROM_ROUTES,
-    MAX_ROUTES,
-    MAX_UPLOAD_TOTAL,
-    MAX_UPLOADS,
-    MAX_WATCHED_FILES,
-)
+from mockstatus.limits import MAX_ROUTES, MAX_UPLOAD_TOTAL, MAX_UPLOADS, MAX_WATCHED_FILES
 from mockstatus.scenarios import loader
+from mockstatus.scenarios.collector import collector_paused, freezer
 from mockstatus.scenarios.model import Scenario, ScenarioSet
 from mockstatus.scenarios.runtime import ScenarioRuntime
 from mockstatus.types import Clock
@@ -41,83 +35,6 @@ from mockstatus.types import Clock
 Stamps = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size), sorted by path
 _YAML = (".yaml", ".yml")
 RACY_SECONDS = 2.0  # a folder changed this recently is listed again (coarse directory mtimes)
-
-
-_gc_lock = threading.Lock()
-_gc_builds = 0  # builds in flight; the collector is paused while any runs
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause CPython's full (oldest-generation) collections while a build runs. A build makes
-    tens of thousands of objects that live until it ends; each time they grow the old generation
-    by a quarter, CPython runs a full collection over the whole heap, holding the GIL (0.2-0.6 s
-    each on a loaded 2-core machine, two or three per 1,000-route build): the stalls left once
-    the build itself yielded. Young collections go on (each is short); the build's temporary
-    objects are freed by reference counting (the model and the YAML trees hold no cycles), and
-    the full collection that the growth calls for runs once, later, as it would anyway."""
-    global _gc_builds
-    with _gc_lock:
-        if _gc_builds == 0:
-            _paused_state[0] = gc.get_threshold()
-            young, middle, _ = _paused_state[0]
-            gc.set_threshold(young, middle, 1 << 30)  # young collections go on: they are short
-        _gc_builds += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_builds -= 1
-            if _gc_builds == 0:
-                gc.set_threshold(*_paused_state[0])
-
-
-class _Freezer:
-    """Keeps a large loaded configuration out of CPython's full collections (`gc.freeze`).
-
-    Even with builds off the loop, the full collection their growth calls for scans the whole
-    heap while holding the GIL, and a large configuration is most of that heap (10,000 routes:
-    about 160,000 objects, 0.15-0.5 s per full collection on a loaded 2-core machine). The model
-    and the runtime hold no reference cycles, so a replaced configuration is freed by reference
-    counting even when frozen. What freezing can hold on to is cyclic garbage made later from
-    other objects frozen with it, so:
-    - only configurations of FREEZE_FROM_ROUTES routes or more are frozen (small ones cost a
-      full collection little; the pytest plugin's usual uploads never freeze the test process);
-    - when the frozen heap has doubled since the last thorough collection, a commit unfreezes
-      instead, and freezing resumes once CPython has run a full collection (one stall per
-      doubling, not one per upload)."""
-
-    SLACK = 100_000  # objects the frozen heap may grow by before doubling is checked at all
-
-    def __init__(self) -> None:
-        self.frozen = False  # whether we froze (we never unfreeze what someone else froze)
-        self.base = 0  # frozen objects right after the first freeze or a thorough collection
-        self.thawed_at: int | None = None  # full-collection count when we unfroze
-
-    def after_commit(self, routes: int) -> None:
-        if routes < FREEZE_FROM_ROUTES:
-            if self.frozen:
-                gc.unfreeze()
-                self.frozen, self.base, self.thawed_at = False, 0, None
-            return
-        full_collections = gc.get_stats()[2]["collections"]
-        if self.thawed_at is not None:
-            if full_collections == self.thawed_at:
-                return  # still waiting for CPython's full collection over everything
-            self.thawed_at, self.base = None, 0
-        if self.frozen and gc.get_freeze_count() > 2 * self.base + self.SLACK:
-            gc.unfreeze()
-            self.frozen, self.thawed_at = False, full_collections
-            return
-        gc.freeze()
-        self.frozen = True
-        self.base = self.base or gc.get_freeze_count()
-
-
-_freezer = _Freezer()
-_paused_state = [
-    gc.get_threshold()
-]  # the thresholds before the first build paused them  # whether the collector was enabled before the first build paused it
 
 
 class UploadRefused(RequestError):
@@ -406,7 +323,7 @@ class ScenarioStore:
         self._current = built.runtime.set
         self.runtime = built.runtime  # one reference swap
         self._version += 1
-        _freezer.after_commit(sum(len(x.routes) for x in self._current.scenarios))
+        freezer.after_commit(sum(len(x.routes) for x in self._current.scenarios))
 
     def reset(self, session: str | None = None) -> None:
         if self.runtime is not None:

@@ -8,7 +8,7 @@ import gc
 import pytest
 
 from mockstatus.limits import FREEZE_FROM_ROUTES
-from mockstatus.scenarios import store as store_module
+from mockstatus.scenarios import collector
 
 
 class FakeGC:
@@ -38,19 +38,19 @@ class FakeGC:
 @pytest.fixture
 def fake_gc(monkeypatch: pytest.MonkeyPatch) -> FakeGC:
     fake = FakeGC()
-    monkeypatch.setattr(store_module, "gc", fake)
+    monkeypatch.setattr(collector, "gc", fake)
     return fake
 
 
 def test_small_configurations_are_never_frozen(fake_gc: FakeGC) -> None:
-    freezer = store_module._Freezer()
+    freezer = collector.Freezer()
     fake_gc.heap = 50_000
     freezer.after_commit(FREEZE_FROM_ROUTES - 1)
     assert fake_gc.calls == []
 
 
 def test_a_large_configuration_is_frozen_until_the_frozen_heap_doubles(fake_gc: FakeGC) -> None:
-    freezer = store_module._Freezer()
+    freezer = collector.Freezer()
     fake_gc.heap = 150_000
     freezer.after_commit(FREEZE_FROM_ROUTES)
     assert (fake_gc.calls, fake_gc.frozen, freezer.base) == (["freeze"], 150_000, 150_000)
@@ -69,7 +69,7 @@ def test_a_large_configuration_is_frozen_until_the_frozen_heap_doubles(fake_gc: 
 
 
 def test_shrinking_below_the_threshold_thaws_what_we_froze(fake_gc: FakeGC) -> None:
-    freezer = store_module._Freezer()
+    freezer = collector.Freezer()
     fake_gc.heap = 10
     freezer.after_commit(FREEZE_FROM_ROUTES)
     freezer.after_commit(1)
@@ -78,8 +78,8 @@ def test_shrinking_below_the_threshold_thaws_what_we_froze(fake_gc: FakeGC) -> N
 
 def test_full_collections_are_paused_during_builds_and_restored() -> None:
     before = gc.get_threshold()
-    with store_module.collector_paused():
-        with store_module.collector_paused():  # nested / concurrent builds
+    with collector.collector_paused():
+        with collector.collector_paused():  # nested / concurrent builds
             assert gc.get_threshold()[:2] == before[:2]  # young collections go on
             assert gc.get_threshold()[2] >= 1 << 30
         assert gc.get_threshold()[2] >= 1 << 30  # still one build running
