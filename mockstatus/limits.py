@@ -49,6 +49,7 @@ MAX_WATCHED_FILES = 2000  # files the reload watcher tracks
 MAX_ROUTES_PER_FILE = 1000  # routes in one scenario file or upload: bounds one build
 MAX_ROUTES = 10_000  # routes of all loaded scenarios (folder and uploads) together
 MAX_SHADOW_REPORT = 100  # entries of `shadows` / `shadowed_by` in one answer
+MAX_SHADOW_CHECKS = 200_000  # route pairs compared for one shadowing report (~2 s of CPU)
 FREEZE_FROM_ROUTES = 1000  # loaded routes from which the configuration is kept out of gc scans
 MAX_WAITERS = 1000  # pending `/requests/wait` calls; the next gets 503 with Retry-After: 1
 MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`

@@ -13,11 +13,10 @@ priorities. Pure: no I/O; the caller runs it off the event loop when the set is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal, TypedDict
 
-from mockstatus.limits import MAX_SHADOW_REPORT
+from mockstatus.limits import MAX_SHADOW_CHECKS, MAX_SHADOW_REPORT
 from mockstatus.scenarios.matcher import PathPattern, ValueMatch, compile_path
 from mockstatus.scenarios.model import MatchSpec, Route, ScenarioSet
 
@@ -34,6 +33,7 @@ class ShadowEntry(TypedDict):
 class Shadowing(TypedDict):
     shadows: list[ShadowEntry]  # later routes this scenario's routes hide
     shadowed_by: list[ShadowEntry]  # earlier routes that hide this scenario's routes
+    shadowing_complete: bool  # False when a cap cut the report short
 
 
 def overlap(first: Route, later: Route) -> Overlap | None:
@@ -52,49 +52,66 @@ def overlap(first: Route, later: Route) -> Overlap | None:
 def shadowing(scenario_set: ScenarioSet, name: str) -> Shadowing:
     """For scenario `name`: the routes it hides and the routes that hide it, across scenarios
     ("full" or "possible") and within it ("full" only: a deliberate fallback after a specific
-    route is a "possible" overlap by design). At most MAX_SHADOW_REPORT entries each."""
-    result: Shadowing = {"shadows": [], "shadowed_by": []}
+    route is a "possible" overlap by design). At most MAX_SHADOW_REPORT entries each, after at
+    most MAX_SHADOW_CHECKS route pairs; `shadowing_complete` says whether everything was seen."""
+    result: Shadowing = {"shadows": [], "shadowed_by": [], "shadowing_complete": True}
     scenario = scenario_set.get(name)
     if scenario is None:
         return result
     order = scenario_set.routes_in_order()
     position = {id(route): i for i, route in enumerate(order)}
     others = _Index(order)
+    checks = 0
     for own in scenario.routes:
         mine = position[id(own)]
         for other in others.candidates(own):
             if other is own:
                 continue
+            checks += 1
+            if checks > MAX_SHADOW_CHECKS:
+                result["shadowing_complete"] = False
+                return result
             before = position[id(other)] < mine
             found = overlap(other, own) if before else overlap(own, other)
             if found is None or (other.scenario == name and found != "full"):
                 continue
             key = "shadowed_by" if before else "shadows"
-            if len(result[key]) < MAX_SHADOW_REPORT:
-                result[key].append(
-                    {
-                        "scenario": other.scenario,
-                        "route": other.name,
-                        "overlap": found,
-                        "own_route": own.name,
-                    }
-                )
+            if len(result[key]) >= MAX_SHADOW_REPORT:
+                result["shadowing_complete"] = False
+                continue
+            result[key].append(
+                {
+                    "scenario": other.scenario,
+                    "route": other.name,
+                    "overlap": found,
+                    "own_route": own.name,
+                }
+            )
     return result
 
 
-def shadowed_routes(scenario_set: ScenarioSet) -> Iterable[tuple[Route, Route, Overlap]]:
+def shadowed_routes(
+    scenario_set: ScenarioSet,
+) -> tuple[list[tuple[Route, Route, Overlap]], bool]:
     """Every (earlier, later, overlap) pair worth a warning in `mockstatus check`: full ones,
-    and possible ones across scenarios (the same rule as `shadowing`)."""
+    and possible ones across scenarios (the same rule as `shadowing`); and whether all pairs
+    were seen (at most MAX_SHADOW_CHECKS are compared)."""
     order = scenario_set.routes_in_order()
     position = {id(route): i for i, route in enumerate(order)}
     index = _Index(order)
+    found_pairs: list[tuple[Route, Route, Overlap]] = []
+    checks = 0
     for later in order:
         for first in index.candidates(later):
             if position[id(first)] >= position[id(later)]:
                 continue
+            checks += 1
+            if checks > MAX_SHADOW_CHECKS:
+                return found_pairs, False
             found = overlap(first, later)
             if found == "full" or (found == "possible" and first.scenario != later.scenario):
-                yield first, later, found
+                found_pairs.append((first, later, found))
+    return found_pairs, True
 
 
 # --- match rules ---------------------------------------------------------------------------

@@ -128,3 +128,20 @@ def test_no_warning_for_a_deliberate_fallback_in_one_file(tmp_path: Path) -> Non
     )
     code, text = check(tmp_path)
     assert code == 0 and len(text.splitlines()) == 1 and "warning:" not in text
+
+
+def test_a_cut_short_shadowing_check_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockstatus.scenarios import check as check_module
+
+    monkeypatch.setattr(check_module, "shadowed_routes", lambda s: ([], False))
+    monkeypatch.setattr(check_module, "MAX_SHADOW_CHECKS", 7)
+    (tmp_path / "a.yaml").write_text(GOOD)
+    code, text = check(tmp_path)
+    assert code == 0
+    assert text.splitlines()[-2:] == [
+        "warning: too many overlapping routes; shadowing was checked for the first 7 route "
+        "pairs only",
+        "1 warning",
+    ]

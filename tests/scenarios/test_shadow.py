@@ -85,7 +85,9 @@ routes:
 
 def test_states_within_a_scenario() -> None:
     login = scenario("login", LOGIN)
-    found = [(a.name, b.name, o) for a, b, o in shadowed_routes(ScenarioSet((login,)))]
+    pairs, complete = shadowed_routes(ScenarioSet((login,)))
+    assert complete is True
+    found = [(a.name, b.name, o) for a, b, o in pairs]
     # Disjoint `when` sets never compete; a state-guarded route only possibly hides a plain
     # one (a deliberate fallback: not reported within one file); the plain one hides the last.
     assert found == [("me-any", "never", "full")]
@@ -107,6 +109,7 @@ def test_shadowing_reports_both_directions_in_route_order() -> None:
             {"scenario": "folder", "route": "jobs", "overlap": "possible", "own_route": "seven"},
         ],
         "shadowed_by": [],
+        "shadowing_complete": True,
     }
     assert shadowing(scenario_set, "folder") == {
         "shadows": [],
@@ -114,8 +117,10 @@ def test_shadowing_reports_both_directions_in_route_order() -> None:
             {"scenario": "mine", "route": "seven", "overlap": "possible", "own_route": "jobs"},
             {"scenario": "anything", "route": "all", "overlap": "full", "own_route": "jobs"},
         ],
+        "shadowing_complete": True,
     }
-    assert shadowing(scenario_set, "missing") == {"shadows": [], "shadowed_by": []}
+    missing = shadowing(scenario_set, "missing")
+    assert missing == {"shadows": [], "shadowed_by": [], "shadowing_complete": True}
 
 
 def test_order_and_ranks() -> None:
@@ -130,3 +135,33 @@ def test_order_and_ranks() -> None:
         ("c", "folder", 3),
     ]
     assert [r.scenario for r in scenario_set.routes_in_order()] == ["b", "a", "c"]
+
+
+def many(name: str, count: int) -> Scenario:
+    text = "routes:\n" + "".join(
+        f"  - name: r{i}\n    match: {{path: '/api/{{x}}/{i}'}}\n    respond: {{}}\n"
+        for i in range(count)
+    )
+    return scenario(name, text)
+
+
+def test_reports_and_comparisons_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockstatus.scenarios import shadow
+
+    catch_all = scenario("all", "routes:\n  - name: any\n    respond: {}\n")
+    scenario_set = ScenarioSet.ordered([many("m", 5)], [catch_all])
+    monkeypatch.setattr(shadow, "MAX_SHADOW_REPORT", 3)
+    report = shadowing(scenario_set, "all")
+    assert len(report["shadowed_by"]) == 3 and report["shadowing_complete"] is False
+    monkeypatch.setattr(shadow, "MAX_SHADOW_REPORT", 100)
+    monkeypatch.setattr(shadow, "MAX_SHADOW_CHECKS", 4)
+    report = shadowing(scenario_set, "all")
+    assert len(report["shadowed_by"]) == 4 and report["shadowing_complete"] is False
+    # check's walk compares m's routes among themselves first (6 pairs): cut before "all"
+    assert shadowed_routes(scenario_set) == ([], False)
+    monkeypatch.setattr(shadow, "MAX_SHADOW_CHECKS", 100)
+    pairs, complete = shadowed_routes(scenario_set)
+    assert ([(a.name, b.name) for a, b, _ in pairs], complete) == (
+        [(f"r{i}", "any") for i in range(5)],
+        True,
+    )

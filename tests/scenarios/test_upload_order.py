@@ -45,6 +45,8 @@ def test_an_upload_wins_over_the_bundled_job_api(bundled: BackgroundServer) -> N
         reply.json()["shadows"]
     )
     assert reply.json()["shadowed_by"] == []
+    doc = reply.json()
+    assert (doc["source"], doc["rank"], doc["shadowing_complete"]) == ("upload", 1, True)
 
 
 def test_newest_upload_first_and_listing_shows_the_order(bundled: BackgroundServer) -> None:
