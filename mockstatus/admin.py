@@ -17,6 +17,7 @@ another origin cannot read one.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import ipaddress
@@ -38,7 +39,9 @@ from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
 from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
-from mockstatus.scenarios.store import ScenarioStore
+from mockstatus.scenarios.collector import collector_paused
+from mockstatus.scenarios.shadow import shadowing
+from mockstatus.scenarios.store import ScenarioStore, UploadRefused
 from mockstatus.types import Clock, Interim, RequestFacts
 
 PREFIX = "/__mockstatus"
@@ -456,7 +459,7 @@ class Admin:
                 owner = _text_param(query, "owner")  # checked before anything is stored
                 if method == "PUT":
                     return self._tagged(
-                        self._put_scenario(name, body or b"", base_dir), name, owner
+                        await self._put_scenario(name, body or b"", base_dir), name, owner
                     )
                 return handler(name)
             if template == "/catalog/{code}":
@@ -504,8 +507,14 @@ class Admin:
         return None
 
     def _list_scenarios(self, query: Mapping[str, str], where: str) -> Reply:
+        """The scenarios in route order (first tried first), each with its `source` and `rank`."""
         _check_params(query, (), where)
-        return Reply(200, self.describe_scenarios())
+        doc = self.describe_scenarios()
+        current = self.store.current
+        for item in doc["scenarios"]:
+            item["source"] = current.source(item["name"])
+            item["rank"] = current.rank(item["name"])
+        return Reply(200, doc)
 
     def _get_scenario(self, name: str) -> Reply:
         item = self._describe_one(name)
@@ -513,7 +522,9 @@ class Admin:
             return error_reply(404, f"no scenario named {name!r}")
         return Reply(200, item)
 
-    def _put_scenario(self, name: str, raw: bytes, base_dir: Path | None = None) -> Reply:
+    async def _put_scenario(self, name: str, raw: bytes, base_dir: Path | None = None) -> Reply:
+        """Add or replace an upload: parsed and built off the event loop; the answer says where
+        it stands in the route order and which routes it hides or is hidden by."""
         if len(raw) > MAX_UPLOAD:
             return error_reply(413, f"a scenario upload is at most {MAX_UPLOAD} bytes")
         try:
@@ -522,7 +533,9 @@ class Admin:
             return error_reply(400, f"the scenario must be UTF-8 YAML (byte {err.start} is not)")
         created = name not in self.store.uploads
         try:
-            self.store.put(name, text, base_dir)
+            await self.store.put_async(name, text, base_dir)
+        except UploadRefused as err:
+            return error_reply(err.status, err.message, cap=err.cap, limit=err.limit)
         except ScenarioError as err:
             return error_reply(
                 400,
@@ -534,8 +547,12 @@ class Admin:
                     for p in err.problems
                 ],
             )
+        current = self.store.current
+        with collector_paused():  # a large set makes many objects: see the store
+            report = await asyncio.to_thread(shadowing, current, name)
         item = self._describe_one(name) or {"name": name}
-        return Reply(201 if created else 200, {**item, "created": created})
+        order = {"source": current.source(name), "rank": current.rank(name)}
+        return Reply(201 if created else 200, {**item, **order, "created": created, **report})
 
     def _delete_scenario(self, name: str) -> Reply:
         if self.store.delete(name):

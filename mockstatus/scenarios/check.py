@@ -1,4 +1,9 @@
-"""`mockstatus check DIR|FILE…`: validate scenario files without starting a server."""
+"""`mockstatus check DIR|FILE…`: validate scenario files without starting a server.
+
+Problems make the check fail (exit 1). Shadowed routes are warnings (exit stays 0): a route that
+an earlier one always answers first ("full"), or may answer first from another file
+("possible"); the order is the server's (`ScenarioSet.routes_in_order`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from mockstatus.errors import ScenarioError, ScenarioProblem
+from mockstatus.limits import MAX_SHADOW_CHECKS
 from mockstatus.scenarios.loader import load_files
+from mockstatus.scenarios.model import Route, ScenarioSet
+from mockstatus.scenarios.shadow import shadowed_routes
 
 
 def run_check(paths: Sequence[str], out: TextIO) -> int:
@@ -57,4 +65,26 @@ def run_check(paths: Sequence[str], out: TextIO) -> int:
             f"{scenario.name} ({scenario.file}): {n} route{'s' if n != 1 else ''}; "
             f"behaviours: {', '.join(behaviours) or 'none'}\n"
         )
+    pairs, complete = shadowed_routes(scenario_set)
+    warnings = len(pairs)
+    for first, later, overlap in pairs:
+        how = "is always answered first by" if overlap == "full" else "may be answered first by"
+        out.write(
+            f"warning: route {later.scenario}/{later.name} ({_file_of(scenario_set, later)}) "
+            f"{how} route {first.scenario}/{first.name} ({_file_of(scenario_set, first)}) "
+            f"({overlap} overlap)\n"
+        )
+    if not complete:
+        warnings += 1
+        out.write(
+            f"warning: too many overlapping routes; shadowing was checked for the first "
+            f"{MAX_SHADOW_CHECKS} route pairs only\n"
+        )
+    if warnings:
+        out.write(f"{warnings} warning{'s' if warnings != 1 else ''}\n")
     return 0
+
+
+def _file_of(scenario_set: ScenarioSet, route: Route) -> str:
+    scenario = scenario_set.get(route.scenario)
+    return scenario.file if scenario is not None else "?"

@@ -20,6 +20,7 @@ import yaml.reader
 
 from mockstatus.errors import ScenarioError, ScenarioProblem
 from mockstatus.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
+from mockstatus.scenarios.compose import YieldingLoader
 from mockstatus.scenarios.model import Scenario, ScenarioSet
 from mockstatus.scenarios.schema import _Schema
 from mockstatus.scenarios.values import _V, At
@@ -199,7 +200,7 @@ class _Source:
                         return None
                 elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                     depth -= 1
-            return yaml.compose(text, Loader=_LOADER)
+            return yaml.compose(text, Loader=YieldingLoader)  # off-loop builds stay fair
         except yaml.MarkedYAMLError as exc:
             # Some PyYAML versions refuse deep flow nesting in their scanner, ahead of the event
             # check above and in their own words: report ours, whatever the version.

@@ -6,6 +6,7 @@ Built only by the loader. Nothing here knows about YAML or where in a file a val
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -155,17 +156,42 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     machines: tuple[str, ...] = ()  # state machines the routes use, sorted
+    body_files: tuple[str, ...] = ()  # resolved `file:` paths it read: the watcher stats them
+
+
+Source = Literal["upload", "folder"]
+SOURCE_ORDER: dict[str, int] = {"upload": 0, "folder": 1}  # uploads are tried before the folder
 
 
 @dataclass(frozen=True, slots=True)
 class ScenarioSet:
-    """Scenarios in load order, and by name."""
+    """Scenarios in the one route order, and by name. `uploads` names the scenarios that came
+    through the admin API (or the plugin's `load()`); the rest came from the folder.
+
+    The order (docs/scenarios.md): uploads newest first, then folder scenarios in file-name
+    order, then route order within a file. `ordered()` builds it; `route_key()` states it for
+    one route, so that a per-route `priority` (issue 14, higher first) slots in as its first
+    element without touching the callers.
+    """
 
     scenarios: tuple[Scenario, ...] = ()
+    uploads: frozenset[str] = frozenset()
     by_name: dict[str, Scenario] = field(init=False, repr=False, compare=False)
+    ranks: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {s.name: s for s in self.scenarios})
+        object.__setattr__(self, "ranks", {s.name: i for i, s in enumerate(self.scenarios, 1)})
+
+    @classmethod
+    def ordered(
+        cls, uploads_oldest_first: Sequence[Scenario], folder: Sequence[Scenario]
+    ) -> ScenarioSet:
+        """The set in route order. `folder` is in file-name order (as the loader gives it); an
+        upload replaces a folder scenario of the same name."""
+        names = frozenset(s.name for s in uploads_oldest_first)
+        newest_first = tuple(reversed(uploads_oldest_first))
+        return cls((*newest_first, *(s for s in folder if s.name not in names)), names)
 
     def __len__(self) -> int:
         return len(self.scenarios)
@@ -173,16 +199,37 @@ class ScenarioSet:
     def get(self, name: str) -> Scenario | None:
         return self.by_name.get(name)
 
+    def source(self, name: str) -> Source:
+        return "upload" if name in self.uploads else "folder"
+
+    def rank(self, name: str) -> int:
+        """1-based position of the scenario in the route order (0 when absent)."""
+        return self.ranks.get(name, 0)
+
+    def route_key(self, route: Route) -> tuple[int, int, int]:
+        """Where `route` stands in the route order: smaller is tried first."""
+        scenario_rank = self.ranks[route.scenario]
+        return (SOURCE_ORDER[self.source(route.scenario)], scenario_rank, route.index)
+
+    def routes_in_order(self) -> list[Route]:
+        """Every route, first tried first (the order the Matcher walks)."""
+        routes = [route for scenario in self.scenarios for route in scenario.routes]
+        routes.sort(key=self.route_key)  # stable; a no-op until routes carry a priority
+        return routes
+
     def with_scenario(self, scenario: Scenario) -> ScenarioSet:
         """A set where `scenario` replaces the one of the same name in place, or is appended."""
         if scenario.name not in self.by_name:
-            return ScenarioSet((*self.scenarios, scenario))
+            return ScenarioSet((*self.scenarios, scenario), self.uploads)
         return ScenarioSet(
-            tuple(scenario if s.name == scenario.name else s for s in self.scenarios)
+            tuple(scenario if s.name == scenario.name else s for s in self.scenarios),
+            self.uploads,
         )
 
     def without(self, name: str) -> ScenarioSet:
-        return ScenarioSet(tuple(s for s in self.scenarios if s.name != name))
+        return ScenarioSet(
+            tuple(s for s in self.scenarios if s.name != name), self.uploads - {name}
+        )
 
 
 __all__ = [
@@ -198,5 +245,6 @@ __all__ = [
     "Scenario",
     "ScenarioSet",
     "SequenceSpec",
+    "Source",
     "StateSpec",
 ]

@@ -37,6 +37,8 @@ _DRIP_KEYS = ("chunk", "every")
 class _Responses(_Reader):
     """The response validators (`respond`, sequence steps, outage and chaos answers)."""
 
+    body_files: list[str]  # set by _Schema: the `file:` bodies read, for the reload watcher
+
     # -- responses ---------------------------------------------------------------------------
 
     def response(
@@ -250,6 +252,7 @@ class _Responses(_Reader):
         if len(data) > MAX_BODY_FILE_BYTES:
             self.problem(v, f"'file' {relative!r} is larger than 10 MiB")
             return None
+        self.body_files.append(str(target))
         return data
 
     def drip(self, v: _V) -> Drip | None:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mockstatus.limits import MAX_ROUTES_PER_FILE
 from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -57,6 +58,7 @@ class _Schema(_Responses):
         super().__init__(file, base_dir, report)
         self.name: str | None = None
         self.name_at: At = (1, 1)
+        self.body_files: list[str] = []  # `file:` bodies read (responses.body_file)
 
     # -- scenario, route, match --------------------------------------------------------------
 
@@ -85,6 +87,8 @@ class _Schema(_Responses):
                 self.problem(routes_v, f"'routes' must be a list, got {_describe(routes_v)}")
         elif not routes_v.value:
             self.problem(routes_v, "'routes' is empty: a scenario needs at least one route")
+        elif len(routes_v.value) > MAX_ROUTES_PER_FILE:  # bounds the build's time and memory
+            self.problem(routes_v, f"more than {MAX_ROUTES_PER_FILE} routes in one scenario file")
         else:
             seen: dict[str, int] = {}
             for index, item in enumerate(routes_v.value):
@@ -94,7 +98,9 @@ class _Schema(_Responses):
         if name is None:
             return None
         machines = tuple(sorted({r.state.machine for r in routes if r.state is not None}))
-        return Scenario(name, self.file, tuple(routes), description or "", seed, machines)
+        return Scenario(
+            name, self.file, tuple(routes), description or "", seed, machines, (*self.body_files,)
+        )
 
     def route(self, v: _V, scenario: str, index: int, seen: dict[str, int]) -> Route | None:
         m = self.mapping(v, "route", _ROUTE_KEYS, "each route")

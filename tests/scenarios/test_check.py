@@ -36,6 +36,12 @@ def test_summary_per_scenario(tmp_path: Path) -> None:
     assert text.splitlines() == [
         f"payments ({tmp_path / 'a.yaml'}): 2 routes; behaviours: sequence, state, rate_limit",
         f"plain ({tmp_path / 'plain.yml'}): 1 route; behaviours: none",
+        # plain's route has no match rules: a route of another file before it may answer first
+        f"warning: route plain/route-0 ({tmp_path / 'plain.yml'}) may be answered first by "
+        f"route payments/route-0 ({tmp_path / 'a.yaml'}) (possible overlap)",
+        f"warning: route plain/route-0 ({tmp_path / 'plain.yml'}) may be answered first by "
+        f"route payments/route-1 ({tmp_path / 'a.yaml'}) (possible overlap)",
+        "2 warnings",
     ]
 
 
@@ -88,3 +94,54 @@ def test_empty_folder_and_no_arguments(tmp_path: Path) -> None:
     assert code == 0 and "no *.yaml or *.yml files" in text
     out = io.StringIO()
     assert run_check([], out) == 2 and "at least one" in out.getvalue()
+
+
+def test_shadowed_routes_are_warnings_not_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "name: api\nroutes:\n"
+        "  - name: any-job\n    match: {path: '/jobs/{id}'}\n    respond: {status: 200}\n"
+        "  - name: job-7\n    match: {path: /jobs/7}\n    respond: {status: 404}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "name: jobs\nroutes:\n"
+        "  - name: get\n    match: {method: GET, path: '/jobs/**'}\n    respond: {status: 202}\n"
+    )
+    code, text = check(tmp_path)
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert code == 0
+    assert text.splitlines()[2:] == [
+        f"warning: route api/job-7 ({a}) is always answered first by route api/any-job ({a}) "
+        "(full overlap)",
+        f"warning: route jobs/get ({b}) may be answered first by route api/any-job ({a}) "
+        "(possible overlap)",
+        f"warning: route jobs/get ({b}) may be answered first by route api/job-7 ({a}) "
+        "(possible overlap)",
+        "3 warnings",
+    ]
+
+
+def test_no_warning_for_a_deliberate_fallback_in_one_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "routes:\n"
+        "  - match: {path: /login, body: {json: {user: alice}}}\n    respond: {status: 200}\n"
+        "  - match: {path: /login}\n    respond: {status: 401}\n"
+    )
+    code, text = check(tmp_path)
+    assert code == 0 and len(text.splitlines()) == 1 and "warning:" not in text
+
+
+def test_a_cut_short_shadowing_check_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockstatus.scenarios import check as check_module
+
+    monkeypatch.setattr(check_module, "shadowed_routes", lambda s: ([], False))
+    monkeypatch.setattr(check_module, "MAX_SHADOW_CHECKS", 7)
+    (tmp_path / "a.yaml").write_text(GOOD)
+    code, text = check(tmp_path)
+    assert code == 0
+    assert text.splitlines()[-2:] == [
+        "warning: too many overlapping routes; shadowing was checked for the first 7 route "
+        "pairs only",
+        "1 warning",
+    ]

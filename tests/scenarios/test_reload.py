@@ -121,3 +121,82 @@ def test_a_reload_keeps_the_clocks_of_unchanged_files(make_server, clock):
     write(folder_of(server) / "a.yaml", OUTAGE_A + "\n# edited\n")  # a itself changes
     assert server.call(server.app.store.reload) is True
     assert httpx.get(server.url("/a")).status_code == 200  # a new scenario: its clock restarts
+
+
+def test_the_watcher_stats_only_loaded_files_and_file_bodies(make_server, monkeypatch):
+    body_route = "routes:\n  - match: {path: /b}\n    respond: {file: bodies/b.txt}\n"
+    server = make_server({"svc.yaml": V1})
+    folder = folder_of(server)
+    store = server.app.store
+    (folder / "bodies").mkdir()
+    write(folder / "b.yaml", body_route)
+    deep = folder / "tree" / "deeper"
+    deep.mkdir(parents=True)
+    for i in range(300):  # a tree the watcher must not walk
+        (deep / f"f{i}.yaml").write_text(V1)
+    (folder / "notes.txt").write_text("not a scenario")
+    write(folder / "bodies" / "b.txt", "one")
+    assert server.call(store.reload) is True
+    assert httpx.get(server.url("/b")).text == "one"
+    watched = [path for path, _, _ in store._fingerprint]
+    assert watched == sorted(str(folder / p) for p in ("b.yaml", "bodies/b.txt", "svc.yaml"))
+
+    write(deep / "f1.yaml", V2)  # inside the tree: not loaded, not watched
+    write(folder / "notes.txt", "edited")
+    assert server.call(store.changed) is False
+    write(folder / "bodies" / "b.txt", "two")  # a `file:` body: watched
+    assert server.call(store.changed) is True
+    assert server.call(store.reload) is True and httpx.get(server.url("/b")).text == "two"
+    write(folder / "new.yaml", V1.replace("/svc", "/new").replace("name: r", "name: n"))
+    assert server.call(store.changed) is True  # a new YAML file in the folder
+
+
+def test_an_unchanged_folder_is_not_listed_again(make_server, monkeypatch):
+    from mockstatus.scenarios import store as store_module
+
+    server = make_server({"svc.yaml": V1})
+    folder = folder_of(server)
+    old = time.time_ns() - 10_000_000_000  # older than the racy window
+    os.utime(folder, ns=(old, old))
+    store = server.app.store
+    listings: list[str] = []
+    real = store_module.os.scandir
+    monkeypatch.setattr(store_module.os, "scandir", lambda p: listings.append(p) or real(p))
+    assert server.call(store.changed) is False  # the folder's stamp moved (utime): listed
+    assert len(listings) == 1
+    for _ in range(5):
+        assert server.call(store.changed) is False
+    assert len(listings) == 1  # not listed again: only the known files were stat'ed
+    (folder / "more.yaml").write_text(V1.replace("/svc", "/more"))  # the folder's mtime moves
+    assert server.call(store.changed) is True
+    assert len(listings) == 2
+
+
+BODY_B = "routes:\n  - match: {path: /b}\n    respond: {file: b.txt}\n"
+
+
+def test_a_changed_body_file_restarts_only_the_scenario_that_reads_it(make_server, clock):
+    server = make_server({"a.yaml": OUTAGE_A, "b.yaml": BODY_B, "b.txt": "one"}, clock=clock)
+    server.call(clock.advance, 12)
+    assert httpx.get(server.url("/a")).status_code == 503  # in a's window
+    write(folder_of(server) / "b.txt", "two")
+    assert server.call(server.app.store.reload) is True
+    assert httpx.get(server.url("/b")).text == "two"
+    assert httpx.get(server.url("/a")).status_code == 503  # a's clock went on
+
+
+async def test_reload_async_swaps_and_keeps_the_last_good_set(make_server):
+    server = make_server({"svc.yaml": V1})
+    store = server.app.store
+    loop = server.loop
+
+    def reload_async() -> bool:
+        return asyncio.run_coroutine_threadsafe(store.reload_async(), loop).result(30)
+
+    write(folder_of(server) / "svc.yaml", V2)
+    assert await asyncio.to_thread(reload_async) is True
+    assert httpx.get(server.url("/svc")).text == "v2"
+    write(folder_of(server) / "svc.yaml", BROKEN)
+    assert await asyncio.to_thread(reload_async) is False
+    assert httpx.get(server.url("/svc")).text == "v2"
+    assert store.load_failures == 1 and any("respnd" in p.message for p in store.errors)
