@@ -129,7 +129,9 @@ class ConnectionHandler(RequestHandler):
         if match is None or match.group(3) is None:
             return buf  # malformed or version-less: the parser and the handler answer it
         major, minor = int(match.group(4)), int(match.group(5))
-        if major != 1 or (major, minor) == (0, 9):
+        if major == 0 or major > 2:
+            # aiohttp would take an explicit HTTP/0.9 for a version-less line and refuses 3+;
+            # HTTP/2.0 goes on to the handler, whose 505 can honour Accept.
             return self._refuse(
                 505, f"HTTP/{major}.{minor} is not supported: use HTTP/1.1 (or HTTP/1.0)"
             )
