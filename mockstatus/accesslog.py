@@ -34,9 +34,11 @@ class _Batcher:
         self.backlog = backlog
         self.lines: list[str] = []
         self.scheduled = False
-        self.pending = 0  # characters collected or handed to the thread, not yet written
+        # Characters taken in (loop thread only) and written out (writer thread only): one
+        # writer each, so no lock on the per-line path; their difference is the backlog.
+        self.taken = 0
+        self.written = 0
         self.dropped = 0
-        self._lock = threading.Lock()
         self._batches: queue.SimpleQueue[tuple[TextIO, str] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
@@ -44,11 +46,10 @@ class _Batcher:
 
     def add(self, line: str) -> None:
         size = len(line)
-        if self.pending + size > self.backlog:
+        if self.taken - self.written + size > self.backlog:
             self.dropped += 1  # the reader is not keeping up: serving matters more than logging
             return
-        with self._lock:
-            self.pending += size
+        self.taken += size
         self.lines.append(line)
         if not self.scheduled:
             self.scheduled = True
@@ -78,8 +79,7 @@ class _Batcher:
             out, data = item
             with contextlib.suppress(OSError, ValueError):  # stdout closed: serving goes on
                 _write(out, data)
-            with self._lock:
-                self.pending -= len(data)
+            self.written += len(data)
             if self._batches.empty():
                 self._idle.set()
 

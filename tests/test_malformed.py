@@ -175,3 +175,56 @@ def test_accept_errors_are_rate_limited():
     assert logged[0].startswith("mockstatus: warning: cannot accept connections: Too many")
     assert "(49 more since the last report)" in logged[1]
     assert all("\n" not in line for line in logged)
+
+
+@pytest.mark.slow
+def test_out_of_file_descriptors_is_a_few_lines_not_a_flood():
+    """A server at its open-files limit: asyncio retries accept() every second with a traceback
+    each time; we print at most one line per EMFILE_LOG_EVERY seconds."""
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    command = [sys.executable, "-m", "mockstatus", "serve", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--scenarios", "none", "--quiet", "--reload-interval", "0"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKSTATUS_")}
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=low_limit,
+    )
+    held = []
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        for _ in range(90):  # more connections than the server has descriptors
+            sock = rawhttp.connect(port)
+            sock.sendall(rawhttp.build("GET", "/status/204"))
+            held.append(sock)
+        answered = 0
+        for sock in held[:20]:  # the first ones were accepted and answered
+            _, final = rawhttp.Reader(sock).read_response()
+            answered += final.status == 204
+        assert answered == 20
+        for sock in held:
+            sock.close()
+        held.clear()
+        # Once descriptors are free again, the server accepts and answers as before.
+        _, final = rawhttp.request(port, "GET", "/status/201")
+        assert final.status == 201
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        err = proc.stderr.read()
+    finally:
+        for sock in held:
+            sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err
+    warnings = [ln for ln in err.splitlines() if "cannot accept connections" in ln]
+    assert 1 <= len(warnings) <= 2, err
