@@ -160,6 +160,7 @@ class Mockstatus:
                 if facts.body is None and request.body_exists and endpoints.is_echo(path):
                     facts = replace(facts, body=await self._read_body(request))
                 plan = endpoints.builtin_plan(facts, self.semantics)
+            # _execute, inlined: the hot path schedules no extra coroutine.
             if plan.upgrade is not None:
                 return await self._upgrade(request, plan)
             plan = semantics.with_interims(plan, facts, self.interim_mode)
