@@ -403,6 +403,13 @@ async def _serve(
 
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(AcceptErrorLog(lambda line: print(line, file=err, flush=True)))
+    # Before anything is printed: a supervisor may send SIGTERM as soon as it sees the listening
+    # line, and a signal that arrived during start-up still stops the server cleanly.
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(AttributeError, NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, app.store.reload)
     ssl_context = None
     if args.tls:
         from mockstatus.tls import TLSUnavailable, server_context, write_ca
@@ -444,11 +451,6 @@ async def _serve(
             file=err,
             flush=True,
         )
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(AttributeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGHUP, app.store.reload)
     watcher = None
     if args.reload_interval > 0:
         watcher = asyncio.create_task(app.store.watch(args.reload_interval))
