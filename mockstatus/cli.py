@@ -378,7 +378,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     # journal_redact / loopback_only arrive with the admin work; until then they are not passed.
     accepted = inspect.signature(Mockstatus.__init__).parameters
-    app = Mockstatus(**{k: v for k, v in options.items() if k in accepted})
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    app = Mockstatus(**{k: v for k, v in options.items() if takes_any or k in accepted})
     try:
         app.store.load_initial()  # before the port opens: a CI runner waits on the port
     except ScenarioError as exc:

@@ -197,3 +197,43 @@ def test_redact_stand_in_parser():
     assert _parse_redact("X-Api-Key, Authorization") == {"x-api-key", "authorization"}
     with pytest.raises(ValueError):
         _parse_redact("a b")
+
+
+class _Recorded(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, {"scenarios_dir": None, "loopback_only": True, "admin_token": None}),
+        (["--host", "0.0.0.0"], {}, {"loopback_only": False}),
+        (["--host", "::1"], {}, {"loopback_only": True}),
+        ([], {"MOCKSTATUS_ADMIN_TOKEN": "t0k"}, {"admin_token": "t0k"}),
+        (["--journal-size", "7", "--interim", "off"], {}, {"journal_size": 7, "interim_mode": "off"}),
+        (["--journal-redact", "none"], {}, {"journal_redact": frozenset()}),
+        ([], {"MOCKSTATUS_JOURNAL_REDACT": "X-Key"}, {"journal_redact": frozenset({"x-key"})}),
+        ([], {}, {"journal_redact": frozenset(
+            {"authorization", "proxy-authorization", "cookie", "set-cookie"})}),
+    ],
+)  # fmt: skip
+def test_serve_passes_each_setting_to_the_server(monkeypatch, argv, env, expected):
+    """What the CLI hands to Mockstatus(...), including the admin's journal_redact and
+    loopback_only (passed whenever Mockstatus accepts them)."""
+    import io
+
+    import mockstatus.app
+    from mockstatus.cli import main
+
+    seen: dict[str, object] = {}
+
+    class Recorder:
+        def __init__(self, **kwargs: object) -> None:
+            seen.update(kwargs)
+            raise _Recorded
+
+    monkeypatch.setattr(mockstatus.app, "Mockstatus", Recorder)
+    with pytest.raises(_Recorded):
+        main(["serve", "--scenarios", "none", *argv], env, io.StringIO())
+    for name, value in expected.items():
+        assert seen[name] == value, name
