@@ -228,3 +228,19 @@ def test_out_of_file_descriptors_is_a_few_lines_not_a_flood():
     assert "Traceback" not in err
     warnings = [ln for ln in err.splitlines() if "cannot accept connections" in ln]
     assert 1 <= len(warnings) <= 2, err
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (rawhttp.build("GET", "/" + "a" * 9000), 414),
+        (rawhttp.build("GET", "/status/200", {"X-Big": "v" * 9000}), 431),
+        (rawhttp.build("GET", "/status/200", {"X-" + "n" * 9000: "v"}), 431),
+    ],
+    ids=["long-target", "long-header-value", "long-header-name"],
+)
+def test_too_long_lines_get_414_or_431(server, data, status):
+    final, _ = answer(server.port, data)
+    assert (final.version, final.status) == ("HTTP/1.1", status)
+    assert final.header("Server") == SERVER
+    assert b"longer than 8190 bytes" in final.body

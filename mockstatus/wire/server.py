@@ -25,6 +25,7 @@ from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from mockstatus import accesslog
@@ -37,7 +38,8 @@ _H2_LINE = b"PRI * HTTP/2.0\r\n"
 SNIFF_LIMIT = 8190  # aiohttp's max_line_size: past it the parser answers "line too long" itself
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+)(?: (HTTP/(\d)\.(\d)))?\r?")
-_VERSION_IN_ERROR = re.compile(r"HTTP/(\d+)\.(\d+)")
+_VERSION_IN_ERROR = re.compile(r"(?<![\d.])HTTP/(\d)\.(\d)(?![\d.])")
+_TOO_LONG = re.compile(r"reading: (?:bytearray\()?b['\"](?:(/)|(https?://))?")
 
 # (status, message) -> the plan of our answer; app.py supplies semantics.error_plan.
 ErrorPlanner = Callable[[int, str], ResponsePlan]
@@ -61,7 +63,14 @@ def classify_parser_error(exc: BaseException | None, fallback: str) -> tuple[int
     text = getattr(exc, "message", None) or str(exc or "") or fallback or "malformed request"
     if not isinstance(text, str):
         text = str(text)
-    version = _VERSION_IN_ERROR.search(text)
+    if isinstance(exc, LineTooLong):
+        # aiohttp quotes the start of the line: a request target starts with "/" (or is an
+        # absolute URI), anything else is a header field.
+        start = _TOO_LONG.search(text)
+        if start is not None and (start.group(1) == "/" or start.group(2)):
+            return 414, f"the request target is longer than {SNIFF_LIMIT} bytes"
+        return 431, f"a header field is longer than {SNIFF_LIMIT} bytes"
+    version = _VERSION_IN_ERROR.search(text) if isinstance(exc, BadStatusLine) else None
     if version is not None and int(version.group(1)) != 1:
         return 505, f"HTTP/{version.group(1)}.{version.group(2)} is not supported: use HTTP/1.1"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
