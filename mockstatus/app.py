@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.http import HttpVersion11
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
@@ -169,8 +171,8 @@ class Mockstatus:
             return wire.build_response(plan)  # the common case: no coroutine to schedule
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
-            if err.status in (408, 413):
-                plan = plan.evolve(close=True)  # the body was not (fully) read
+            if getattr(err, "unread_body", False):
+                plan = plan.evolve(close=True)  # the rest of the body must not be parsed
             return wire.build_response(plan)
         finally:
             if plan is not None:
@@ -209,14 +211,23 @@ class Mockstatus:
             async with asyncio.timeout(self.body_read_timeout):
                 return await request.read()
         except TimeoutError:
-            raise RequestError(
+            err = RequestError(
                 f"the request body did not arrive within {self.body_read_timeout:g} s",
                 status=408,
-            ) from None
+            )
         except web.HTTPRequestEntityTooLarge:
-            raise RequestError(
+            err = RequestError(
                 f"the request body is over {request.client_max_size} bytes", status=413
-            ) from None
+            )
+        except (HttpProcessingError, RequestPayloadError) as exc:
+            # A body that cannot be decoded (a bad gzip, a broken chunk): the client's fault.
+            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+            lines = [ln for ln in lines if not ln.endswith(", message:")]  # "400, message:"
+            problem = lines[0] if lines else "malformed"
+            err = RequestError(f"the request body cannot be read: {problem.rstrip(':')}")
+        err.unread_body = True  # type: ignore[attr-defined]  # the answer closes the connection
+        raise err
 
     def _unsupported_version(self, request: web.BaseRequest) -> web.StreamResponse:
         """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed

@@ -149,3 +149,19 @@ def test_a_body_that_never_arrives_gets_408_and_the_connection_closes(make_serve
         assert final.status == 408
         assert b"did not arrive within 0.2 s" in final.body
         assert final.header("Connection") == "close"
+
+
+@pytest.mark.parametrize("target", ["/anything", "/login"])
+def test_a_body_that_cannot_be_decoded_is_400_not_500(make_server, target):
+    server = make_server({"refusals.yaml": SCENARIO})
+    headers = {
+        "Content-Length": "5",
+        "Content-Encoding": "gzip",
+        "Content-Type": "application/json",
+    }
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("POST", target, headers) + b"abcde")
+        _, final = rawhttp.Reader(sock).read_response()
+    assert final.status == 400
+    assert b"the request body cannot be read: Can not decode content-encoding: gzip" in final.body
+    assert final.header("Connection") == "close"
