@@ -70,6 +70,8 @@ def classify_parser_error(exc: BaseException | None, fallback: str) -> tuple[int
         if start is not None and (start.group(1) == "/" or start.group(2)):
             return 414, f"the request target is longer than {SNIFF_LIMIT} bytes"
         return 431, f"a header field is longer than {SNIFF_LIMIT} bytes"
+    if text.startswith("Too many headers"):
+        return 431, "too many header fields"  # RFC 6585 §5
     version = _VERSION_IN_ERROR.search(text) if isinstance(exc, BadStatusLine) else None
     if version is not None and int(version.group(1)) != 1:
         return 505, f"HTTP/{version.group(1)}.{version.group(2)} is not supported: use HTTP/1.1"
