@@ -135,6 +135,11 @@ def dropped() -> int:
     return _batcher.dropped
 
 
+def unwritten() -> int:
+    """Characters handed to the writer but not yet written (a blocked output)."""
+    return _batcher.taken - _batcher.written
+
+
 def log_malformed(remote: str, status: int, size: int, problem: str) -> None:
     """One line for a request that could not be parsed (never a traceback)."""
     problem = problem.replace("\n", " ").replace('"', "'")[:200]

@@ -469,9 +469,12 @@ async def _serve(
     await runner.cleanup()  # nothing left in flight: returns at once
     if cut:
         print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)
-    if not accesslog.flush(1.0) or accesslog.dropped():
+    flushed = accesslog.flush(1.0)
+    if accesslog.dropped() or not flushed:
+        unwritten = "" if flushed else f", {accesslog.unwritten()} characters not written"
         print(
-            f"mockstatus: {accesslog.dropped()} access-log line(s) dropped: stdout was not read",
+            f"mockstatus: {accesslog.dropped()} access-log line(s) dropped{unwritten}: "
+            "stdout was not read fast enough",
             file=err,
             flush=True,
         )
