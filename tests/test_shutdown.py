@@ -237,3 +237,22 @@ def test_idle_keep_alive_connection_does_not_hold_the_shutdown(server):
         assert closed(sock, reader) == b""  # closed at once, not at the deadline
         code, err = server.finish()
     assert code == 0 and "cut" not in err
+
+
+def test_background_server_stop_cuts_a_hung_request(tmp_path):
+    """The in-process server (tests, the pytest plugin) drains against the same one deadline."""
+    import random
+
+    from mockstatus.app import Mockstatus
+    from mockstatus.runner import BackgroundServer
+    from mockstatus.types import ManualClock
+
+    app = Mockstatus(clock=ManualClock(), rng=random.Random(1), scenarios_dir=None)
+    background = BackgroundServer(app, shutdown_timeout=0.2).start()
+    with rawhttp.connect(background.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/status/200?fault=hang"))
+        _, final = rawhttp.request(background.port, "GET", "/status/204")
+        assert final.status == 204  # the hung request is in flight
+        background.stop()
+        assert background._thread is not None and not background._thread.is_alive()
+        assert closed(sock, rawhttp.Reader(sock)) == b""
