@@ -453,7 +453,7 @@ async def _serve(
             flush=True,
         )
     watcher = None
-    if args.reload_interval > 0:
+    if args.reload_interval > 0 and app.store.folder is not None:  # `--scenarios none`: nothing
         watcher = asyncio.create_task(app.store.watch(args.reload_interval))
     await stop.wait()
     for site in list(sites.values()):
