@@ -48,6 +48,9 @@ CASES = [
     pytest.param(
         b"GET /status/200 HTTP/0.9\r\nHost: x\r\n\r\n", 505, b"HTTP/0.9", id="explicit-0.9"
     ),
+    pytest.param(
+        b"GET /status/200 HTTP/2.2\r\nHost: x\r\n\r\n", 505, b"HTTP/2.", id="http-2.2-line"
+    ),
     pytest.param(b"GET /status/200 HTTP/1.x\r\n\r\n", 400, b"malformed request", id="bad-version"),
 ]
 

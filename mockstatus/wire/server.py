@@ -146,7 +146,7 @@ class ConnectionHandler(RequestHandler):
             return self._refuse(
                 505, f"HTTP/{major}.{minor} is not supported: use HTTP/1.1 (or HTTP/1.0)"
             )
-        if minor >= 2:
+        if major == 1 and minor >= 2:
             # RFC 9112 §2.3: a higher minor version of HTTP/1 is served as the highest we speak.
             cut = match.start(3) + start
             return buf[:cut] + b"HTTP/1.1" + buf[cut + 8 :]
