@@ -47,16 +47,20 @@ COPY --from=builder /scenarios /scenarios
 COPY scripts/healthcheck.py /opt/mockstatus/healthcheck.py
 
 # PATH is spelled out (an imported base image may have none). The server reads MOCKSTATUS_*
-# only (flag > env > default, 0.0.0.0:8080 by default); a mounted /scenarios replaces the examples.
+# only (flag > env > default). Outside a container it listens on loopback by default; in one it
+# must listen on every address to be reachable through a published port. A mounted /scenarios
+# replaces the examples.
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MOCKSTATUS_HOST=0.0.0.0 \
     MOCKSTATUS_SCENARIOS=/scenarios
 
 USER 10001:10001
 EXPOSE 8080
 
-# The server drains in-flight requests for at most 5 s on SIGTERM, well under Docker's 10 s.
+# On SIGTERM the server stops accepting, lets in-flight requests finish for at most 5 s
+# (MOCKSTATUS_SHUTDOWN_TIMEOUT) and cuts hung or streaming ones then: well under Docker's 10 s.
 STOPSIGNAL SIGTERM
 # A stdlib-only probe of GET /__mockstatus/health; it finds the server as the server configures
 # itself: --host/--port on its command line, then MOCKSTATUS_HOST/MOCKSTATUS_PORT, then 8080.

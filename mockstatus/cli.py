@@ -1,7 +1,8 @@
 """Command line: `mockstatus serve` and `mockstatus check`.
 
 Configuration precedence: flag > MOCKSTATUS_* environment variable > default. Never a bare PORT:
-CI runners pass job variables into service containers.
+CI runners pass job variables into service containers. Every flag and every variable goes through
+one validator per setting (the SETTINGS table); a bad value is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,16 +11,27 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import inspect
+import ipaddress
 import os
 import signal
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from mockstatus import __version__
-from mockstatus.limits import SHUTDOWN_TIMEOUT
+from mockstatus.limits import (
+    MAX_JOURNAL_SIZE,
+    MAX_SHUTDOWN_TIMEOUT,
+    MIN_RELOAD_INTERVAL,
+    SHUTDOWN_TIMEOUT,
+)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")  # the default: `localhost` is ::1 first for curl and Node
+NO_SCENARIOS = "none"  # `--scenarios none`: start empty (`./none` is a folder named none)
+REDACT_DEFAULT = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 class UsageError(Exception):
@@ -31,62 +43,262 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# --- validators: text -> value, or ValueError with the reason ----------------------------------
+
+
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: an integer from 0 to 65535")
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 65535:
+        raise ValueError(f"invalid port {text!r}: an integer from 0 to 65535")
     return int(text)
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: an integer >= 1")
-    return int(text)
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        digits = text.strip()
+        # Length first: int() of thousands of digits is slow, and past 4300 an error.
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(high)):
+            raise ValueError(f"invalid value {text!r}: an integer from {low} to {high}")
+        if not low <= int(digits) <= high:
+            raise ValueError(f"invalid value {text!r}: an integer from {low} to {high}")
+        return int(digits)
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
+
+    try:
+        return parse_duration(text.strip())
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r}: {DURATION_HINT}") from None
+
+
+def _shutdown_timeout(text: str) -> float:
+    seconds = _seconds(text)
+    if seconds > MAX_SHUTDOWN_TIMEOUT:
+        raise ValueError(f"invalid duration {text!r}: at most {MAX_SHUTDOWN_TIMEOUT:g}s")
+    return seconds
+
+
+def _reload_interval(text: str) -> float:
+    seconds = _seconds(text)
+    if 0 < seconds < MIN_RELOAD_INTERVAL:
+        raise ValueError(f"invalid interval {text!r}: 0 (off) or at least {MIN_RELOAD_INTERVAL:g}s")
+    return seconds
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"invalid choice {text!r}: one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ValueError(f"invalid switch {text!r}: 1, true, yes, on or 0, false, no, off")
+    return value in _TRUE
+
+
+def _host(text: str) -> str:
+    host = text.strip().removeprefix("[").removesuffix("]")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"invalid host {text!r}: an address or a name, such as 127.0.0.1")
+    return host
+
+
+def _scenarios(text: str) -> Path | str:
+    if text == NO_SCENARIOS:
+        return NO_SCENARIOS
+    if not text.strip():
+        raise ValueError(f"an empty scenarios folder: give a folder, or {NO_SCENARIOS!r}")
+    return Path(text)
+
+
+def _seed(text: str) -> int:
+    value = text.strip()
+    body = value[1:] if value[:1] in "+-" else value
+    if not (body.isascii() and body.isdigit()) or len(body) > 100:
+        raise ValueError(f"invalid seed {text!r}: an integer")
+    return int(value)
+
+
+def _redact(text: str) -> frozenset[str]:
+    try:
+        from mockstatus.journal import parse_redact  # the journal owns the grammar
+    except ImportError:
+        parse_redact = _parse_redact
+    return parse_redact(text)
+
+
+def _parse_redact(text: str) -> frozenset[str]:
+    """Stand-in with journal.parse_redact's signature until that exists: `default`, `none`, or a
+    comma list of header names."""
+    from mockstatus.queries import is_token
+
+    value = text.strip().lower()
+    if value == "default":
+        return REDACT_DEFAULT
+    if value == "none":
+        return frozenset()
+    names = [n.strip() for n in value.split(",")]
+    if not all(names) or not all(is_token(n) for n in names):
+        raise ValueError(f"invalid redact list {text!r}: default, none, or header names a,b,c")
+    return frozenset(names)
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise ValueError("an empty path")
+    return Path(text)
+
+
+@dataclass(frozen=True)
+class Setting:
+    flag: str
+    env: str | None
+    default: str | None
+    parse: Callable[[str], Any]
+    help: str = ""
+
+
+SETTINGS = (
+    Setting(
+        "--host",
+        "MOCKSTATUS_HOST",
+        None,
+        _host,
+        "address to listen on (default: loopback, 127.0.0.1 and ::1)",
+    ),
+    Setting("--port", "MOCKSTATUS_PORT", "8080", _port, "port (0: any free port)"),
+    Setting(
+        "--scenarios",
+        "MOCKSTATUS_SCENARIOS",
+        None,
+        _scenarios,
+        "scenarios folder; 'none' for no scenarios (default: the bundled examples)",
+    ),
+    Setting(
+        "--interim",
+        "MOCKSTATUS_INTERIM",
+        "auto",
+        _choice("auto", "off", "force"),
+        "send 1xx interim responses: auto (HTTP/1.1 clients), off, force (even HTTP/1.0)",
+    ),
+    Setting(
+        "--clock",
+        "MOCKSTATUS_CLOCK",
+        "system",
+        _choice("system", "manual"),
+        "manual: time moves only via POST /__mockstatus/clock/advance",
+    ),
+    Setting(
+        "--journal-size",
+        "MOCKSTATUS_JOURNAL_SIZE",
+        "1000",
+        _int_range(1, MAX_JOURNAL_SIZE),
+        f"requests the journal keeps (1 to {MAX_JOURNAL_SIZE})",
+    ),
+    Setting(
+        "--journal-redact",
+        "MOCKSTATUS_JOURNAL_REDACT",
+        "default",
+        _redact,
+        "header values the journal hides: default, none, or NAME,NAME",
+    ),
+    Setting(
+        "--reload-interval",
+        "MOCKSTATUS_RELOAD_INTERVAL",
+        "1s",
+        _reload_interval,
+        f"how often the scenarios folder is checked (0: never; at least {MIN_RELOAD_INTERVAL:g}s)",
+    ),
+    Setting(
+        "--shutdown-timeout",
+        "MOCKSTATUS_SHUTDOWN_TIMEOUT",
+        f"{SHUTDOWN_TIMEOUT:g}s",
+        _shutdown_timeout,
+        "how long in-flight requests may finish after SIGTERM "
+        "(5s, 500ms or seconds); longer ones are cut",
+    ),
+    Setting("--seed", "MOCKSTATUS_SEED", None, _seed, "seed of the random source"),
+    Setting(
+        "--tls",
+        "MOCKSTATUS_TLS",
+        "0",
+        _flag,
+        "serve HTTPS with a certificate made at start-up (needs mockstatus[tls])",
+    ),
+    Setting(
+        "--tls-ca",
+        "MOCKSTATUS_TLS_CA",
+        None,
+        _path,
+        "where to write the CA certificate clients should trust (default: a new private "
+        "temporary folder)",
+    ),
+    Setting("--quiet", "MOCKSTATUS_QUIET", "0", _flag, "no access log"),
+)
+SWITCHES = ("--tls", "--quiet")
+
+
+def _argparse_type(setting: Setting) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return setting.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = setting.flag.lstrip("-")  # argparse names the type in some messages
+    return convert
+
+
+def environment_defaults(env: Mapping[str, str]) -> dict[str, Any]:
+    """Each setting's value from its MOCKSTATUS_* variable, else its default; UsageError names
+    the variable when a value is invalid (a bad variable is never silently ignored)."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        dest = setting.flag.lstrip("-").replace("-", "_")
+        if setting.env is not None and setting.env in env:
+            try:
+                values[dest] = setting.parse(env[setting.env])
+            except ValueError as exc:
+                raise UsageError(f"{setting.env}: {exc}") from None
+        elif setting.default is not None:
+            values[dest] = setting.parse(setting.default)
+        else:
+            values[dest] = None
+    token = env.get("MOCKSTATUS_ADMIN_TOKEN")
+    if token is not None and not token.strip():
+        raise UsageError(
+            "MOCKSTATUS_ADMIN_TOKEN is set but empty: set a token, or unset the variable for none"
+        )
+    values["admin_token"] = token
+    return values
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = _Parser(prog="mockstatus", description="An HTTP server that answers any status code.")
     parser.add_argument("--version", action="version", version=f"mockstatus {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    serve = sub.add_parser("serve", help="start the server")
-    serve.add_argument("--host", default=env.get("MOCKSTATUS_HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=_port, default=env.get("MOCKSTATUS_PORT", "8080"))
-    serve.add_argument("--scenarios", default=env.get("MOCKSTATUS_SCENARIOS"))
-    serve.add_argument(
-        "--quiet", action="store_true", default=env.get("MOCKSTATUS_QUIET", "") in ("1", "true")
-    )
-    serve.add_argument(
-        "--interim",
-        choices=("auto", "off", "force"),
-        default=env.get("MOCKSTATUS_INTERIM", "auto"),
-        help="send 1xx interim responses: auto (HTTP/1.1 clients), off, force (even HTTP/1.0)",
-    )
-    serve.add_argument(
-        "--clock",
-        choices=("system", "manual"),
-        default=env.get("MOCKSTATUS_CLOCK", "system"),
-        help="manual: time moves only via POST /__mockstatus/clock/advance",
-    )
-    serve.add_argument(
-        "--journal-size", type=_positive_int, default=env.get("MOCKSTATUS_JOURNAL_SIZE", "1000")
-    )
-    serve.add_argument(
-        "--reload-interval",
-        type=float,
-        default=float(env.get("MOCKSTATUS_RELOAD_INTERVAL", "1.0")),
-        help="seconds between checks of the scenarios folder (0 disables live reload)",
-    )
-    serve.add_argument("--seed", type=int, default=None, help="seed of the random source")
-    serve.add_argument(
-        "--tls",
-        action="store_true",
-        default=env.get("MOCKSTATUS_TLS", "") in ("1", "true"),
-        help="serve HTTPS with a certificate made at start-up (needs mockstatus[tls])",
-    )
-    serve.add_argument(
-        "--tls-ca",
-        default=env.get("MOCKSTATUS_TLS_CA"),
-        help="where to write the CA certificate clients should trust (default: a temp file)",
-    )
+    serve_parser = sub.add_parser("serve", help="start the server")
+    for setting in SETTINGS:
+        if setting.flag in SWITCHES:
+            serve_parser.add_argument(
+                setting.flag, action="store_true", default=None, help=setting.help
+            )
+        else:
+            serve_parser.add_argument(
+                setting.flag, type=_argparse_type(setting), default=None, help=setting.help
+            )
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
     return parser
@@ -103,6 +315,10 @@ def main(
     parser = build_parser(env)
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "serve":
+            for name, value in environment_defaults(env).items():
+                if getattr(args, name, None) is None:
+                    setattr(args, name, value)
     except UsageError as exc:
         print(f"mockstatus: error: {exc}", file=err)
         return 2
@@ -116,6 +332,15 @@ def main(
     return 2
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import random
 
@@ -124,96 +349,174 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mockstatus.errors import ScenarioError
     from mockstatus.types import ManualClock, SystemClock
 
-    folder = Path(args.scenarios) if args.scenarios else bundled_scenarios()
-    if not folder.is_dir():
-        print(f"mockstatus: error: scenarios folder {str(folder)!r} does not exist", file=err)
+    folder: Path | None
+    if args.scenarios == NO_SCENARIOS:
+        folder = None  # nothing loaded, nothing watched, no bundled fall-back
+    else:
+        folder = args.scenarios if args.scenarios is not None else bundled_scenarios()
+    if folder is not None and not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        print(f"mockstatus: error: scenarios folder {str(folder)!r} {what}", file=err)
         return 2
     accesslog.set_output(out)
 
     def log(line: str) -> None:
         print(line, file=err, flush=True)
 
-    app = Mockstatus(
-        clock=ManualClock() if args.clock == "manual" else SystemClock(),
-        rng=random.Random(args.seed),
-        scenarios_dir=folder,
-        journal_size=args.journal_size,
-        interim_mode=args.interim,
-        admin_token=os.environ.get("MOCKSTATUS_ADMIN_TOKEN") or None,
-        clock_controllable=args.clock == "manual",
-        log=log,
-    )
+    hosts = (args.host,) if args.host else LOOPBACK_HOSTS
+    options: dict[str, Any] = {
+        "clock": ManualClock() if args.clock == "manual" else SystemClock(),
+        "rng": random.Random(args.seed),
+        "scenarios_dir": folder,
+        "journal_size": args.journal_size,
+        "interim_mode": args.interim,
+        "admin_token": args.admin_token,
+        "clock_controllable": args.clock == "manual",
+        "log": log,
+        "journal_redact": args.journal_redact,
+        "loopback_only": all(is_loopback(h) for h in hosts),
+    }
+    # journal_redact / loopback_only arrive with the admin work; until then they are not passed.
+    accepted = inspect.signature(Mockstatus.__init__).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    app = Mockstatus(**{k: v for k, v in options.items() if takes_any or k in accepted})
     try:
         app.store.load_initial()  # before the port opens: a CI runner waits on the port
     except ScenarioError as exc:
         print(f"mockstatus: error: the scenarios in {folder} are invalid:\n{exc}", file=err)
         return 2
     try:
-        return asyncio.run(_serve(app, args, out, err))
+        return asyncio.run(_serve(app, args, hosts, out, err))
     except KeyboardInterrupt:
         return 0
     finally:
         accesslog.flush()
 
 
-async def _serve(app, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _serve(
+    app: Any, args: argparse.Namespace, hosts: Sequence[str], out: TextIO, err: TextIO
+) -> int:
     from aiohttp import web
 
+    from mockstatus import accesslog
     from mockstatus.app import make_server
+    from mockstatus.wire.server import AcceptErrorLog
 
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorLog(lambda line: print(line, file=err, flush=True)))
+    # Before anything is printed: a supervisor may send SIGTERM as soon as it sees the listening
+    # line, and a signal that arrived during start-up still stops the server cleanly.
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(AttributeError, NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, app.store.reload)
     ssl_context = None
     if args.tls:
-        from mockstatus.tls import TLSUnavailable, server_context
+        from mockstatus.tls import TLSUnavailable, server_context, write_ca
 
-        default_ca = Path(tempfile.gettempdir()) / "mockstatus-ca.pem"
-        ca_path = Path(args.tls_ca) if args.tls_ca else default_ca
-        names = (args.host,) if args.host not in ("0.0.0.0", "::") else ()
+        names = tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
         try:
-            ssl_context = server_context(ca_path, names)
+            ssl_context, ca = server_context(names)
+            ca_path = write_ca(ca, args.tls_ca)
         except (TLSUnavailable, OSError) as exc:
             print(f"mockstatus: error: {exc}", file=err)
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     server = make_server(app, quiet=args.quiet)
-    # shutdown_timeout bounds how long in-flight requests may finish after SIGTERM.
-    runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.ServerRunner(server, shutdown_timeout=args.shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context)
     try:
-        await site.start()
+        sites, port = await _listen(runner, hosts, args.port, ssl_context)
     except OSError as exc:
         await runner.cleanup()
         reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        print(f"mockstatus: error: cannot listen on {args.host}:{args.port}: {reason}", file=err)
+        where = exc.filename or hosts[0]
+        print(f"mockstatus: error: cannot listen on {where}:{args.port}: {reason}", file=err)
         return 1
-    port = _bound_port(runner) or args.port
-    host = args.host if ":" not in args.host else f"[{args.host}]"
-    names = ", ".join(s.name for s in app.store.current.scenarios) or "none"
+    scheme = "https" if args.tls else "http"
+    urls = " and ".join(f"{scheme}://{_bracket(site)}:{port}" for site in sites)
+    scenarios = "none"
+    if app.store.folder is not None:
+        names = ", ".join(s.name for s in app.store.current.scenarios) or "none"
+        scenarios = f"{app.store.folder}: {names}"
     print(
-        f"mockstatus {__version__} listening on {'https' if args.tls else 'http'}://{host}:{port} "
-        f"(scenarios: {app.store.folder}: {names})",
+        f"mockstatus {__version__} listening on {urls} (scenarios: {scenarios})",
         file=out,
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(AttributeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGHUP, app.store.reload)
+    if not args.admin_token and not all(is_loopback(h) for h in sites):
+        print(
+            "mockstatus: warning: listening beyond loopback without MOCKSTATUS_ADMIN_TOKEN: "
+            "anyone who can reach the port can use the admin API",
+            file=err,
+            flush=True,
+        )
     watcher = None
-    if args.reload_interval > 0:
+    if args.reload_interval > 0 and app.store.folder is not None:  # `--scenarios none`: nothing
         watcher = asyncio.create_task(app.store.watch(args.reload_interval))
     await stop.wait()
-    print("mockstatus: shutting down (in-flight requests finish)", file=err, flush=True)
+    for site in list(sites.values()):
+        await site.stop()  # stop accepting at once
+    print(
+        f"mockstatus: shutting down (in-flight requests have {args.shutdown_timeout:g}s)",
+        file=err,
+        flush=True,
+    )
     if watcher is not None:
         watcher.cancel()
-    await runner.cleanup()  # stops listening, then waits for in-flight requests
+    cut = await server.drain(args.shutdown_timeout)
+    await runner.cleanup()  # nothing left in flight: returns at once
+    if cut:
+        print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)
+    flushed = accesslog.flush(1.0)
+    if accesslog.dropped() or not flushed:
+        unwritten = "" if flushed else f", {accesslog.unwritten()} characters not written"
+        print(
+            f"mockstatus: {accesslog.dropped()} access-log line(s) dropped{unwritten}: "
+            "stdout was not read fast enough",
+            file=err,
+            flush=True,
+        )
     return 0
 
 
-def _bound_port(runner) -> int | None:
-    for addr in runner.addresses:
-        if isinstance(addr, tuple) and len(addr) >= 2:
-            return int(addr[1])
-    return None
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def _listen(
+    runner: Any, hosts: Sequence[str], port: int, ssl_context: Any
+) -> tuple[dict[str, Any], int]:
+    """Listen on every host with one port (port 0: the first host's free port, reused for the
+    others). ::1 in the default pair is skipped where the machine has no IPv6."""
+    from aiohttp import web
+
+    for attempt in range(10):
+        sites: dict[str, Any] = {}
+        bound = port
+        try:
+            for host in hosts:
+                site = web.TCPSite(runner, host, bound, ssl_context=ssl_context)
+                try:
+                    await site.start()
+                except OSError as exc:
+                    await site.stop()  # start() registered it with the runner
+                    if host == "::1" and tuple(hosts) == LOOPBACK_HOSTS and exc.errno in _NO_IPV6:
+                        continue
+                    exc.filename = exc.filename or host
+                    raise
+                sites[host] = site
+                if bound == 0:
+                    bound = site._server.sockets[0].getsockname()[1]
+            return sites, bound
+        except OSError as exc:
+            for site in sites.values():
+                await site.stop()
+            retry = port == 0 and exc.errno == errno.EADDRINUSE and attempt < 9
+            if not retry:
+                raise
+    raise AssertionError("unreachable")
+
+
+_NO_IPV6 = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)

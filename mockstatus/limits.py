@@ -24,6 +24,8 @@ SHUTDOWN_TIMEOUT = 5.0  # default `--shutdown-timeout`: well under Docker's 10 s
 BODY_READ_TIMEOUT = 30.0  # seconds a request body may take to arrive
 MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 = off) is refused
 MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
+MAX_SHUTDOWN_TIMEOUT = MAX_HANG  # `--shutdown-timeout`, at most
+EMFILE_LOG_EVERY = 10.0  # seconds: at most one "out of file descriptors" line per interval
 
 # --- sizes -------------------------------------------------------------------------------------
 MAX_FILE_BYTES = 1 * MIB  # one scenario YAML file
@@ -35,6 +37,8 @@ MAX_UPLOADS = 100  # scenarios uploaded through the admin API at once
 MAX_UPLOAD_TOTAL = 16 * MIB  # bytes of all uploaded scenarios together
 MAX_NAME = 200  # characters of a scenario name
 MAX_UPGRADE_ECHO = 16 * MIB  # bytes a raw upgraded connection echoes before closing
+UPGRADE_ECHO_BUFFER = 64 * KIB  # bytes received and not yet echoed before reading pauses
+MAX_LOG_BACKLOG = 256 * KIB  # access-log characters waiting for stdout; more are dropped, counted
 MAX_RANGE_SIZE = 10 * MIB  # largest representation `/status/206` and ranges build (bytes)
 MAX_RANGES = 50  # range-specs in one Range header; more and the header is ignored
 MAX_REDIRECTS = 100  # `/redirect/{n}`

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from mockstatus.app import Mockstatus, make_server
+from mockstatus.wire.server import MockstatusServer
 
 START_TIMEOUT = 10.0
 
@@ -17,9 +18,16 @@ class BackgroundServer:
     """`with BackgroundServer(app) as server: server.url("/status/503")`"""
 
     def __init__(
-        self, app: Mockstatus, host: str = "127.0.0.1", port: int = 0, **kwargs: Any
+        self,
+        app: Mockstatus,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        shutdown_timeout: float = 2.0,
+        **kwargs: Any,
     ) -> None:
         self.app = app
+        self.shutdown_timeout = shutdown_timeout
         self.host = host
         self.port = port
         self.kwargs = {"quiet": True, **kwargs}
@@ -57,11 +65,23 @@ class BackgroundServer:
             return
         self._ready.set()
         loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+        loop.run_until_complete(self._shutdown())
         loop.close()
 
+    async def _shutdown(self) -> None:
+        if self._runner is None:
+            return
+        for site in list(self._runner.sites):
+            await site.stop()
+        server = self._runner.server
+        if isinstance(server, MockstatusServer):
+            await server.drain(self.shutdown_timeout)
+        await self._runner.cleanup()
+
     async def _start(self) -> None:
-        self._runner = web.ServerRunner(make_server(self.app, **self.kwargs), shutdown_timeout=2.0)
+        self._runner = web.ServerRunner(
+            make_server(self.app, **self.kwargs), shutdown_timeout=self.shutdown_timeout
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -9,7 +9,7 @@ It finds the server the way `mockstatus serve` configures itself, flag > environ
 * a --host/--port flag on the server's command line (PID 1 in the container, so
   `docker run IMAGE --port 9000` works),
 * else MOCKSTATUS_HOST / MOCKSTATUS_PORT,
-* else 0.0.0.0:8080.
+* else 127.0.0.1:8080 (the server's default is loopback: 127.0.0.1 and ::1).
 
 A wildcard bind address (0.0.0.0, ::, empty) is probed on loopback (127.0.0.1, ::1); a specific
 address is probed as given. Only MOCKSTATUS_* variables are read, never a generic port variable:
@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 
 HEALTH_PATH = "/__mockstatus/health"
-DEFAULT_HOST = "0.0.0.0"
+DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = "8080"
 TIMEOUT = 2.5  # seconds; the image's HEALTHCHECK --timeout is 3 s
 SERVER_CMDLINE = "/proc/1/cmdline"

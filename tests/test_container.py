@@ -191,6 +191,8 @@ def test_port_signal_and_environment(dockerfile: DockerfileParser) -> None:
     envs = dockerfile.envs
     assert envs["PYTHONUNBUFFERED"] == "1"
     assert envs["MOCKSTATUS_SCENARIOS"] == "/scenarios"
+    # The server binds loopback by default; a container must listen on every address.
+    assert envs["MOCKSTATUS_HOST"] == "0.0.0.0"
     assert any(c.split()[-1].rstrip("/") == "/scenarios" for c in values(final, "COPY")), (
         "the example scenarios are copied to /scenarios"
     )

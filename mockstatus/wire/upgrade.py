@@ -1,11 +1,19 @@
-"""101 Switching Protocols to a non-WebSocket token: raw byte echo on the taken-over connection."""
+"""101 Switching Protocols to a non-WebSocket token: raw byte echo on the taken-over connection.
+
+Back-pressure both ways: the echo waits for its writes to drain (a client that does not read
+stalls it), and reading pauses once UPGRADE_ECHO_BUFFER bytes wait to be echoed, so a client that
+sends without reading fills its own socket buffers, not the server's memory. Every received byte
+counts against the echo cap.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from aiohttp import web
 
+from mockstatus.limits import UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
 
@@ -13,41 +21,83 @@ from mockstatus.wire.core import _headers
 class _EchoParser:
     """Takes over the connection's bytes after a 101 (aiohttp's `set_parser` contract)."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    def __init__(self, transport: asyncio.Transport, buffer: int = UPGRADE_ECHO_BUFFER) -> None:
+        self.transport = transport
+        self.buffer = buffer
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0  # received, not yet taken by the echo loop
+        self.received = 0  # every byte since the 101
+        self.paused = False
+        self.eof = False
+        self._waiter: asyncio.Future[None] | None = None
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.queue.put_nowait(bytes(data))
+        chunk = bytes(data)
+        self.chunks.append(chunk)
+        self.buffered += len(chunk)
+        self.received += len(chunk)
+        if self.buffered >= self.buffer and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
         return False, b""
 
     def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> bytes | None:
+        """The next chunk, or None at end of stream."""
+        while not self.chunks:
+            if self.eof:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self.chunks.popleft()
+        self.buffered -= len(chunk)
+        if self.paused and self.buffered <= self.buffer // 2:
+            self.paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+        return chunk
 
 
 async def raw_upgrade(
     request: web.BaseRequest, plan: ResponsePlan, token: str, limit: int
 ) -> web.StreamResponse:
-    """101 with `Upgrade: <token>`, then echo raw bytes until the client closes (or `limit`)."""
+    """101 with `Upgrade: <token>`, then echo raw bytes until the client closes, or until it has
+    sent `limit` bytes (then the connection closes)."""
     headers = _headers(plan)
     headers["Upgrade"] = token
     headers["Connection"] = "Upgrade"
     resp = web.StreamResponse(status=101, reason=plan.reason, headers=headers)
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return resp
     # Take the bytes over before the 101 goes out: anything the client sends as soon as it reads
     # the 101 must reach the echo, not aiohttp's HTTP parser (which would answer it with a 400).
-    parser = _EchoParser()
+    parser = _EchoParser(transport)  # type: ignore[arg-type]
     request.protocol.set_parser(parser)  # type: ignore[arg-type]
     echoed = 0
     try:
         await resp.prepare(request)
-        transport = request.transport
-        while transport is not None and not transport.is_closing() and echoed < limit:
-            data = await parser.queue.get()
+        while not transport.is_closing() and echoed < limit:
+            data = await parser.get()
             if data is None:  # the client closed (or half-closed) its side
                 break
             data = data[: limit - echoed]
             transport.write(data)
             echoed += len(data)
-            await request.writer.drain()  # back-pressure: a client that does not read stalls us
+            await request.writer.drain()  # a client that does not read stalls the echo
+            if parser.received >= limit:
+                break  # the cap counts what was received, echoed or not
     except ConnectionResetError:
         pass
     finally:

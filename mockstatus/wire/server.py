@@ -1,0 +1,288 @@
+"""The connection layer: aiohttp's RequestHandler behind a first-bytes sniffer, our own answers to
+malformed requests, and a shutdown that drains in-flight requests against one deadline.
+
+Sniffer: the first bytes of a connection decide what it speaks before aiohttp's HTTP/1 parser sees
+them. TLS on the plain port and an HTTP/2 preface are answered here (an HTTP/2 transport hooks in
+at `MockstatusServer.h2_handoff` later, on the same port); `HTTP/1.2`+ becomes 1.1 (RFC 9112
+§2.3); an explicit `HTTP/0.9` or `HTTP/x.y` with x ≠ 1 gets 505. After the first request line the
+handler's `data_received` is rebound to aiohttp's own, so the hot path pays nothing.
+
+Malformed requests (aiohttp's parser errors) get the same answer shape as every other mockstatus
+error — an HTTP/1.1 status line, our Server and CORS headers, a body naming the problem — and
+one access-log line, never a traceback (aiohttp logs one per parser error by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import math
+import re
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+
+from mockstatus import accesslog
+from mockstatus.limits import EMFILE_LOG_EVERY
+from mockstatus.types import ResponsePlan
+from mockstatus.wire.core import _head_bytes
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_H2_LINE = b"PRI * HTTP/2.0\r\n"
+SNIFF_LIMIT = 8190  # aiohttp's max_line_size: past it the parser answers "line too long" itself
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+)(?: (HTTP/(\d)\.(\d)))?\r?")
+_VERSION_IN_ERROR = re.compile(r"(?<![\d.])HTTP/(\d)\.(\d)(?![\d.])")
+_TOO_LONG = re.compile(r"reading: (?:bytearray\()?b['\"](?:(/)|(https?://))?")
+
+# (status, message) -> the plan of our answer; app.py supplies semantics.error_plan.
+ErrorPlanner = Callable[[int, str], ResponsePlan]
+
+
+def error_bytes(plan: ResponsePlan) -> bytes:
+    """A complete HTTP/1.1 response for an error plan, closing the connection (the request could
+    not be framed, so nothing after it on the connection can be trusted)."""
+    headers = [
+        *plan.headers,
+        ("Date", formatdate(usegmt=True)),
+        ("Content-Length", str(len(plan.body))),
+        ("Connection", "close"),
+    ]
+    return _head_bytes(plan.status, plan.reason, tuple(headers)) + plan.body
+
+
+def classify_parser_error(exc: BaseException | None, fallback: str) -> tuple[int, str]:
+    """(status, problem) for one of aiohttp's parser errors: 505 for a well-formed version the
+    server does not speak, else 400 with the parser's first line (no caret drawing)."""
+    text = getattr(exc, "message", None) or str(exc or "") or fallback or "malformed request"
+    if not isinstance(text, str):
+        text = str(text)
+    if isinstance(exc, LineTooLong):
+        # aiohttp quotes the start of the line: a request target starts with "/" (or is an
+        # absolute URI), anything else is a header field.
+        start = _TOO_LONG.search(text)
+        if start is not None and (start.group(1) == "/" or start.group(2)):
+            return 414, f"the request target is longer than {SNIFF_LIMIT} bytes"
+        return 431, f"a header field is longer than {SNIFF_LIMIT} bytes"
+    if text.startswith("Too many headers"):
+        return 431, "too many header fields"  # RFC 6585 §5
+    version = _VERSION_IN_ERROR.search(text) if isinstance(exc, BadStatusLine) else None
+    if version is not None and int(version.group(1)) != 1:
+        return 505, f"HTTP/{version.group(1)}.{version.group(2)} is not supported: use HTTP/1.1"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    problem = lines[0].rstrip(":") if lines else "malformed request"
+    if problem.startswith("400, message"):
+        problem = lines[1].rstrip(":") if len(lines) > 1 else "malformed request"
+    detail = next((line for line in lines[1:] if line.startswith(("b'", 'b"'))), "")
+    if detail and detail not in problem:
+        problem = f"{problem}: {detail[:120]}"
+    return 400, f"malformed request: {problem}"
+
+
+class ConnectionHandler(RequestHandler):
+    """aiohttp's HTTP/1 connection handler with our sniffer and our error answers.
+
+    No __slots__ here on purpose: the instance dict lets `data_received` be rebound to aiohttp's
+    own method once the first request line has been checked.
+    """
+
+    def __init__(self, manager: MockstatusServer, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._sniffed = b""
+        self._errors: ErrorPlanner = manager.error_planner
+
+    # --- sniffer --------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:  # type: ignore[override]
+        if self._force_close or self._close:
+            return
+        buf = self._sniffed + bytes(data)
+        verdict = self._sniff(buf)
+        if verdict is None:  # undecided: keep the bytes until the first line is complete
+            self._sniffed = buf
+            return
+        self._sniffed = b""
+        self.data_received = super().data_received  # type: ignore[method-assign]
+        if isinstance(verdict, bytes):
+            super().data_received(verdict)
+
+    def _sniff(self, buf: bytes) -> bytes | bool | None:
+        """None: need more bytes; bytes: hand these to the HTTP/1 parser; False: answered here."""
+        if buf[:1] == b"\x16":  # a TLS record of type handshake (RFC 8446 §5.1)
+            if len(buf) < 2:
+                return None
+            if buf[1] == 0x03:
+                return self._refuse(
+                    400,
+                    "TLS handshake on a plain HTTP port: use http:// (or start mockstatus with "
+                    "--tls and use https://)",
+                )
+        start = len(buf) - len(buf.lstrip(b"\r\n"))  # RFC 9112 §2.2: leading empty lines
+        line_end = buf.find(b"\n", start)
+        head = buf[start:] if line_end < 0 else buf[start : line_end + 1]
+        if _H2_LINE.startswith(head) or head.startswith(_H2_LINE):
+            if len(head) < len(_H2_LINE):
+                return None
+            manager = self._manager
+            handoff = manager.h2_handoff if isinstance(manager, MockstatusServer) else None
+            if handoff is not None and handoff(self, buf[start:]):
+                return False
+            return self._refuse(505, "HTTP/2 is not supported on this port: use HTTP/1.1")
+        if line_end < 0:
+            return None if len(buf) < SNIFF_LIMIT else buf
+        match = _REQUEST_LINE.fullmatch(buf[start:line_end])
+        if match is None or match.group(3) is None:
+            return buf  # malformed or version-less: the parser and the handler answer it
+        major, minor = int(match.group(4)), int(match.group(5))
+        if major == 0 or major > 2:
+            # aiohttp would take an explicit HTTP/0.9 for a version-less line and refuses 3+;
+            # HTTP/2.0 goes on to the handler, whose 505 can honour Accept.
+            return self._refuse(
+                505, f"HTTP/{major}.{minor} is not supported: use HTTP/1.1 (or HTTP/1.0)"
+            )
+        if major == 1 and minor >= 2:
+            # RFC 9112 §2.3: a higher minor version of HTTP/1 is served as the highest we speak.
+            cut = match.start(3) + start
+            return buf[:cut] + b"HTTP/1.1" + buf[cut + 8 :]
+        return buf
+
+    def _refuse(self, status: int, message: str) -> bool:
+        """Answer before any request was parsed, then close."""
+        self._answer(status, message)
+        return False
+
+    def _answer(self, status: int, message: str) -> None:
+        plan = self._errors(status, message)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(error_bytes(plan))
+        if self.access_logger is not None:
+            peer = self.peername
+            remote = peer[0] if isinstance(peer, tuple) else "-"
+            accesslog.log_malformed(remote, status, len(plan.body), message)
+        self.force_close()  # the transport flushes what was written, then closes
+
+    # --- aiohttp's error path -------------------------------------------------------------------
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status == 500 or request.writer.output_size > 0:
+            return super().handle_error(request, status, exc, message)  # our own bug: a traceback
+        if status == 400:
+            status, problem = classify_parser_error(exc, message or "")
+        else:
+            problem = message or getattr(exc, "reason", "") or "request failed"
+        self._answer(status, problem)
+        # aiohttp still "sends" this; the transport is gone, so the write is a quiet no-op and the
+        # access logger skips the placeholder request (method UNKNOWN).
+        resp = web.Response(status=status)
+        resp.force_close()
+        return resp
+
+
+class MockstatusServer(web.Server):
+    """aiohttp's low-level server with our connection handler and a one-deadline drain."""
+
+    def __init__(self, handler: Any, *, error_planner: ErrorPlanner, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.error_planner = error_planner
+        # Later: an HTTP/2 transport takes a connection whose first bytes are the preface.
+        # Called with (handler, first bytes); True when it took the connection over.
+        self.h2_handoff: Callable[[ConnectionHandler, bytes], bool] | None = None
+        # Called once when shutdown starts (e.g. websockets send close 1001).
+        self.on_stopping: list[Callable[[], None]] = []
+        self.stopping = False
+
+    def __call__(self) -> ConnectionHandler:
+        return ConnectionHandler(self, loop=self._loop, **self._kwargs)
+
+    async def drain(self, timeout: float) -> int:
+        """Stop taking requests, let in-flight ones finish until `timeout`, then cancel the rest
+        and close their connections. Returns how many were cut.
+
+        aiohttp's own `shutdown(timeout)` waits up to `timeout` per phase (graceful, then after
+        cancelling), so a hung request can keep the process for twice the timeout: this waits
+        once, against one deadline, and cancels the handlers itself.
+        """
+        self.stopping = True
+        self.pre_shutdown()  # idle keep-alive connections close; busy ones close after answering
+        for conn in self._connections:
+            request = conn._current_request
+            if request is not None:
+                # RFC 9112 §9.6: say `Connection: close` on the last answer of the connection.
+                # keep_alive is a cached property (reify): the response reads it when prepared.
+                request._cache["keep_alive"] = False
+        for callback in self.on_stopping:
+            with contextlib.suppress(Exception):  # a failing callback must not keep us up
+                callback()
+        busy = self._busy()
+        if busy and timeout > 0:
+            await asyncio.wait(busy, timeout=timeout)
+        cut = 0
+        for conn in list(self._connections):
+            task = conn._task_handler
+            if task is not None and not task.done():
+                task.cancel()
+                cut += 1
+            conn.force_close()
+        leftover = self._busy()
+        if leftover:
+            # Cancelled handlers unwind at once; bounded all the same (a handler that swallows
+            # the cancellation must not keep the process alive).
+            await asyncio.wait(leftover, timeout=1.0)
+        return cut
+
+    def _busy(self) -> list[asyncio.Task[None]]:
+        return [
+            conn._task_handler
+            for conn in self._connections
+            if conn._task_handler is not None and not conn._task_handler.done()
+        ]
+
+
+_RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class AcceptErrorLog:
+    """The event loop's exception handler: "out of file descriptors" on accept (asyncio retries
+    every second, per listening socket, each time with a traceback) becomes at most one line per
+    `every` seconds, with the count of repeats; anything else goes to asyncio's default."""
+
+    def __init__(
+        self,
+        log: Callable[[str], None],
+        every: float = EMFILE_LOG_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log = log
+        self.every = every
+        self.clock = clock
+        self.last = -math.inf
+        self.repeats = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            now = self.clock()
+            if now - self.last < self.every:
+                self.repeats += 1
+                return
+            more = f" ({self.repeats} more since the last report)" if self.repeats else ""
+            self.log(
+                f"mockstatus: warning: cannot accept connections: {exc.strerror}{more}; "
+                "raise the open-files limit (ulimit -n) or lower the number of clients"
+            )
+            self.last, self.repeats = now, 0
+            return
+        loop.default_exception_handler(context)
