@@ -15,14 +15,14 @@ import itertools
 import math
 import random
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
-from mockstatus.limits import MAX_SESSIONS
+from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
 from mockstatus.scenarios import chaos, draws, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import (
@@ -59,7 +59,11 @@ class SessionState:
     # This session's scenario clock origin (monotonic): its first request, or its last reset.
     # The default session starts at -inf: its clocks start when each scenario is loaded.
     started: float
+    # Call counts (sequences, `{{ count }}`): one per route here; per client or header value
+    # (`per:`) in `keyed`, least recently used first and at most MAX_COUNTERS, since clients
+    # choose those keys.
     counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    keyed: OrderedDict[tuple[str, str, str], int] = field(default_factory=OrderedDict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
@@ -199,10 +203,16 @@ class ScenarioRuntime:
         # An outage or chaos answers *instead of* the route: the route's own sequence does not
         # advance and its state transition does not happen (as for a rate-limited call).
         own = override is None and fault is None
-        count_key = (key, sequence.per_key(route.sequence, facts), "")
-        count = state.counts.get(count_key, 0) + 1
+        per = sequence.per_key(route.sequence, facts)
+        count_key = (key, per, "")
+        table = state.keyed if per else state.counts
+        count = table.get(count_key, 0) + 1
         if own:
-            state.counts[count_key] = count
+            table[count_key] = count
+            if per:
+                state.keyed.move_to_end(count_key)
+                if len(state.keyed) > MAX_COUNTERS:
+                    state.keyed.popitem(last=False)  # that key's sequence starts over
         spec = override
         if spec is None:
             spec = (
@@ -386,7 +396,8 @@ class ScenarioRuntime:
                             "behaviours": _behaviours(r),
                             "calls": sum(
                                 n
-                                for (k, _, _), n in (default.counts.items() if default else ())
+                                for table in ((default.counts, default.keyed) if default else ())
+                                for (k, _, _), n in table.items()
                                 if k == route_key(r)
                             ),
                         }
