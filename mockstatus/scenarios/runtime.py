@@ -325,7 +325,7 @@ class ScenarioRuntime:
             facts=facts,
             params=params,
             count=count,
-            now_http_date=lambda: format_http_date(self.clock.wall()),
+            now_http_date=lambda: _http_date(self.clock.wall()),
             uuid=lambda: str(
                 uuid.UUID(int=draws.Stream(keys[draws.UUID], n).getrandbits(128), version=4)
             ),
@@ -426,6 +426,18 @@ def _pick_status(statuses: tuple[tuple[int, float], ...], keys: tuple[int, ...],
         return statuses[0][0]
     stream = draws.Stream(keys[draws.STATUS], n)
     return stream.choices([c for c, _ in statuses], [w for _, w in statuses])[0]
+
+
+# The last second an HTTP-date can name (its year has four digits): 9999-12-31T23:59:59Z.
+_LAST_HTTP_DATE = 253_402_300_799
+
+
+def _http_date(wall: float) -> str:
+    """`{{ now }}`: the clock as an HTTP-date, held to the years an HTTP-date can write (a
+    manual clock may be advanced past 9999) rather than failing the response."""
+    if not wall >= 0:  # also NaN
+        wall = 0.0
+    return format_http_date(min(wall, _LAST_HTTP_DATE))
 
 
 def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str | None]:
