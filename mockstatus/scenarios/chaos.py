@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
+from mockstatus.scenarios.draws import RandomSource
 from mockstatus.scenarios.model import ChaosRule
 
 
-def pick(rules: tuple[ChaosRule, ...], rng: random.Random) -> ChaosRule | None:
+def pick(rules: tuple[ChaosRule, ...], rng: RandomSource) -> ChaosRule | None:
     """The first rule whose die roll hits, or None.
 
     Every rule rolls on every call, whatever the earlier rules did: the rolls are independent, and

@@ -7,13 +7,13 @@ never blocks the others.
 from __future__ import annotations
 
 import math
-import random
 
 from mockstatus.limits import MAX_LATENCY
+from mockstatus.scenarios.draws import RandomSource
 from mockstatus.scenarios.model import LatencySpec
 
 
-def sample(spec: LatencySpec, rng: random.Random) -> float:
+def sample(spec: LatencySpec, rng: RandomSource) -> float:
     """Seconds to wait: fixed, uniform [low, high], normal (mean, stddev) or lognormal
     (median, sigma), clamped to [0, MAX_LATENCY]."""
     kind, p = spec.kind, spec.params

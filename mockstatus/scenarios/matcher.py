@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mockstatus.limits import KIB, MAX_REGEX_BODY, MAX_REGEX_INPUT
+from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.types import RequestFacts
 
 if TYPE_CHECKING:
@@ -26,18 +28,27 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 @dataclass(frozen=True, slots=True)
 class PathPattern:
     """`exact` for plain paths; otherwise `regex` (full match). `prefix` holds the leading
-    literal segments (every segment of an exact path): the Matcher indexes patterns by it."""
+    literal segments (every segment of an exact path): the Matcher indexes patterns by it.
+
+    `regex` is a SafeRegex (RE2) for `~` paths and for generated patterns that a backtracking
+    engine could take polynomial time on; Python's `re` only for generated patterns that are
+    linear there (see `_linear`), since it is several times faster per call."""
 
     source: str
     exact: str | None
-    regex: re.Pattern[str] | None
+    regex: re.Pattern[str] | SafeRegex | None
     params: frozenset[str]
     prefix: tuple[str, ...]
 
     def match(self, path: str) -> dict[str, str] | None:
         if self.exact is not None:
             return {} if path == self.exact else None
-        found = self.regex.fullmatch(path)  # type: ignore[union-attr]
+        regex = self.regex
+        if type(regex) is SafeRegex:
+            return regex.fullmatch_groups(path)
+        if len(path) > MAX_REGEX_INPUT:  # the same cap on both engines
+            return None
+        found = regex.fullmatch(path)  # type: ignore[union-attr]
         if found is None:
             return None
         return {k: v for k, v in found.groupdict().items() if v is not None}
@@ -47,8 +58,8 @@ def compile_path(source: str) -> PathPattern:
     """`/a/b`, `/a/{id}`, `/static/**`, `/files/*.json`, or `~<regex>`; ValueError when invalid."""
     if source.startswith("~"):
         try:
-            regex = re.compile(source[1:])
-        except re.error as exc:
+            regex = SafeRegex(source[1:], MAX_REGEX_INPUT, captures=True)
+        except ValueError as exc:
             raise ValueError(f"'path' regex does not compile: {exc}") from None
         return PathPattern(source, None, regex, frozenset(regex.groupindex), ())
     if not source.startswith("/"):
@@ -72,7 +83,23 @@ def compile_path(source: str) -> PathPattern:
         if any(c in segment for c in "{}*"):
             break
         prefix.append(segment)
-    return PathPattern(source, None, re.compile("".join(pieces)), frozenset(params), tuple(prefix))
+    text = "".join(pieces)
+    regex = re.compile(text) if _linear(segments) else SafeRegex(text, MAX_REGEX_INPUT, True)
+    return PathPattern(source, None, regex, frozenset(params), tuple(prefix))
+
+
+def _linear(segments: list[str]) -> bool:
+    """Whether a backtracking engine matches this generated pattern in linear time: at most
+    one wildcard (`*` or `{param}`) per segment — `[^/]` cannot cross a `/`, so a failed
+    segment has one way back — and `**` at most once, as the last segment (`.*` followed by
+    more pattern retries the rest from every position). Others run on RE2."""
+    for position, segment in enumerate(segments):
+        if segment == "**":
+            if position != len(segments) - 1:
+                return False
+        elif len(_PATH_TOKEN.findall(segment)) > 1:
+            return False
+    return True
 
 
 def _compile_segment(segment: str, params: list[str]) -> str:
@@ -106,13 +133,13 @@ class ValueMatch:
 
     source: str | None
     equal: str | None
-    regex: re.Pattern[str] | None
+    regex: SafeRegex | None
 
     def test(self, value: str | None) -> bool:
         if value is None:
             return False
         if self.regex is not None:
-            return self.regex.search(value) is not None
+            return self.regex.search(value)  # False over MAX_REGEX_INPUT
         return self.equal is None or value == self.equal
 
     def test_any(self, values: Iterable[str]) -> bool:
@@ -124,8 +151,8 @@ def compile_value(source: str | None) -> ValueMatch:
         return ValueMatch(None, None, None)
     if source.startswith("~"):
         try:
-            return ValueMatch(source, None, re.compile(source[1:]))
-        except re.error as exc:
+            return ValueMatch(source, None, SafeRegex(source[1:], MAX_REGEX_INPUT))
+        except ValueError as exc:
             raise ValueError(f"regex {source[1:]!r} does not compile: {exc}") from None
     return ValueMatch(source, source, None)
 
@@ -142,11 +169,12 @@ _UNSET: Any = _Unset()  # "no json rule": None is a valid JSON value to match
 
 @dataclass(frozen=True, slots=True)
 class BodyMatch:
-    """Every given rule must hold: `contains` (bytes), `json` (subset), `regex` (search)."""
+    """Every given rule must hold: `contains` (bytes), `json` (subset), `regex` (search, on the
+    raw UTF-8 bytes: no decoding; a body over MAX_REGEX_BODY does not match)."""
 
     contains: bytes | None = None
     json: Any = _UNSET
-    regex: re.Pattern[str] | None = None
+    regex: SafeRegex | None = None
 
     def why_not(self, body: bytes, memo: dict[str, Any]) -> str | None:
         """None when the body matches, else the reason. `memo` caches decoding per request."""
@@ -160,12 +188,10 @@ class BodyMatch:
                 return "body is not JSON"
             if not json_subset(self.json, parsed):
                 return f"body JSON does not contain {json.dumps(self.json)}"
-        if self.regex is not None:
-            text = memo.get("text")
-            if text is None:
-                text = memo["text"] = body.decode("utf-8", "replace")
-            if self.regex.search(text) is None:
-                return f"body does not match regex {self.regex.pattern!r}"
+        if self.regex is not None and not self.regex.search_bytes(body):
+            if len(body) > MAX_REGEX_BODY:
+                return f"body is larger than the {MAX_REGEX_BODY // KIB} KiB a regex runs on"
+            return f"body does not match regex {self.regex.pattern!r}"
         return None
 
 
@@ -227,7 +253,11 @@ def _check(
     if spec.path is not None:
         found = spec.path.match(facts.path)
         if found is None:
-            return f"path {facts.path} does not match {spec.path.source}" if explain else None
+            if not explain:
+                return None
+            if spec.path.exact is None and len(facts.path) > MAX_REGEX_INPUT:
+                return f"path is longer than the {MAX_REGEX_INPUT // KIB} KiB a regex runs on"
+            return f"path {facts.path} does not match {spec.path.source}"
         params = found
     state = route.state
     if state is not None and state.when is not None and state_of is not None:
@@ -255,6 +285,8 @@ def _check(
 def _value_reason(kind: str, name: str, value: str | None, rule: ValueMatch) -> str:
     if value is None:
         return f"{kind} {name} missing"
+    if rule.regex is not None and len(value.encode("utf-8", "surrogatepass")) > rule.regex.cap:
+        return f"{kind} {name} is longer than the {rule.regex.cap // KIB} KiB a regex runs on"
     return f"{kind} {name}={value!r} does not match {rule.source!r}"
 
 

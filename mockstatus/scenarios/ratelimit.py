@@ -1,8 +1,10 @@
 """Rate limits: fixed-window, sliding-window and token-bucket, keyed per client/global/header/query.
 
 Checks are synchronous on the event loop (no `await` between reading and updating a bucket), so a
-limit of N lets exactly N requests through per window however many arrive at once. Idle keys
-expire, and the number of keys is capped, so memory stays bounded.
+limit of N lets exactly N requests through per window however many arrive at once. Memory stays
+bounded at O(1) cost per check: buckets are kept least recently used first, each check looks at
+a few of the oldest and drops those whose state is back to initial (an incremental sweep), and
+past MAX_KEYS the least recently used bucket goes. No check ever walks every bucket.
 
 Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
 (`RateLimit-Policy: "default";q=10;w=60` and `RateLimit: "default";r=3;t=42`) plus the common
@@ -12,7 +14,7 @@ Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -20,7 +22,8 @@ from mockstatus.limits import MAX_KEYS
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.types import RequestFacts
 
-SWEEP_EVERY = 1024  # checks between sweeps of idle keys
+SWEEP_STEPS = 2  # oldest buckets each check examines for idleness: the sweep keeps pace with
+# new keys (one check adds at most one) while its cost per request stays constant
 # Float slack (a microsecond): a client that waits exactly the Retry-After it was given is on
 # time even when `start + window` rounds a hair above `now + wait`.
 _EPS = 1e-6
@@ -38,8 +41,9 @@ class Decision(NamedTuple):
 
 @dataclass(slots=True)
 class _Bucket:
-    window: float  # the spec's window: a bucket idle this long is back to its initial state
+    window: float  # the spec's window: a bucket idle this long is back to its initial state...
     last_seen: float
+    phased: bool = False  # ...unless its windows keep the phase of its first request (fixed)
     window_start: float = 0.0  # fixed: start of the current window; token: last refill
     count: int = 0
     hits: deque[float] = field(default_factory=deque)
@@ -97,25 +101,30 @@ def _ceil(seconds: float) -> int:
 
 
 class RateLimiter:
-    """Buckets for every (route, key) pair of one session, least recently seen first."""
+    """Buckets for every (route, key) pair of one session, least recently seen first.
+
+    `sweep_steps` and `evictions` count the work done to stay bounded (tests assert on them)."""
 
     def __init__(self) -> None:
-        self.buckets: dict[tuple[str, str], _Bucket] = {}
-        self._checks = 0
+        self.buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
+        self.sweep_steps = 0
+        self.evictions = 0
 
     def check(self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float) -> Decision:
-        self._checks += 1
-        if self._checks % SWEEP_EVERY == 0:
-            self.sweep(now)
+        buckets = self.buckets
+        if buckets:
+            self._sweep_some(now)
         key = (route, client_key(spec, facts))
-        bucket = self.buckets.pop(key, None)  # re-inserted below: dict order = recency
+        bucket = buckets.get(key)
         if bucket is None or bucket.window != spec.window:
-            if len(self.buckets) >= MAX_KEYS:
-                self.sweep(now)
-                while len(self.buckets) >= MAX_KEYS:
-                    del self.buckets[next(iter(self.buckets))]
-            bucket = _Bucket(window=spec.window, last_seen=now, window_start=now)
-        self.buckets[key] = bucket
+            if bucket is None and len(buckets) >= MAX_KEYS:
+                buckets.popitem(last=False)  # the least recently used
+                self.evictions += 1
+            bucket = buckets[key] = _Bucket(
+                spec.window, now, spec.algorithm == "fixed-window", window_start=now
+            )
+        else:
+            buckets.move_to_end(key)
         bucket.last_seen = now
         if spec.limit <= 0:  # nothing ever passes; the honest wait is "a window"
             allowed, remaining, reset, retry = False, 0, _ceil(spec.window), _ceil(spec.window)
@@ -127,15 +136,36 @@ class RateLimiter:
             allowed, remaining, reset, retry = _fixed(bucket, spec, now)
         return Decision(allowed, remaining, reset, retry, rate_headers(spec, remaining, reset))
 
+    def _sweep_some(self, now: float) -> None:
+        """Look at up to SWEEP_STEPS of the least recently used buckets; drop the idle ones.
+        Stops at the first it keeps: the ones behind it were seen more recently."""
+        buckets = self.buckets
+        for _ in range(SWEEP_STEPS):
+            if not buckets:
+                return
+            key, bucket = next(iter(buckets.items()))
+            self.sweep_steps += 1
+            if not _idle(bucket, now):
+                return
+            del buckets[key]
+
     def sweep(self, now: float) -> None:
-        """Drop keys idle for a whole window of their own: their state is back to initial anyway
-        (fixed: the window ended; sliding: every hit expired; token: the bucket refilled)."""
-        idle = [k for k, b in self.buckets.items() if now - b.last_seen >= b.window]
+        """Drop every idle key. A full walk: for tests and tools, never called per request."""
+        idle = [k for k, b in self.buckets.items() if _idle(b, now)]
+        self.sweep_steps += len(self.buckets)
         for k in idle:
             del self.buckets[k]
 
     def __len__(self) -> int:
         return len(self.buckets)
+
+
+def _idle(b: _Bucket, now: float) -> bool:
+    """Whether dropping `b` is unobservable: a new bucket would answer exactly as it does.
+    True after a whole window idle for sliding windows (every hit expired) and token buckets
+    (refilled); never for fixed windows, whose windows follow back to back from the key's
+    first request (the phase would be lost): only the key cap removes those."""
+    return not b.phased and now - b.last_seen >= b.window
 
 
 def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
@@ -164,16 +194,32 @@ def _sliding(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, in
 
 
 def _token(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
-    # The bucket holds `limit` tokens and refills at limit/window per second.
+    # The bucket holds `limit` tokens and refills at limit/window per second. State: `tokens` at
+    # `window_start`, moved only when a token is taken. A refused request changes nothing, so
+    # every check until then computes the same `ready` from the same floats, and Retry-After is
+    # judged by the very comparison (`now >= ready`) the later check makes.
     rate = spec.limit / spec.window
     if b.tokens < 0:
-        b.tokens = float(spec.limit)
-    else:
-        b.tokens = min(float(spec.limit), b.tokens + (now - b.window_start) * rate)
-    b.window_start = now  # last refill time
-    if b.tokens >= 1.0 - _EPS:
-        b.tokens = max(0.0, b.tokens - 1.0)
+        b.tokens, b.window_start = float(spec.limit), now
+    ready = b.window_start + (1.0 - b.tokens) / rate if b.tokens < 1.0 else b.window_start
+    if now >= ready:
+        tokens = min(float(spec.limit), b.tokens + (now - b.window_start) * rate)
+        b.tokens, b.window_start = max(0.0, tokens - 1.0), now
         full = _ceil((spec.limit - b.tokens) / rate)
         return True, math.floor(b.tokens + _EPS), full, 0
-    retry = _ceil((1.0 - b.tokens) / rate)
+    retry = _wait_until(now, ready)
     return False, 0, retry, retry
+
+
+def _wait_until(now: float, ready: float) -> int:
+    """The least whole number of seconds r >= 1 with `now + r >= ready`, evaluated as a later
+    check evaluates it: a client that waits r passes, one that waits r - 1 does not.
+    (Rounding `ready - now` with a slack of its own disagreed with the check at the edges:
+    Hypothesis found limit 1, window 10, a 429 at 0.99999 s saying 10 when 9 passed.)"""
+    wait = max(1, math.ceil(ready - now))
+    for _ in range(2):  # the float estimate is off by one at most
+        if wait > 1 and now + (wait - 1) >= ready:
+            wait -= 1
+        elif now + wait < ready:
+            wait += 1
+    return wait

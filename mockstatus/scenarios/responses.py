@@ -9,7 +9,7 @@ import math
 import mimetypes
 import stat
 
-from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT
+from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT, MIN_DRIP_EVERY
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
@@ -24,7 +24,14 @@ from mockstatus.scenarios.values import (
 )
 from mockstatus.types import FAULT_KINDS, Drip, Fault
 
-_FRAMING = frozenset({"content-length", "transfer-encoding"})  # the wire layer owns framing
+# The wire layer owns framing and the connection (RFC 9112 §6, §9.6): a scenario that set these
+# would lie about the body or the connection and desynchronise the client. No fault takes them
+# either: `truncate` and `malformed-chunk` write their own lying framing.
+_FRAMING = {
+    "content-length": "for a body shorter than promised, use fault: truncate",
+    "transfer-encoding": "for a broken chunked body, use fault: malformed-chunk",
+    "connection": "to close the connection after the response, use fault: close",
+}
 _RESPONSE_KEYS = (
     *("status", "reason", "headers", "body", "json", "file", "etag"),
     *("interim", "delay", "fault", "drip"),
@@ -154,6 +161,10 @@ class _Responses(_Reader):
             number, share = self.status_code(code, at), self.weight(weight, at)
             if number is not None and share is not None:
                 out.append((number, share))
+        if out and not math.isfinite(sum(share for _, share in out)):
+            # Each weight is finite, but a pick needs their sum (1e308 + 1e308 is inf).
+            self.problem(v, "'status' weights add up to more than a number can hold: scale them")
+            return None
         return tuple(out) if out and len(out) == len(pairs) else None
 
     def status_code(self, code: _V | str, at: _V | At) -> int | None:
@@ -206,11 +217,7 @@ class _Responses(_Reader):
                 self.problem(at, f"header name {name!r} is not a valid HTTP field name")
                 continue
             if name.lower() in _FRAMING:
-                self.problem(
-                    at,
-                    f"'{name}' is set by the server from the body "
-                    "(for a body shorter than promised, use fault: truncate)",
-                )
+                self.problem(at, f"'{name}' is set by the server ({_FRAMING[name.lower()]})")
                 continue
             for value in self.items(item, name):  # a list gives the field once per value
                 text = self.string(value, f"headers.{name}")
@@ -264,6 +271,13 @@ class _Responses(_Reader):
             return None
         chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
         every = self.duration(m["every"], "every", cap=MAX_WAIT)
+        if every is not None and every < MIN_DRIP_EVERY:
+            # A shorter pause is a busy loop writing tiny chunks: a core per client.
+            self.problem(
+                m["every"],
+                f"'every' must be at least {MIN_DRIP_EVERY * 1000:g}ms, got {_describe(m['every'])}",
+            )
+            every = None
         return Drip(chunk, every) if chunk is not None and every is not None else None
 
     def fault(

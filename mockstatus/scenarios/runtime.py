@@ -1,31 +1,57 @@
 """Executes a loaded ScenarioSet: match a request, apply the route's behaviours, build a plan.
 
-Behaviours run in the order SCENARIOS.md gives: rate_limit, outage, chaos, latency, then the
-response (single or sequence) and the state transition. All mutable state (counters, states,
-buckets, scenario clocks) lives in a `SessionState`, one per `X-Mockstatus-Session` id, so that
-reset and isolation are one dictionary operation.
+Behaviours run in this order: rate_limit, outage, chaos, latency, then the response (single
+or sequence) and the state transition. All mutable state (counters, states, buckets, scenario
+clocks, the call numbers random draws are made at) lives in a `SessionState`, one per
+`X-Mockstatus-Session` id, so that reset and isolation are one dictionary operation.
+
+Random draws are counter-based (`draws`): the n-th call of a route in a session draws the same
+values whatever other sessions and routes did, and a session reset replays it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
-from mockstatus.limits import MAX_SESSIONS
-from mockstatus.scenarios import chaos, latency, outage, sequence
+from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
+from mockstatus.scenarios import chaos, draws, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
-from mockstatus.scenarios.model import DEFAULT_OUTAGE_RESPONSE, ResponseSpec, Route, ScenarioSet
+from mockstatus.scenarios.model import (
+    DEFAULT_OUTAGE_RESPONSE,
+    ResponseSpec,
+    Route,
+    Scenario,
+    ScenarioSet,
+)
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
 
 SESSION_HEADER = "x-mockstatus-session"
+
+# Keys for a response drawn outside any call (a template-free plan is built once and reused).
+_FIXED_KEYS = draws.keys_for("fixed", "", "", None)
+# Each loaded Scenario object gets an epoch; a route's call numbers restart when it changes.
+_EPOCHS = itertools.count()
+
+
+@dataclass(slots=True)
+class RouteDraws:
+    """A route's random source in one session: the scenario epoch it was made for, one key per
+    behaviour (`draws.keys_for`), and the next call number."""
+
+    epoch: int
+    keys: tuple[int, ...]
+    n: int = 0
 
 
 @dataclass(slots=True)
@@ -33,9 +59,14 @@ class SessionState:
     # This session's scenario clock origin (monotonic): its first request, or its last reset.
     # The default session starts at -inf: its clocks start when each scenario is loaded.
     started: float
+    # Call counts (sequences, `{{ count }}`): one per route here; per client or header value
+    # (`per:`) in `keyed`, least recently used first and at most MAX_COUNTERS, since clients
+    # choose those keys.
     counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    keyed: OrderedDict[tuple[str, str, str], int] = field(default_factory=OrderedDict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
 
 
 def route_key(route: Route) -> str:
@@ -61,11 +92,17 @@ class ScenarioRuntime:
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
         self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
-        # A file-level `seed` makes that scenario's random choices repeatable.
-        self.rngs: dict[str, random.Random] = {
-            s.name: random.Random(s.seed) if s.seed is not None else rng
-            for s in scenario_set.scenarios
-        }
+        # A file-level `seed` makes that scenario's draws repeatable; without one the seed is
+        # derived from the server's source (`--seed`). (epoch, seed tag) per scenario name.
+        self.base_seed = draws.seed_of(rng)
+        self.seeding: dict[str, tuple[int, str]] = {}
+        self._seed_scenarios(scenario_set.scenarios)
+        self._route_seeding: dict[int, tuple[int, str] | None] = {}  # by id(route)
+
+    def _seed_scenarios(self, scenarios: Iterable[Scenario]) -> None:
+        for s in scenarios:
+            tag = f"file:{s.seed}" if s.seed is not None else f"server:{self.base_seed}"
+            self.seeding[s.name] = (next(_EPOCHS), tag)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -89,9 +126,6 @@ class ScenarioRuntime:
         if session_id is None:
             self.sessions.clear()
             self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
-            for s in self.set.scenarios:
-                if s.seed is not None:
-                    self.rngs[s.name] = random.Random(s.seed)
         else:
             self.sessions.pop(session_id, None)
             self.sessions[session_id] = SessionState(started=now)
@@ -100,10 +134,17 @@ class ScenarioRuntime:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
         self.rejections = old.rejections
+        self.base_seed = old.base_seed  # derived once, from the source as `--seed` made it
+        changed = []
         for s in self.set.scenarios:
-            if old.set.get(s.name) is s:  # the same scenario: its clock and seeded source go on
+            if old.set.get(s.name) is s and s.name in old.seeding:
+                # The same scenario: its clock and its draws go on where they were.
                 self.loaded[s.name] = old.loaded.get(s.name, self.loaded[s.name])
-                self.rngs[s.name] = old.rngs.get(s.name, self.rngs[s.name])
+                self.seeding[s.name] = old.seeding[s.name]
+            else:
+                changed.append(s)
+        self._seed_scenarios(changed)  # a changed file's draws restart, as its clock does
+        self._route_seeding.clear()
 
     def needs_body(self, facts: RequestFacts) -> bool:
         return self.matcher.needs_body(facts)
@@ -128,8 +169,8 @@ class ScenarioRuntime:
         route, params = found
         now = self.clock.monotonic()
         elapsed = self.elapsed(state, route.scenario, now)
-        rng = self.rngs.get(route.scenario, self.rng)
         key = route_key(route)
+        keys, n = self._draws(route, key, state, session_id)
 
         extra_headers: tuple[tuple[str, str], ...] = ()
         retry_after: str | None = None
@@ -150,18 +191,28 @@ class ScenarioRuntime:
             # A 503 (or 429) while down says when the route is up again, unless it sets its own.
             retry_after = str(outage.seconds_left(route.outage, elapsed))
         elif route.chaos:
-            rule = chaos.pick(route.chaos, rng)
+            rule = chaos.pick(route.chaos, draws.Stream(keys[draws.CHAOS], n))
             if rule is not None:
                 override, fault = rule.respond, rule.fault
-        delay = latency.sample(route.latency, rng) if route.latency is not None else 0.0
+        delay = (
+            latency.sample(route.latency, draws.Stream(keys[draws.LATENCY], n))
+            if route.latency is not None
+            else 0.0
+        )
 
         # An outage or chaos answers *instead of* the route: the route's own sequence does not
         # advance and its state transition does not happen (as for a rate-limited call).
         own = override is None and fault is None
-        count_key = (key, sequence.per_key(route.sequence, facts), "")
-        count = state.counts.get(count_key, 0) + 1
+        per = sequence.per_key(route.sequence, facts)
+        count_key = (key, per, "")
+        table = state.keyed if per else state.counts
+        count = table.get(count_key, 0) + 1
         if own:
-            state.counts[count_key] = count
+            table[count_key] = count
+            if per:
+                state.keyed.move_to_end(count_key)
+                if len(state.keyed) > MAX_COUNTERS:
+                    state.keyed.popitem(last=False)  # that key's sequence starts over
         spec = override
         if spec is None:
             spec = (
@@ -170,7 +221,7 @@ class ScenarioRuntime:
                 else sequence.step(route.sequence, count - 1)
             )
         assert spec is not None  # the loader guarantees respond or sequence
-        plan = self.build(spec, facts, params, count, rng, sem, extra_headers, retry_after)
+        plan = self.build(spec, facts, params, count, sem, extra_headers, retry_after, keys, n)
         if delay or fault is not None:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
@@ -178,29 +229,66 @@ class ScenarioRuntime:
         plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
         return plan, route.scenario, route.name
 
+    def _draws(
+        self, route: Route, key: str, state: SessionState, session_id: str | None
+    ) -> tuple[tuple[int, ...], int]:
+        """The keys and call number this call of `route` draws with (fixed ones for a route
+        that never draws: it then costs no hashing and no per-session entry)."""
+        rid = id(route)
+        try:
+            seeding = self._route_seeding[rid]
+        except KeyError:
+            seeding = self._route_seeding[rid] = (
+                self.seeding.get(route.scenario) if self._may_draw(route) else None
+            )
+        if seeding is None:
+            return _FIXED_KEYS, 0
+        epoch = seeding[0]
+        entry = state.draws.get(key)
+        if entry is None or entry.epoch != epoch:
+            keys = draws.keys_for(seeding[1], route.scenario, route.name, session_id)
+            entry = state.draws[key] = RouteDraws(epoch, keys)
+        n = entry.n
+        entry.n = n + 1
+        return entry.keys, n
+
+    def _may_draw(self, route: Route) -> bool:
+        """Whether any call of `route` can draw: chaos, a random latency, or a response that is
+        not built once (weighted status, templates such as `{{ uuid }}`)."""
+        if route.chaos or (route.latency is not None and route.latency.kind != "fixed"):
+            return True
+        specs = [route.respond, *(w.respond for w in route.outage)]
+        specs += [r.respond for r in route.chaos]
+        if route.sequence is not None:
+            specs += [step for step, _ in route.sequence.steps]
+        return any(spec is not None and not self._is_static(spec) for spec in specs)
+
     def build(
         self,
         spec: ResponseSpec,
         facts: RequestFacts,
         params: dict[str, str],
         count: int,
-        rng: random.Random,
         sem: semantics.StatusSemantics,
         extra_headers: tuple[tuple[str, str], ...] = (),
         retry_after: str | None = None,
+        keys: tuple[int, ...] = _FIXED_KEYS,
+        n: int = 0,
     ) -> ResponsePlan:
-        """A scenario response on top of the per-code defaults of STATUS-SEMANTICS.md.
+        """A scenario response on top of the per-code defaults.
 
         A response with one status and no template variables is built once per (method, format,
         HTTP version) and reused; per-request headers (rate-limit fields) are merged onto it.
+        `keys` and `n` are the call's random source (`draws`); a reused plan draws with fixed
+        keys, so it does not depend on which call built it.
         """
         fmt = semantics.negotiate(facts.header("accept"))
         if retry_after is not None or not self._is_static(spec):
-            return self._build(spec, facts, params, count, rng, fmt, extra_headers, retry_after)
+            return self._build(spec, facts, params, count, keys, n, fmt, extra_headers, retry_after)
         key = (id(spec), facts.method, fmt, facts.version >= (1, 1))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._build(spec, facts, params, count, rng, fmt, (), None)
+            plan = self._build(spec, facts, params, count, _FIXED_KEYS, 0, fmt, (), None)
             if facts.method in rules.STANDARD_METHODS:  # bounded: client-chosen methods
                 plan = self._plans[key] = plan.evolve(reused=True)
         if not extra_headers:
@@ -227,18 +315,21 @@ class ScenarioRuntime:
         facts: RequestFacts,
         params: dict[str, str],
         count: int,
-        rng: random.Random,
+        keys: tuple[int, ...],
+        n: int,
         fmt: str,
         extra_headers: tuple[tuple[str, str], ...],
         retry_after: str | None,
     ) -> ResponsePlan:
-        code = _pick_status(spec.statuses, rng)
+        code = _pick_status(spec.statuses, keys, n)
         ctx = TemplateContext(
             facts=facts,
             params=params,
             count=count,
-            now_http_date=lambda: format_http_date(self.clock.wall()),
-            uuid=lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            now_http_date=lambda: _http_date(self.clock.wall()),
+            uuid=lambda: str(
+                uuid.UUID(int=draws.Stream(keys[draws.UUID], n).getrandbits(128), version=4)
+            ),
         )
         headers = tuple(
             queries.check_header(name, template.render_field(ctx), param="scenario header")
@@ -255,7 +346,13 @@ class ScenarioRuntime:
             body_digest=spec.body_digest,
         )
         plan, _ = semantics.build_plan(
-            code, facts.method, fmt, opts, body=body, content_type=content_type, rng=rng
+            code,
+            facts.method,
+            fmt,
+            opts,
+            body=body,
+            content_type=content_type,
+            rng=draws.Stream(keys[draws.PLAN], n),  # e.g. a 202's job id
         )
         # Whether a 1xx may go to this client is the wire's decision (interim mode, HTTP
         # version), so the plan always carries the interims the scenario asked for.
@@ -306,7 +403,8 @@ class ScenarioRuntime:
                             "behaviours": _behaviours(r),
                             "calls": sum(
                                 n
-                                for (k, _, _), n in (default.counts.items() if default else ())
+                                for table in ((default.counts, default.keyed) if default else ())
+                                for (k, _, _), n in table.items()
                                 if k == route_key(r)
                             ),
                         }
@@ -330,10 +428,23 @@ def _behaviours(route: Route) -> list[str]:
     return names
 
 
-def _pick_status(statuses: tuple[tuple[int, float], ...], rng: random.Random) -> int:
+def _pick_status(statuses: tuple[tuple[int, float], ...], keys: tuple[int, ...], n: int) -> int:
     if len(statuses) == 1:
         return statuses[0][0]
-    return rng.choices([c for c, _ in statuses], weights=[w for _, w in statuses], k=1)[0]
+    stream = draws.Stream(keys[draws.STATUS], n)
+    return stream.choices([c for c, _ in statuses], [w for _, w in statuses])[0]
+
+
+# The last second an HTTP-date can name (its year has four digits): 9999-12-31T23:59:59Z.
+_LAST_HTTP_DATE = 253_402_300_799
+
+
+def _http_date(wall: float) -> str:
+    """`{{ now }}`: the clock as an HTTP-date, held to the years an HTTP-date can write (a
+    manual clock may be advanced past 9999) rather than failing the response."""
+    if not wall >= 0:  # also NaN
+        wall = 0.0
+    return format_http_date(min(wall, _LAST_HTTP_DATE))
 
 
 def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str | None]:

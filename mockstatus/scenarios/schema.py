@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from pathlib import Path
 from typing import Any
 
-from mockstatus.limits import MAX_ROUTES_PER_FILE
+from mockstatus.limits import MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
 from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -29,6 +28,7 @@ from mockstatus.scenarios.model import (
     StateSpec,
 )
 from mockstatus.scenarios.responses import MAX_WAIT, _Responses
+from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _CONTROL, _TOKEN, _V, At, Params, Report, _describe
 from mockstatus.types import Fault
 
@@ -213,8 +213,8 @@ class _Schema(_Responses):
             found["json"] = self.json_tree(m["json"], None, templates=False)
         if "regex" in m and (text := self.string(m["regex"], "regex")) is not None:
             try:
-                found["regex"] = re.compile(text)
-            except re.error as exc:
+                found["regex"] = SafeRegex(text, MAX_REGEX_BODY)
+            except ValueError as exc:
                 self.problem(m["regex"], f"'regex' does not compile: {exc}")
         return BodyMatch(**found)
 

@@ -208,8 +208,9 @@ def test_sliding_window_never_passes_more_than_limit_in_any_window(limit, window
 # --- bounded memory -------------------------------------------------------------------------
 
 
-def test_idle_keys_expire():
-    spec = RateLimitSpec(1, 10)
+@pytest.mark.parametrize("algorithm", ["sliding-window", "token-bucket"])
+def test_idle_keys_expire(algorithm):
+    spec = RateLimitSpec(1, 10, algorithm)
     lim = RateLimiter()
     for i in range(500):
         lim.check("s/r", spec, facts(remote=f"10.0.{i // 256}.{i % 256}"), 0)
@@ -220,14 +221,13 @@ def test_idle_keys_expire():
     assert len(lim) == 0
 
 
-def test_sweeps_happen_by_themselves_and_respect_each_keys_window(monkeypatch):
-    monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 50)
+def test_sweeps_happen_by_themselves_and_respect_each_keys_window():
     lim = RateLimiter()
-    hourly, short = RateLimitSpec(1, 3600), RateLimitSpec(1, 1)
-    lim.check("s/hourly", hourly, facts(), 0)
+    hourly, short = RateLimitSpec(1, 3600), RateLimitSpec(1, 1, "sliding-window")
     for i in range(40):
         lim.check("s/short", short, facts(remote=f"10.1.0.{i}"), 0)
-    for _ in range(10):  # the 50th check sweeps
+    lim.check("s/hourly", hourly, facts(), 0)
+    for _ in range(20):  # each check sweeps SWEEP_STEPS of the oldest
         lim.check("s/short", short, facts(remote="10.9.9.9"), 5)
     assert len(lim) == 2  # the 40 idle short keys went; the hourly one stays (its limit holds)
     assert not lim.check("s/hourly", hourly, facts(), 6).allowed
