@@ -132,36 +132,52 @@ def test_a_new_window_for_the_same_key_starts_a_new_bucket():
 # --- sweeps while keys are active ----------------------------------------------------------------
 
 MANY = 5000  # more checks than any sweep interval: sweeps run while the test's key is active
+T0 = 1000.0  # a clock far from zero, as a real monotonic clock is (a sign error shows)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_sweeps_never_forget_an_active_key(algorithm):
     spec, lim = RateLimitSpec(1, 10, algorithm), RateLimiter()  # type: ignore[arg-type]
-    assert check(lim, spec, 0)[0] is True
+    assert check(lim, spec, T0)[0] is True
     for i in range(MANY):  # another client keeps the limiter busy while ours waits
-        lim.check("s/r", spec, facts("10.0.0.2"), 1 + i * 8 / MANY)
-    assert check(lim, spec, 9.5) == (False, 0, 1, 1)  # still limited: its bucket survived
-    assert check(lim, spec, 10)[0] is True
+        lim.check("s/r", spec, facts("10.0.0.2"), T0 + 1 + i * 8 / MANY)
+    assert check(lim, spec, T0 + 9.5) == (False, 0, 1, 1)  # still limited: its bucket survived
+    assert check(lim, spec, T0 + 10)[0] is True
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_sweeps_forget_idle_keys_whose_state_is_back_to_initial(algorithm):
     spec, lim = RateLimitSpec(1, 10, algorithm), RateLimiter()  # type: ignore[arg-type]
     for n in range(3):
-        lim.check("s/r", spec, facts(f"10.0.1.{n}"), 0)
+        lim.check("s/r", spec, facts(f"10.0.1.{n}"), T0)
     assert len(lim) == 3
     for i in range(MANY):
-        lim.check("s/r", spec, facts("10.0.0.2"), 10 + i / MANY)
+        lim.check("s/r", spec, facts("10.0.0.2"), T0 + 10 + i / MANY)
     assert len(lim) == 1  # only the busy client is left
-    assert check(lim, spec, 11, "10.0.1.0")[0] is True  # a forgotten key starts afresh
+    assert check(lim, spec, T0 + 11, "10.0.1.0")[0] is True  # a forgotten key starts afresh
 
 
 def test_a_key_idle_for_less_than_its_window_is_kept_by_sweeps():
     short, long = RateLimitSpec(1, 5), RateLimitSpec(1, 100)
     lim = RateLimiter()
-    lim.check("s/short", short, facts("10.0.1.1"), 0)
-    lim.check("s/long", long, facts("10.0.1.1"), 0)
+    lim.check("s/short", short, facts("10.0.1.1"), T0)
+    lim.check("s/long", long, facts("10.0.1.1"), T0)
     for i in range(MANY):
-        lim.check("s/other", short, facts("10.0.0.2"), 50 + i / MANY)
+        lim.check("s/other", short, facts("10.0.0.2"), T0 + 50 + i / MANY)
     assert len(lim) == 2  # the 5 s key went, the 100 s key stays
-    assert lim.check("s/long", long, facts("10.0.1.1"), 60).allowed is False
+    assert lim.check("s/long", long, facts("10.0.1.1"), T0 + 60).allowed is False
+
+
+# --- the microsecond of slack --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_client_a_microsecond_early_is_on_time(algorithm):
+    """Float slack: `start + window` may round a hair above `now + retry_after`; a client that
+    waited what it was told is on time (up to 1 µs early), but not 10 µs early."""
+    spec = RateLimitSpec(1, 1, algorithm)  # type: ignore[arg-type]
+    early, on_time = RateLimiter(), RateLimiter()
+    for lim in (early, on_time):
+        assert check(lim, spec, 0)[0] is True
+    assert check(early, spec, 1 - 1e-5)[0] is False
+    assert check(on_time, spec, 1 - 1e-6)[0] is True
