@@ -18,6 +18,10 @@ from mockstatus.types import ManualClock
 # sometimes). `HYPOTHESIS_PROFILE=dev` (or unset CI) explores with fresh random examples.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
+# scripts/mutation: the same examples for every mutant, fewer of them (fixed examples do the rest)
+settings.register_profile(
+    "mutation", derandomize=True, database=None, deadline=None, max_examples=25
+)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
