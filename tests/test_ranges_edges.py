@@ -293,3 +293,47 @@ def test_largest_representation_ends_with_its_last_line():
         representation(ranges.MAX_SIZE + 1)
     with pytest.raises(ValueError):
         representation(-1)
+
+
+# --- values the coarser tests let through ------------------------------------------------------
+
+
+def test_boundary_values():
+    assert boundary_for(entity_tag(10)) == "ms-byteranges-31c633f7bde9feef372f7"
+    # a tag that UTF-8 cannot encode strictly (a lone surrogate) still gets a boundary
+    assert boundary_for('"\ud800"') == "ms-byteranges-15c5e748338b7ecd1296c"
+
+
+@pytest.mark.parametrize(
+    ("data", "part_ranges", "size", "boundary", "message"),
+    [
+        (b"0123", [(0, 1)], 4, "a\r\nb", r"invalid multipart boundary 'a\\r\\nb' \(RFC 2046\)"),
+        (b"01", [(0, 1)], 4, "B", r"data has 2 bytes, fewer than size 4"),
+        (b"0123", [(2, 4)], 4, "B", r"range 2-4 is not within \[0, 4\)"),
+    ],
+)
+def test_multipart_byteranges_errors_say_what_is_wrong(data, part_ranges, size, boundary, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        ranges.multipart_byteranges(data, part_ranges, size, "text/plain", boundary)
+
+
+def test_if_range_trims_only_ows():
+    tag = entity_tag(10)
+    assert if_range_allows(f"\x0c{tag}", tag, LAST_MODIFIED_EPOCH) is False
+    assert if_range_allows(f"{LAST_MODIFIED}\n", tag, LAST_MODIFIED_EPOCH, now=0) is False
+    assert if_range_allows(f"X{tag}X", tag, LAST_MODIFIED_EPOCH) is False
+
+
+def test_plan_decisions_say_why():
+    long_method = "M" * 25
+    ignored = plan_range(long_method, "bytes=0-1", None, 10).decision
+    assert (ignored.kind, ignored.reason) == ("ignore", "Range is not defined for " + "M" * 20)
+    stale = plan_range("GET", "bytes=0-1", entity_tag(11), 10).decision
+    assert (stale.kind, stale.reason) == (
+        "ignore",
+        "If-Range does not match the current representation",
+    )
+    assert plan_range("GET", "bytes=50-", None, 10).decision == UNSAT
+    assert plan_range("GET", "bytes=0-0,5-9", None, 10).decision == sat((0, 0), (5, 9))
+    assert plan_range("GET", "bytes=0-1", None, 10).decision == sat((0, 1))
+    assert plan_range("GET", None, None, 10).decision == RangeDecision("none")
