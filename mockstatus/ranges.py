@@ -37,6 +37,7 @@ __all__ = [
     "RangeDecision",
     "RangeOutcome",
     "boundary_for",
+    "clear_caches",
     "content_range",
     "entity_tag",
     "if_range_allows",
@@ -83,6 +84,14 @@ def _block_at_least(size: int) -> bytes:
         offsets = range(0, target, _LINE)  # whole lines, covering target
         _block = b"".join([b"%010d" % offset + _LINE_TAIL for offset in offsets])
     return _block
+
+
+def clear_caches() -> None:
+    """Forget the pattern block and the ETags: tests start cold, so no test depends on what an
+    earlier one computed (and code behind a cache runs in every test that needs it)."""
+    global _block
+    _block = b""
+    entity_tag.cache_clear()
 
 
 def representation(size: int) -> bytes:

@@ -1,14 +1,37 @@
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+from mockstatus import ranges
 from mockstatus.app import Mockstatus
 from mockstatus.runner import BackgroundServer
 from mockstatus.types import ManualClock
+
+# CI runs the property tests derandomized: the same examples on every run, so a red build is
+# reproducible and never a lucky draw (fixed examples pin the edge cases Hypothesis finds only
+# sometimes). `HYPOTHESIS_PROFILE=dev` (or unset CI) explores with fresh random examples.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+# scripts/mutation: the same examples for every mutant, fewer of them (fixed examples do the rest)
+settings.register_profile(
+    "mutation", derandomize=True, database=None, deadline=None, max_examples=25
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+
+@pytest.fixture(autouse=True)
+def _cold_range_caches() -> Iterator[None]:
+    """No test depends on the range caches being warm (or cold) from an earlier test."""
+    ranges.clear_caches()
+    yield
 
 
 @pytest.fixture

@@ -120,6 +120,7 @@ def hadolint_binary() -> str | None:
     return shutil.which("hadolint") or (str(beside) if beside.exists() else None)
 
 
+@pytest.mark.lint
 def test_hadolint_finds_nothing() -> None:
     binary = hadolint_binary()
     if binary is None:
