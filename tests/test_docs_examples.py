@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND_TIMEOUT = 20.0
+START_TIMEOUT = 30.0  # seconds for the server to print its listening line (a loaded CI box)
 
 _FENCE = re.compile(r"^(`{3,})\s*([\w-]*)\s*$")
 _STATUS_LINE = re.compile(r"^HTTP/\d(?:\.\d)? \d{3}(?: .*)?$")
@@ -200,24 +202,27 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server() -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # Output goes to a file, not a pipe: a pipe nobody reads would block the server once full.
+    log = tmp_path_factory.mktemp("docs-server") / "output.txt"
     command = [sys.executable, "-m", "mockstatus", "serve", "--host", "127.0.0.1"]
     command += ["--port", "0", "--clock", "manual", "--quiet", "--reload-interval", "0"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        line = process.stdout.readline() if process.stdout else ""
-        match = re.search(r"listening on (http://\S+)", line)
+        deadline = time.monotonic() + START_TIMEOUT
+        match = None
+        while match is None and process.poll() is None and time.monotonic() < deadline:
+            match = re.search(r"listening on (http://\S+)", log.read_text())
+            if match is None:
+                time.sleep(0.05)
         if match is None:
-            process.kill()
-            err = process.stderr.read() if process.stderr else ""
-            pytest.fail(f"mockstatus serve did not start: {line!r} {err!r}")
+            pytest.fail(f"mockstatus serve did not start: {log.read_text()[-2000:]!r}")
         yield LiveServer(match.group(1), process)
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -245,6 +250,8 @@ def run_block(server: LiveServer, block: Block) -> list[str]:
             problems.append(f"{where}\n  exit {done.returncode}: {done.stderr.decode()[-300:]}")
             continue
         problems += [f"{where}\n  {p}\n  output:\n{output}" for p in compare(step.expected, output)]
+    if server.process.poll() is not None:  # an example must never take the server down
+        problems.append(f"{block.id}: the server exited with {server.process.returncode}")
     return problems
 
 
