@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
+import inspect
 import ipaddress
 import json
 import math
 import random
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -415,11 +416,15 @@ class Admin:
                         "API from a test, a script or curl, not from a web page",
                     )
             if (mutation or template not in OPEN_READS) and not self._authorised(request):
+                # RFC 6750 §3.1: an error code only when a token was presented (and was wrong).
+                challenge = 'Bearer realm="mockstatus-admin"'
+                if "Authorization" in request.headers:
+                    challenge += ', error="invalid_token"'
                 raise AdminError(
                     401,
                     "this admin call needs Authorization: Bearer <token> (MOCKSTATUS_ADMIN_TOKEN); "
                     "only health, catalog, clock and metrics are open",
-                    headers=(("WWW-Authenticate", 'Bearer realm="mockstatus-admin"'),),
+                    headers=(("WWW-Authenticate", challenge),),
                 )
             body = await _read_body(request) if method == "PUT" else None
             reply = await self.dispatch(method, path, request.query, body)
@@ -461,13 +466,11 @@ class Admin:
                     return self._tagged(
                         await self._put_scenario(name, body or b"", base_dir), name, owner
                     )
-                return handler(name)
+                return await _settled(handler(name))
             if template == "/catalog/{code}":
                 _check_params(query, (), where)
                 return handler(arg)
-            if template == "/requests/wait":
-                return await handler(query, where)
-            return handler(query, where)
+            return await _settled(handler(query, where))
         except AdminError as err:
             return err.reply()
         except ValueError as err:  # a defensive net: bad input is a 400, never a 500
@@ -554,8 +557,8 @@ class Admin:
         order = {"source": current.source(name), "rank": current.rank(name)}
         return Reply(201 if created else 200, {**item, **order, "created": created, **report})
 
-    def _delete_scenario(self, name: str) -> Reply:
-        if self.store.delete(name):
+    async def _delete_scenario(self, name: str) -> Reply:
+        if await self.store.delete_async(name):  # rebuilt off the loop
             return Reply(200, {"deleted": name})
         return error_reply(404, f"no scenario named {name!r}")
 
@@ -565,7 +568,7 @@ class Admin:
             self.store.tag_upload(name, owner)
         return reply
 
-    def _purge(self, query: Mapping[str, str], where: str) -> Reply:
+    async def _purge(self, query: Mapping[str, str], where: str) -> Reply:
         """Remove the uploads tagged with `owner` (`PUT ...?owner=`): one test run's, not what
         others uploaded (a CI step's) nor the folder's. Without `owner`, every upload."""
         _check_params(query, ("owner",), where)
@@ -574,7 +577,7 @@ class Admin:
             raise AdminError(400, "invalid owner '': POST /__mockstatus/purge?owner=<id>")
         names = self.store.uploads_of(owner)
         for name in names:
-            self.store.delete(name)
+            await self.store.delete_async(name)
         return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})
 
     def _reset(self, query: Mapping[str, str], where: str) -> Reply:
@@ -586,9 +589,9 @@ class Admin:
             self.store.reset(raw)
         return Reply(200, {"reset": session if session is not None else "all"})
 
-    def _reload(self, query: Mapping[str, str], where: str) -> Reply:
+    async def _reload(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, (), where)
-        ok = self.store.reload()
+        ok = await self.store.reload_async()  # parsed and built off the loop
         doc = self.describe_scenarios()
         if ok:
             return Reply(200, doc)
@@ -748,6 +751,11 @@ def _scenario_name(name: str) -> str:
             f"{MAX_NAME} characters, no control characters",
         )
     return name
+
+
+async def _settled(reply: Reply | Awaitable[Reply]) -> Reply:
+    """Handlers that rebuild scenarios or wait are coroutines; the rest answer at once."""
+    return await reply if inspect.isawaitable(reply) else reply
 
 
 async def _read_body(request: web.BaseRequest) -> bytes:

@@ -91,7 +91,7 @@ class Mockstatus:
         self.body_read_timeout = body_read_timeout
         self.websockets: set[web.WebSocketResponse] = set()  # open sessions, told 1001 on shutdown
         self._closing: set[asyncio.Future[Any]] = set()
-        self.semantics = semantics.StatusSemantics(self.rng)
+        self.semantics = semantics.StatusSemantics(self.rng, clock=self.clock)
         self.journal = Journal(
             journal_size, redact=DEFAULT_REDACT if journal_redact is None else journal_redact
         )

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import inspect
 import ipaddress
 import os
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mockstatus import __version__
+from mockstatus.journal import parse_redact
 from mockstatus.limits import (
     MAX_JOURNAL_SIZE,
     MAX_SHUTDOWN_TIMEOUT,
@@ -31,7 +31,6 @@ from mockstatus.limits import (
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")  # the default: `localhost` is ::1 first for curl and Node
 NO_SCENARIOS = "none"  # `--scenarios none`: start empty (`./none` is a folder named none)
-REDACT_DEFAULT = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 class UsageError(Exception):
@@ -131,30 +130,6 @@ def _seed(text: str) -> int:
     return int(value)
 
 
-def _redact(text: str) -> frozenset[str]:
-    try:
-        from mockstatus.journal import parse_redact  # the journal owns the grammar
-    except ImportError:
-        parse_redact = _parse_redact
-    return parse_redact(text)
-
-
-def _parse_redact(text: str) -> frozenset[str]:
-    """Stand-in with journal.parse_redact's signature until that exists: `default`, `none`, or a
-    comma list of header names."""
-    from mockstatus.queries import is_token
-
-    value = text.strip().lower()
-    if value == "default":
-        return REDACT_DEFAULT
-    if value == "none":
-        return frozenset()
-    names = [n.strip() for n in value.split(",")]
-    if not all(names) or not all(is_token(n) for n in names):
-        raise ValueError(f"invalid redact list {text!r}: default, none, or header names a,b,c")
-    return frozenset(names)
-
-
 def _path(text: str) -> Path:
     if not text.strip():
         raise ValueError("an empty path")
@@ -211,7 +186,7 @@ SETTINGS = (
         "--journal-redact",
         "MOCKSTATUS_JOURNAL_REDACT",
         "default",
-        _redact,
+        parse_redact,
         "header values the journal hides: default, none, or NAME,NAME",
     ),
     Setting(
@@ -376,10 +351,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "journal_redact": args.journal_redact,
         "loopback_only": all(is_loopback(h) for h in hosts),
     }
-    # journal_redact / loopback_only arrive with the admin work; until then they are not passed.
-    accepted = inspect.signature(Mockstatus.__init__).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-    app = Mockstatus(**{k: v for k, v in options.items() if takes_any or k in accepted})
+    app = Mockstatus(**options)
     try:
         app.store.load_initial()  # before the port opens: a CI runner waits on the port
     except ScenarioError as exc:
@@ -410,7 +382,7 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(AttributeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGHUP, app.store.reload)
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload_later(app))
     ssl_context = None
     if args.tls:
         from mockstatus.tls import TLSUnavailable, server_context, write_ca
@@ -520,3 +492,13 @@ async def _listen(
 
 
 _NO_IPV6 = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+
+
+_BACKGROUND: set[asyncio.Future[Any]] = set()  # keeps SIGHUP reload tasks alive until done
+
+
+def _reload_later(app: Any) -> None:
+    """SIGHUP: rebuild off the loop (a large folder must not stall the server)."""
+    task = asyncio.ensure_future(app.store.reload_async())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)

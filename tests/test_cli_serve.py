@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockstatus.cli import _parse_redact, is_loopback
+from mockstatus.cli import is_loopback
 from mockstatus.tls import write_ca
 from tests import rawhttp
 
@@ -189,16 +189,6 @@ def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
 
-def test_redact_stand_in_parser():
-    assert _parse_redact("default") == {
-        "authorization", "proxy-authorization", "cookie", "set-cookie",
-    }  # fmt: skip
-    assert _parse_redact("none") == frozenset()
-    assert _parse_redact("X-Api-Key, Authorization") == {"x-api-key", "authorization"}
-    with pytest.raises(ValueError):
-        _parse_redact("a b")
-
-
 class _Recorded(Exception):
     pass
 
@@ -218,8 +208,7 @@ class _Recorded(Exception):
     ],
 )  # fmt: skip
 def test_serve_passes_each_setting_to_the_server(monkeypatch, argv, env, expected):
-    """What the CLI hands to Mockstatus(...), including the admin's journal_redact and
-    loopback_only (passed whenever Mockstatus accepts them)."""
+    """What the CLI hands to Mockstatus(...), including journal_redact and loopback_only."""
     import io
 
     import mockstatus.app
