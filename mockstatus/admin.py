@@ -35,6 +35,8 @@ from aiohttp import web
 
 from mockstatus import codes, endpoints, queries, semantics
 from mockstatus.errors import ScenarioError
+from mockstatus.http_syntax import ADMIN_PREFIX as PREFIX
+from mockstatus.http_syntax import JOURNAL_FILTERS
 from mockstatus.journal import Filter, Journal, WaitersFull, as_text
 from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
 from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL, MAX_NAME, MAX_UPLOAD
@@ -44,9 +46,6 @@ from mockstatus.scenarios.collector import collector_paused
 from mockstatus.scenarios.shadow import shadowing
 from mockstatus.scenarios.store import ScenarioStore, UploadRefused
 from mockstatus.types import Clock, Interim, RequestFacts
-
-PREFIX = "/__mockstatus"
-JOURNAL_FILTERS = ("route", "path", "session", "method", "scenario", "status", "since", "limit")
 
 # (path template, methods); HEAD is allowed wherever GET is.
 ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -23,6 +23,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import ADMIN_PREFIX, SESSION_HEADER
 from mockstatus.journal import DEFAULT_REDACT, Journal
 from mockstatus.limits import BODY_READ_TIMEOUT, MAX_CONTINUE_DELAY_MS, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
@@ -37,8 +38,7 @@ from mockstatus.types import (
 )
 from mockstatus.wire.server import MockstatusServer
 
-SESSION_HEADER = "X-Mockstatus-Session"
-ADMIN_PREFIX = "/__mockstatus/"
+_ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
 
 
 def bundled_scenarios() -> Path:
@@ -115,7 +115,7 @@ class Mockstatus:
         if request.version.major != 1:
             return self._unsupported_version(request)
         path = request.path
-        if path.startswith(ADMIN_PREFIX):
+        if path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
         facts = facts_from(request)
         scenario = route = None

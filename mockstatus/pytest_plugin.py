@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mockstatus.http_syntax import ADMIN_PREFIX, JOURNAL_FILTERS, SESSION_HEADER
 from mockstatus.limits import JOURNAL_PAGE
 
 if TYPE_CHECKING:
@@ -62,10 +63,7 @@ __all__ = [
 
 URL_ENV = "MOCKSTATUS_URL"
 TOKEN_ENV = "MOCKSTATUS_ADMIN_TOKEN"
-SESSION_HEADER = "X-Mockstatus-Session"
-ADMIN_PREFIX = "/__mockstatus"
 CALL_TIMEOUT = 30.0  # seconds one admin call may take (a wait adds its own timeout)
-JOURNAL_FILTERS = ("route", "path", "session", "method", "scenario", "status", "since", "limit")
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
+from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
 from mockstatus.scenarios import chaos, draws, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
@@ -35,8 +36,6 @@ from mockstatus.scenarios.model import (
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
-
-SESSION_HEADER = "x-mockstatus-session"
 
 # Keys for a response drawn outside any call (a template-free plan is built once and reused).
 _FIXED_KEYS = draws.keys_for("fixed", "", "", None)
