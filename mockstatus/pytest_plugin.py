@@ -37,26 +37,20 @@ from typing import Any
 
 import pytest
 
+from mockstatus import client as msclient
 from mockstatus.client import (
-    TOKEN_ENV,
     URL_ENV,
     AdminCallError,
-    Client,
     ClockNotControllable,
-    HttpTransport,
-    InProcessTransport,
     JournalEntry,
-    MockstatusError,
     MockstatusPluginError,
-    ScenarioInfo,
     ScenarioRejected,
-    ScenarioSource,
-    Transport,
     WaitTimeout,
-    failure,
 )
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import JOURNAL_PAGE
+
+Entries = list[JournalEntry]
 
 __all__ = [
     "AdminCallError",
@@ -74,32 +68,31 @@ __all__ = [
 class MockstatusServer:
     """The server of this test session (the `mockstatus_server` fixture)."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: msclient.Transport) -> None:
         self.transport = transport
         # Tags this run's uploads (per xdist worker): purge removes them and nothing else.
         self.owner = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self.client = Client(transport=transport, owner=self.owner)
+        self.client = msclient.Client(transport=transport, owner=self.owner)
         self.folder_touched = False  # a test removed a folder scenario: reload before the next
 
     @classmethod
     def start_in_process(
         cls, *, scenarios: Path | None = None, seed: int = 0, journal_size: int = 1000
     ) -> MockstatusServer:
-        return cls(
-            InProcessTransport.start(scenarios=scenarios, seed=seed, journal_size=journal_size)
-        )
+        start = msclient.InProcessTransport.start
+        return cls(start(scenarios=scenarios, seed=seed, journal_size=journal_size))
 
     @classmethod
     def connect(cls, url: str, token: str | None = None) -> MockstatusServer:
         try:
-            server = cls(HttpTransport(url, token))
+            server = cls(msclient.HttpTransport(url, token))
             status, doc = server.client.call("GET", "/health", timeout=10.0)
-        except MockstatusError as err:
+        except msclient.MockstatusError as err:
             raise type(err)(f"{URL_ENV}={url}: {err}") from err
         if status != 200:
+            said = msclient.failure(status, doc)
             raise MockstatusPluginError(
-                f"{URL_ENV}={url}: GET /__mockstatus/health answered {failure(status, doc)}; "
-                "is it a mockstatus server?"
+                f"{URL_ENV}={url}: GET /__mockstatus/health answered {said}; is it mockstatus?"
             )
         return server
 
@@ -114,24 +107,21 @@ class MockstatusServer:
 
     @property
     def app(self) -> Any:
-        """The in-process `mockstatus.app.Mockstatus` (None for an external server). Its state
-        belongs to the server thread: use the fixture's methods rather than touching it."""
+        """The in-process `Mockstatus` app (else None); its state belongs to the server thread."""
         return getattr(self.transport, "app", None)
 
     def url(self, path: str = "/") -> str:
         return self.client.url(path)
 
     def purge(self) -> None:
-        """Before each test, the same in both modes: remove this run's uploads (`POST /purge`;
-        what others uploaded, e.g. a CI step, stays), reload the folder if a test removed one
-        of its scenarios, and reseed the random source of an in-process server."""
-        # A private (in-process) server holds only this run's uploads: remove them all, also
-        # those a test made over HTTP without the plugin.
+        """Before each test, in both modes: `POST /purge` this run's uploads (a CI step's stay;
+        a private server's are all ours, even those made over HTTP without the plugin), reload
+        the folder if a test removed one of its scenarios, reseed an in-process server."""
         self.client.purge(self.owner if self.external else None)
         if self.folder_touched:
             self.client.call("POST", "/reload")  # a broken folder keeps its last good set
             self.folder_touched = False
-        if isinstance(self.transport, InProcessTransport):
+        if isinstance(self.transport, msclient.InProcessTransport):
             self.transport.reseed()
 
     def close(self) -> None:
@@ -139,8 +129,7 @@ class MockstatusServer:
 
 
 class MockstatusClock:
-    """The server's clock. In process it is always manual; an external server's is manual only
-    when it was started with `--clock manual`."""
+    """The server's clock: manual in process; an external server's if run with --clock manual."""
 
     def __init__(self, fixture: MockstatusFixture) -> None:
         self._client = fixture.client
@@ -167,11 +156,8 @@ class MockstatusClock:
 
 
 class MockstatusSession:
-    """One `X-Mockstatus-Session`: its own counters, states, buckets and scenario clock.
-
-    Send `session.headers` with the requests (e.g. `httpx.Client(headers=session.headers)`);
-    `session.requests()` then lists only them.
-    """
+    """One `X-Mockstatus-Session`: its own counters, states, buckets and scenario clock. Send
+    `session.headers` with the requests; `session.requests()` then lists only them."""
 
     def __init__(self, fixture: MockstatusFixture, session_id: str) -> None:
         self._fx = fixture
@@ -184,17 +170,15 @@ class MockstatusSession:
     def url(self, path: str = "/") -> str:
         return self._fx.url(path)
 
-    def requests(self, **filters: Any) -> list[JournalEntry]:
+    def requests(self, **filters: Any) -> Entries:
         return self._fx.requests(session=self.id, **filters)
 
-    def wait_for(
-        self, count: int = 1, *, timeout: float = 5.0, **filters: Any
-    ) -> list[JournalEntry]:
+    def wait_for(self, count: int = 1, *, timeout: float = 5.0, **filters: Any) -> Entries:
         return self._fx.wait_for(count, timeout=timeout, session=self.id, **filters)
 
     async def wait_for_async(
         self, count: int = 1, *, timeout: float = 5.0, **filters: Any
-    ) -> list[JournalEntry]:
+    ) -> Entries:
         return await self._fx.wait_for_async(count, timeout=timeout, session=self.id, **filters)
 
     def reset(self, *, journal: bool = True) -> None:
@@ -233,7 +217,7 @@ class MockstatusFixture:
     def admin_url(self, path: str = "") -> str:
         return self.client.admin_url(path)
 
-    def load(self, source: ScenarioSource, *, name: str | None = None) -> str:
+    def load(self, source: msclient.ScenarioSource, *, name: str | None = None) -> str:
         """Load a scenario for this test only: YAML text, a dict of the same shape, or the path of
         a .yaml/.yml file. Returns its name (`name=`, else its `name:`, else the file's stem,
         else one made from the test's name). Raises ScenarioRejected listing every problem."""
@@ -245,42 +229,34 @@ class MockstatusFixture:
         return name
 
     def unload(self, name: str) -> None:
-        """Remove a scenario now (those loaded by a test are removed after it anyway; a folder
-        scenario comes back before the next test)."""
+        """Remove a scenario now (a folder scenario comes back before the next test)."""
         self.client.delete_scenario(name)
         if name in self._loaded:
             self._loaded.remove(name)
         else:
             self.server.folder_touched = True
 
-    def scenarios(self) -> list[ScenarioInfo]:
+    def scenarios(self) -> list[msclient.ScenarioInfo]:
         """The loaded scenarios, as `GET /__mockstatus/scenarios` describes them."""
         return self.client.scenarios()["scenarios"]
 
-    def requests(self, **filters: Any) -> list[JournalEntry]:
-        """The journal entries of this test, oldest first: dicts with `seq`, `time` (the server's
-        clock), `method`, `path`, `query`, `headers`, `body`, `scenario`, `route`, `session`,
-        `status`, `fault`, `duration_ms`. Filters: route, path, session, method, scenario,
-        status, since (a seq or a time), limit (the last N). A long journal is read in pages."""
+    def requests(self, **filters: Any) -> Entries:
+        """This test's journal entries, oldest first (`Client.requests`: the filters, paging)."""
         return self.client.requests(page_size=JOURNAL_PAGE, **filters)
 
-    def wait_for(
-        self, count: int = 1, *, timeout: float = 5.0, **filters: Any
-    ) -> list[JournalEntry]:
-        """Block until `count` matching requests are in the journal (at most `timeout` seconds;
-        then WaitTimeout). For clients running in other threads or processes; in an async test
-        whose client runs on the test's loop, use `await wait_for_async(...)`."""
+    def wait_for(self, count: int = 1, *, timeout: float = 5.0, **filters: Any) -> Entries:
+        """`Client.wait_for`: for clients in other threads or processes; a client on the test's
+        own loop needs `await wait_for_async(...)`."""
         return self.client.wait_for(count, timeout=timeout, **filters)
 
     async def wait_for_async(
         self, count: int = 1, *, timeout: float = 5.0, **filters: Any
-    ) -> list[JournalEntry]:
+    ) -> Entries:
         """`wait_for` without blocking the running event loop."""
         return await asyncio.to_thread(self.wait_for, count, timeout=timeout, **filters)
 
     def reset(self, *, journal: bool = True) -> None:
-        """Reset counters, states, rate-limit buckets and scenario clocks of every session (and
-        empty the journal); the scenarios loaded by this test stay."""
+        """Reset every session's state (and empty the journal); this test's scenarios stay."""
         self.client.reset()
         if journal:
             self.client.clear_requests()
@@ -307,12 +283,9 @@ class MockstatusFixture:
         for name in reversed(self._loaded):
             try:
                 self.client.delete_scenario(name, missing_ok=True)
-            except MockstatusError as err:
-                warnings.warn(
-                    f"mockstatus: could not remove the scenario {name!r}: {err}",
-                    pytest.PytestWarning,
-                    stacklevel=1,
-                )
+            except msclient.MockstatusError as err:
+                message = f"mockstatus: could not remove the scenario {name!r}: {err}"
+                warnings.warn(message, pytest.PytestWarning, stacklevel=1)
         self._loaded.clear()
 
     def __repr__(self) -> str:
@@ -320,38 +293,25 @@ class MockstatusFixture:
         return f"<mockstatus {mode} server {self.base_url}>"
 
 
-def _label(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:80] or "test"
-
-
 # --- pytest hooks and fixtures ---------------------------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "mockstatus_scenarios",
-        "folder of scenario files the in-process mockstatus server loads at start "
-        "(relative to the ini file)",
-        default="",
-    )
-    parser.addini(
-        "mockstatus_seed",
-        "seed of the in-process mockstatus server's random source (reseeded before each test)",
-        default="0",
-    )
+    folder_help = "folder of scenario files the in-process server loads (relative to the ini file)"
+    parser.addini("mockstatus_scenarios", folder_help, default="")
+    seed_help = "seed of the in-process server's random source (reseeded before each test)"
+    parser.addini("mockstatus_seed", seed_help, default="0")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     url = os.environ.get(URL_ENV, "").strip()
-    if url:
-        return f"mockstatus: external server {url} ({URL_ENV})"
-    return None
+    return f"mockstatus: external server {url} ({URL_ENV})" if url else None
 
 
 def _server_from_config(config: pytest.Config) -> MockstatusServer:
     url = os.environ.get(URL_ENV, "").strip()
     if url:
-        return MockstatusServer.connect(url, os.environ.get(TOKEN_ENV) or None)
+        return MockstatusServer.connect(url, os.environ.get(msclient.TOKEN_ENV) or None)
     folder_opt = str(config.getini("mockstatus_scenarios") or "").strip()
     folder = None
     if folder_opt:
@@ -371,10 +331,8 @@ def _server_from_config(config: pytest.Config) -> MockstatusServer:
 def mockstatus_server(request: pytest.FixtureRequest) -> Iterator[MockstatusServer]:
     """The session's mockstatus server: in process (one per xdist worker), or MOCKSTATUS_URL's."""
     server = _server_from_config(request.config)
-    try:
-        yield server
-    finally:
-        server.close()
+    yield server  # pytest resumes a fixture after its tests whatever their outcome
+    server.close()
 
 
 @pytest.fixture
@@ -383,9 +341,8 @@ def mockstatus(
 ) -> Iterator[MockstatusFixture]:
     """A clean mockstatus server for this test: `url()`, `load()`, `requests()`, `wait_for()`,
     `reset()`, `session()`, `clock.advance()`."""
-    fixture = MockstatusFixture(mockstatus_server, _label(request.node.name))
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name).strip("-.")[:80] or "test"
+    fixture = MockstatusFixture(mockstatus_server, label)
     fixture._begin()
-    try:
-        yield fixture
-    finally:
-        fixture._end()
+    yield fixture
+    fixture._end()
