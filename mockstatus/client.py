@@ -408,6 +408,14 @@ class Client:
         self.owner = owner
         self.timeout = timeout
 
+    @classmethod
+    def start_in_process(
+        cls, *, scenarios: Path | None = None, seed: int = 0, owner: str | None = None
+    ) -> Client:
+        """A client of a new private server in this process (see `InProcessTransport.start`);
+        `close()` stops the server."""
+        return cls(transport=InProcessTransport.start(scenarios=scenarios, seed=seed), owner=owner)
+
     # --- plumbing ------------------------------------------------------------------------------
 
     @property
@@ -613,7 +621,7 @@ class Client:
         while True:
             doc = self._checked("GET", "/requests", {**query, "limit": str(page_size)})
             yield from doc["requests"]
-            if not doc.get("more"):
+            if not doc.get("more") or doc.get("next_since") is None:
                 return
             query["since"] = str(doc["next_since"])
 
@@ -752,9 +760,16 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.put_scenario, name, text, owner=owner)
 
     async def load(
-        self, source: ScenarioSource, *, name: str | None = None, owner: str | None = None
+        self,
+        source: ScenarioSource,
+        *,
+        name: str | None = None,
+        owner: str | None = None,
+        default_name: Callable[[], str] | None = None,
     ) -> str:
-        return await asyncio.to_thread(self.sync.load, source, name=name, owner=owner)
+        return await asyncio.to_thread(
+            self.sync.load, source, name=name, owner=owner, default_name=default_name
+        )
 
     async def delete_scenario(self, name: str, *, missing_ok: bool = False) -> bool:
         return await asyncio.to_thread(self.sync.delete_scenario, name, missing_ok=missing_ok)

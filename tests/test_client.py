@@ -310,7 +310,8 @@ def test_metrics_and_the_catalog(server):
 
 
 def test_the_in_process_transport(tmp_path):
-    client = Client(transport=InProcessTransport.start(seed=3))
+    client = Client.start_in_process(seed=3)
+    assert isinstance(client.transport, InProcessTransport) and not client.transport.external
     try:
         (tmp_path / "x.json").write_text('{"from": "file"}')
         path = tmp_path / "f.yaml"
