@@ -25,7 +25,12 @@ from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import ADMIN_PREFIX, SESSION_HEADER
 from mockstatus.journal import DEFAULT_REDACT, Journal
-from mockstatus.limits import BODY_READ_TIMEOUT, MAX_CONTINUE_DELAY_MS, MAX_UPGRADE_ECHO
+from mockstatus.limits import (
+    BODY_READ_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_CONTINUE_DELAY_MS,
+    MAX_UPGRADE_ECHO,
+)
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
@@ -81,6 +86,7 @@ class Mockstatus:
         journal_redact: frozenset[str] | None = None,  # header names; None: DEFAULT_REDACT
         loopback_only: bool = False,  # listening on loopback only: admin refuses other Hosts
         body_read_timeout: float = BODY_READ_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         if interim_mode not in queries.INTERIM_MODES:
             modes = ", ".join(queries.INTERIM_MODES)
@@ -89,6 +95,7 @@ class Mockstatus:
         self.rng = rng or random.Random()
         self.interim_mode = interim_mode
         self.body_read_timeout = body_read_timeout
+        self.idle_timeout = idle_timeout
         self.websockets: set[web.WebSocketResponse] = set()  # open sessions, told 1001 on shutdown
         self._closing: set[asyncio.Future[Any]] = set()
         self.semantics = semantics.StatusSemantics(self.rng, clock=self.clock)
@@ -389,7 +396,9 @@ def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> Mocks
         app.handle,
         error_planner=_malformed_plan,
         handler_cancellation=True,  # a client that leaves cancels its hung or dripping handler
-        keepalive_timeout=75.0,
+        # aiohttp closes a connection whose next request head is not complete by then: this
+        # bounds idle keep-alive connections and slow-header (slowloris) clients alike.
+        keepalive_timeout=app.idle_timeout,
         **logger_kwargs(quiet),
         **kwargs,
     )

@@ -22,6 +22,7 @@ MAX_ADVANCE = 10 * 365 * 86400.0  # seconds one manual-clock advance may move
 MAX_CLOCK_WALL = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a manual clock goes no further
 SHUTDOWN_TIMEOUT = 5.0  # default `--shutdown-timeout`: well under Docker's 10 s stop timeout
 BODY_READ_TIMEOUT = 30.0  # seconds a request body may take to arrive
+IDLE_TIMEOUT = 75.0  # seconds a connection may wait for (the rest of) a request's head, then closes
 MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 = off) is refused
 MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
 MAX_SHUTDOWN_TIMEOUT = MAX_HANG  # `--shutdown-timeout`, at most
