@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from mockstatus import accesslog
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -46,7 +48,10 @@ class Metrics:
         journal_entries: int = 0,
         journal_bytes: int = 0,
         waiters: int = 0,
+        log_lines_dropped: int | None = None,
     ) -> str:
+        if log_lines_dropped is None:  # the access log is process-wide: read its counter here
+            log_lines_dropped = accesslog.dropped()
         lines = [
             "# HELP mockstatus_requests_total Requests answered, by scenario route, status and fault.",
             "# TYPE mockstatus_requests_total counter",
@@ -83,5 +88,9 @@ class Metrics:
             "# HELP mockstatus_journal_waiters Pending /__mockstatus/requests/wait calls.",
             "# TYPE mockstatus_journal_waiters gauge",
             f"mockstatus_journal_waiters {waiters}",
+            "# HELP mockstatus_log_lines_dropped_total Access-log lines dropped because the output"
+            " did not keep up.",
+            "# TYPE mockstatus_log_lines_dropped_total counter",
+            f"mockstatus_log_lines_dropped_total {log_lines_dropped}",
         ]
         return "\n".join(lines) + "\n"
