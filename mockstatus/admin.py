@@ -630,7 +630,7 @@ class Admin:
         count = _int_param(query, "count", 1, 1, self.journal.size)
         timeout = _float_param(query, "timeout", 10.0, 0.0, MAX_WAIT)
         try:
-            entries = await self.journal.wait(flt, count, timeout)
+            entries = await self.journal.wait(flt, count, timeout, keep=limit)
         except WaitersFull as err:
             raise AdminError(503, str(err), headers=(("Retry-After", "1"),)) from None
         done = len(entries) >= count

@@ -202,15 +202,16 @@ def _index_key(flt: Filter) -> tuple[int, str | int] | None:
 
 
 class _Waiter:
-    """A pending wait and how many of the journal's entries match it now: O(1) memory, whatever
-    `count` and the journal size."""
+    """A pending wait: how many of the journal's entries match it now, and the newest `keep` of
+    them (what the wait answers), so waking never rescans the journal."""
 
-    __slots__ = ("count", "flt", "future", "key", "matches")
+    __slots__ = ("count", "flt", "found", "future", "key", "matches")
 
-    def __init__(self, flt: Filter, count: int, matches: int) -> None:
+    def __init__(self, flt: Filter, count: int, found: list[Entry], keep: int) -> None:
         self.flt = flt
         self.count = count
-        self.matches = matches
+        self.matches = len(found)
+        self.found: deque[Entry] = deque(found, maxlen=keep)
         self.key = _index_key(flt)
         self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -376,11 +377,10 @@ class Journal:
             self.entries.extend(kept)
             self.bytes = sum(e.size for e in kept)
         for waiter in self._waiters:  # a waiter counts only matches still in the journal
-            waiter.matches = self._count(waiter.flt) if session is not None else 0
+            found = self.select(waiter.flt) if session is not None else []
+            waiter.matches = len(found)
+            waiter.found = deque(found, maxlen=waiter.found.maxlen)
         return before - len(self.entries)
-
-    def _count(self, flt: Filter) -> int:
-        return sum(1 for e in self.entries if flt.accepts(e))
 
     def _candidates(self, entry: Entry) -> list[_Waiter]:
         """The waiters that may accept `entry`: those keyed by its path, session or route, and
@@ -399,22 +399,30 @@ class Journal:
             for waiter in self._candidates(evicted):
                 if waiter.flt.accepts(evicted):
                     waiter.matches -= 1
+                    found = waiter.found
+                    if found and found[0] is evicted:  # the oldest entry goes first everywhere
+                        found.popleft()
         for waiter in self._candidates(entry):
             if not waiter.future.done() and waiter.flt.accepts(entry):
                 waiter.matches += 1
+                waiter.found.append(entry)
                 if waiter.matches >= waiter.count:
                     waiter.future.set_result(None)
 
-    async def wait(self, flt: Filter, count: int, timeout: float) -> list[Entry]:
-        """Wait until `count` entries match (or the timeout ends); return the matches.
-        WaitersFull when `max_waiters` waits are pending already."""
-        matches = self._count(flt)
-        if matches < count and timeout > 0:  # a poll (timeout 0) takes no waiter
+    async def wait(
+        self, flt: Filter, count: int, timeout: float, keep: int | None = None
+    ) -> list[Entry]:
+        """Wait until `count` entries match (or the timeout ends); return the newest
+        max(`count`, `keep`) matches. The journal is scanned once, when the wait starts; new
+        entries are then tested once each. WaitersFull when `max_waiters` waits are pending."""
+        found = self.select(flt)
+        keep = max(count, keep or 0)
+        if len(found) < count and timeout > 0:  # a poll (timeout 0) takes no waiter
             if len(self._waiters) >= self.max_waiters:
                 raise WaitersFull(
                     f"{self.max_waiters} waits are pending already; retry in a second"
                 )
-            waiter = _Waiter(flt, count, matches)
+            waiter = _Waiter(flt, count, found, keep)
             self._waiters[waiter] = None
             self._waiters_by_key.setdefault(waiter.key, {})[waiter] = None
             try:
@@ -427,4 +435,5 @@ class Journal:
                 del group[waiter]
                 if not group:
                     del self._waiters_by_key[waiter.key]
-        return self.select(flt)
+            return list(waiter.found)
+        return found[-keep:]

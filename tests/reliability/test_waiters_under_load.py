@@ -103,11 +103,6 @@ def test_the_real_cap_of_waiters_costs_each_request_one_test_per_unindexed_waite
     wait_until(server, lambda: journal.waiting == 0, "the waiters of closed clients dropped")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this suite: each woken waiter re-scans the whole journal (Journal.wait "
-    "returns self.select(flt)); 200 waiters on a 20,000-entry journal freeze the loop ~3 s",
-)
 def test_waking_the_waiters_does_not_rescan_the_journal(make_server, accepts_calls) -> None:
     server = make_server(journal_size=2000)
     journal = server.app.journal
