@@ -112,8 +112,10 @@ class RateLimiter:
 
     def check(self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float) -> Decision:
         buckets = self.buckets
-        if buckets:
-            self._sweep_some(now)
+        if buckets:  # peek at the oldest bucket; sweep only when it is idle
+            oldest = next(iter(buckets.values()))
+            if not oldest.phased and now - oldest.last_seen >= oldest.window:
+                self._sweep_some(now)
         key = (route, client_key(spec, facts))
         bucket = buckets.get(key)
         if bucket is None or bucket.window != spec.window:
