@@ -75,8 +75,12 @@ def keys_for(seed: str, scenario: str, route: str, session: str | None) -> tuple
 
 
 def word(key: int, n: int, i: int = 0) -> int:
-    """64 random bits: SplitMix64 of `key` at position (n, i)."""
-    return _mix((key + ((n << _SUB_BITS) + i + 1) * _GAMMA) & _MASK)
+    """64 random bits: SplitMix64 of `key` at position (n, i). (`_mix` written out: a call
+    costs a fifth of the arithmetic.)"""
+    z = (key + ((n << _SUB_BITS) + i + 1) * _GAMMA) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
 
 def _mix(z: int) -> int:
