@@ -3,8 +3,13 @@
 Checks are synchronous on the event loop (no `await` between reading and updating a bucket), so a
 limit of N lets exactly N requests through per window however many arrive at once. Memory stays
 bounded at O(1) cost per check: buckets are kept least recently used first, each check looks at
-a few of the oldest and drops those whose state is back to initial (an incremental sweep), and
-past MAX_KEYS the least recently used bucket goes. No check ever walks every bucket.
+a few of the oldest and drops those idle for a whole window (an incremental sweep), and past
+MAX_KEYS the least recently used bucket goes. No check ever walks every bucket.
+
+A key idle for a whole window starts afresh at its next request, whatever the algorithm (for a
+fixed window: a new window starts then; while a key is busy its windows follow back to back).
+So whether the sweep has dropped its bucket yet — which depends on other keys' traffic — never
+shows in an answer.
 
 Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
 (`RateLimit-Policy: "default";q=10;w=60` and `RateLimit: "default";r=3;t=42`) plus the common
@@ -41,9 +46,8 @@ class Decision(NamedTuple):
 
 @dataclass(slots=True)
 class _Bucket:
-    window: float  # the spec's window: a bucket idle this long is back to its initial state...
+    window: float  # the spec's window: a bucket idle this long is as good as a new one
     last_seen: float
-    phased: bool = False  # ...unless its windows keep the phase of its first request (fixed)
     window_start: float = 0.0  # fixed: start of the current window; token: last refill
     count: int = 0
     hits: deque[float] = field(default_factory=deque)
@@ -112,19 +116,22 @@ class RateLimiter:
 
     def check(self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float) -> Decision:
         buckets = self.buckets
-        if buckets:
-            self._sweep_some(now)
+        if buckets:  # peek at the oldest bucket; sweep only when it is idle
+            oldest = next(iter(buckets.values()))
+            if now - oldest.last_seen >= oldest.window:
+                self._sweep_some(now)
         key = (route, client_key(spec, facts))
         bucket = buckets.get(key)
-        if bucket is None or bucket.window != spec.window:
-            if bucket is None and len(buckets) >= MAX_KEYS:
+        if bucket is None:
+            if len(buckets) >= MAX_KEYS:
                 buckets.popitem(last=False)  # the least recently used
                 self.evictions += 1
-            bucket = buckets[key] = _Bucket(
-                spec.window, now, spec.algorithm == "fixed-window", window_start=now
-            )
+            bucket = buckets[key] = _Bucket(spec.window, now, window_start=now)
         else:
             buckets.move_to_end(key)
+            if bucket.window != spec.window or now - bucket.last_seen >= bucket.window:
+                # A changed spec, or idle a whole window: a new key (see the module docstring).
+                bucket = buckets[key] = _Bucket(spec.window, now, window_start=now)
         bucket.last_seen = now
         if spec.limit <= 0:  # nothing ever passes; the honest wait is "a window"
             allowed, remaining, reset, retry = False, 0, _ceil(spec.window), _ceil(spec.window)
@@ -161,11 +168,9 @@ class RateLimiter:
 
 
 def _idle(b: _Bucket, now: float) -> bool:
-    """Whether dropping `b` is unobservable: a new bucket would answer exactly as it does.
-    True after a whole window idle for sliding windows (every hit expired) and token buckets
-    (refilled); never for fixed windows, whose windows follow back to back from the key's
-    first request (the phase would be lost): only the key cap removes those."""
-    return not b.phased and now - b.last_seen >= b.window
+    """Idle a whole window: the next check would replace it anyway (fixed: a new window;
+    sliding: every hit expired; token: refilled), so dropping it is never seen."""
+    return now - b.last_seen >= b.window
 
 
 def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
@@ -202,6 +207,7 @@ def _token(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int,
     if b.tokens < 0:
         b.tokens, b.window_start = float(spec.limit), now
     ready = b.window_start + (1.0 - b.tokens) / rate if b.tokens < 1.0 else b.window_start
+    ready -= _EPS  # a client that waited what it was told is on time, up to 1 µs early
     if now >= ready:
         tokens = min(float(spec.limit), b.tokens + (now - b.window_start) * rate)
         b.tokens, b.window_start = max(0.0, tokens - 1.0), now

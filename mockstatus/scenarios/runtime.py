@@ -169,7 +169,10 @@ class ScenarioRuntime:
         now = self.clock.monotonic()
         elapsed = self.elapsed(state, route.scenario, now)
         key = route_key(route)
-        keys, n = self._draws(route, key, state, session_id)
+        if self._route_seeding.get(id(route), ()) is None:  # a route that never draws
+            keys, n = _FIXED_KEYS, 0
+        else:
+            keys, n = self._draws(route, key, state, session_id)
 
         extra_headers: tuple[tuple[str, str], ...] = ()
         retry_after: str | None = None
@@ -326,9 +329,7 @@ class ScenarioRuntime:
             params=params,
             count=count,
             now_http_date=lambda: _http_date(self.clock.wall()),
-            uuid=lambda: str(
-                uuid.UUID(int=draws.Stream(keys[draws.UUID], n).getrandbits(128), version=4)
-            ),
+            uuid=lambda: str(uuid.UUID(int=draws.bits128(keys[draws.UUID], n), version=4)),
         )
         headers = tuple(
             queries.check_header(name, template.render_field(ctx), param="scenario header")
@@ -430,8 +431,8 @@ def _behaviours(route: Route) -> list[str]:
 def _pick_status(statuses: tuple[tuple[int, float], ...], keys: tuple[int, ...], n: int) -> int:
     if len(statuses) == 1:
         return statuses[0][0]
-    stream = draws.Stream(keys[draws.STATUS], n)
-    return stream.choices([c for c, _ in statuses], [w for _, w in statuses])[0]
+    codes = [c for c, _ in statuses]
+    return draws.pick(codes, [w for _, w in statuses], draws.unit(keys[draws.STATUS], n))
 
 
 # The last second an HTTP-date can name (its year has four digits): 9999-12-31T23:59:59Z.

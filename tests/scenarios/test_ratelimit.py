@@ -63,12 +63,15 @@ def test_fixed_window_counts_down_and_rejects_with_seconds_left():
     assert (back.allowed, back.remaining) == (True, 2)
 
 
-def test_fixed_windows_follow_back_to_back_from_the_first_request():
+def test_fixed_windows_follow_back_to_back_while_the_key_is_busy():
     lim = Limiter(1, 10, "fixed-window")
     assert lim.allowed(5) == [True]
     assert lim.allowed(14.9) == [False]  # window [5, 15)
     assert lim.allowed(15) == [True]  # window [15, 25)
-    assert lim.at(37).allowed and lim.at(37).retry_after == 8  # window [35, 45)
+    assert lim.allowed(24.9) == [False]
+    assert lim.allowed(25) == [True]  # window [25, 35): busy, so back to back
+    # Idle for a whole window (25 → 37): the next request starts a new window [37, 47).
+    assert lim.at(37).allowed and lim.at(37).retry_after == 10
 
 
 def test_fixed_window_allows_a_burst_at_the_boundary_but_sliding_does_not():

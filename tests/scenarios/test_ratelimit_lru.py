@@ -28,7 +28,7 @@ def test_at_the_real_key_cap_a_new_key_costs_constant_work():
     # The rest of the table as `check` leaves it (faster to build than 99,000 checks).
     t = lim.buckets[("s/r", "k0")]
     for i in range(1000, MAX_KEYS):
-        lim.buckets[("s/r", f"k{i}")] = _Bucket(t.window, t.last_seen, t.phased, t.window_start)
+        lim.buckets[("s/r", f"k{i}")] = _Bucket(t.window, t.last_seen, t.window_start)
     assert len(lim) == MAX_KEYS and lim.evictions == 0
     steps = lim.sweep_steps
     for i in range(1000):  # new keys past the cap: each evicts one, none walks the table
@@ -64,17 +64,20 @@ def test_idle_keys_go_a_few_per_check():
     assert lim.sweep_steps <= 100 * SWEEP_STEPS + 10 * SWEEP_STEPS
 
 
-def test_fixed_windows_keep_their_phase_however_long_the_key_is_idle():
-    """Dropping an idle fixed-window bucket would restart its windows at the next request;
-    the sweep only drops buckets a new one would replace exactly."""
-    lim = RateLimiter()
+def test_whether_the_sweep_ran_never_shows_in_an_answer():
+    """An idle key starts afresh at its next request whether or not its bucket was swept
+    (which depends on other keys' traffic)."""
     spec = RateLimitSpec(1, 10, "fixed-window")
-    assert lim.check("s/r", spec, by("a"), 5).allowed  # windows [5, 15), [15, 25) …
-    for i in range(50):  # other keys' traffic long after: sweeps run
-        lim.check("s/r", RateLimitSpec(1, 1, "sliding-window"), by(f"x{i}"), 100 + i)
-    assert lim.check("s/r", spec, by("a"), 136).allowed
-    over = lim.check("s/r", spec, by("a"), 137)
-    assert (over.allowed, over.retry_after) == (False, 8)  # window [135, 145)
+    swept, kept = RateLimiter(), RateLimiter()
+    for lim in (swept, kept):
+        assert lim.check("s/r", spec, by("a"), 5).allowed  # window [5, 15)
+    for i in range(50):  # other keys' traffic long after: the idle bucket of "a" is swept
+        swept.check("s/r", RateLimitSpec(1, 1, "sliding-window"), by(f"x{i}"), 100 + i)
+    assert ("s/r", "a") not in swept.buckets and ("s/r", "a") in kept.buckets
+    for lim in (swept, kept):
+        assert lim.check("s/r", spec, by("a"), 137).allowed  # a new window [137, 147)
+        over = lim.check("s/r", spec, by("a"), 138)
+        assert (over.allowed, over.retry_after) == (False, 9)
 
 
 # --- Retry-After of the token bucket -------------------------------------------------------
