@@ -145,7 +145,9 @@ def test_sweeps_never_forget_an_active_key(algorithm):
     assert check(lim, spec, T0 + 10)[0] is True
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+# Fixed windows follow back to back from a key's first request, so whether an idle fixed-window
+# key may be forgotten is the limiter's choice (its phase is state); not pinned here.
+@pytest.mark.parametrize("algorithm", ["sliding-window", "token-bucket"])
 def test_sweeps_forget_idle_keys_whose_state_is_back_to_initial(algorithm):
     spec, lim = RateLimitSpec(1, 10, algorithm), RateLimiter()  # type: ignore[arg-type]
     for n in range(3):
@@ -158,23 +160,25 @@ def test_sweeps_forget_idle_keys_whose_state_is_back_to_initial(algorithm):
 
 
 def test_a_key_idle_for_less_than_its_window_is_kept_by_sweeps():
-    short, long = RateLimitSpec(1, 5), RateLimitSpec(1, 100)
+    short, long = RateLimitSpec(1, 5, "sliding-window"), RateLimitSpec(1, 100, "sliding-window")
     lim = RateLimiter()
     lim.check("s/short", short, facts("10.0.1.1"), T0)
     lim.check("s/long", long, facts("10.0.1.1"), T0)
     for i in range(MANY):
         lim.check("s/other", short, facts("10.0.0.2"), T0 + 50 + i / MANY)
-    assert len(lim) == 2  # the 5 s key went, the 100 s key stays
+    # the 5 s key went (sliding: every hit expired), the 100 s key stays
+    assert len(lim) == 2
     assert lim.check("s/long", long, facts("10.0.1.1"), T0 + 60).allowed is False
 
 
 # --- the microsecond of slack --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", ["fixed-window", "sliding-window"])
 def test_a_client_a_microsecond_early_is_on_time(algorithm):
-    """Float slack: `start + window` may round a hair above `now + retry_after`; a client that
-    waited what it was told is on time (up to 1 µs early), but not 10 µs early."""
+    """Float slack of the window algorithms: `start + window` may round a hair above
+    `now + retry_after`; a client that waited what it was told is on time (up to 1 µs early),
+    but not 10 µs early. (The token bucket judges Retry-After by the check's own comparison.)"""
     spec = RateLimitSpec(1, 1, algorithm)  # type: ignore[arg-type]
     early, on_time = RateLimiter(), RateLimiter()
     for lim in (early, on_time):
