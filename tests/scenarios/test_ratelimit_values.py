@@ -185,3 +185,26 @@ def test_a_client_a_microsecond_early_is_on_time(algorithm):
         assert check(lim, spec, 0)[0] is True
     assert check(early, spec, 1 - 1e-5)[0] is False
     assert check(on_time, spec, 1 - 1e-6)[0] is True
+
+
+@pytest.mark.parametrize(
+    ("window", "first", "now", "retry"),
+    [
+        (10, 0.3, 3.3, 7),  # 10.3 - 3.3 is 7.000000000000001 in floats: 7 s is still enough
+        (10, 0.3, 4.3, 6),
+        (10, 0.8, 3.8, 7),
+        (10, 0.8, 4.8, 6),
+        (10, 0.3, 9.3, 1),
+    ],
+)
+def test_token_bucket_retry_after_is_exact_at_float_edges(window, first, now, retry):
+    """Retry-After is the least whole number of seconds that works: waiting it passes, waiting
+    a second less does not (fixed examples of the property test's edge cases)."""
+    spec = RateLimitSpec(1, window, "token-bucket")
+    runs = [RateLimiter() for _ in range(3)]
+    for lim in runs:
+        assert check(lim, spec, first)[0] is True
+    assert check(runs[0], spec, now) == (False, 0, retry, retry)
+    assert check(runs[1], spec, now + retry)[0] is True
+    if retry > 1:
+        assert check(runs[2], spec, now + retry - 1)[0] is False
