@@ -62,6 +62,12 @@ def test_token_bucket_values():
     assert check(lim, spec, 100) == (True, 1, 5, 0)  # refilled to 2, never above
 
 
+def test_token_bucket_refills_while_not_empty():
+    spec, lim = RateLimitSpec(2, 10, "token-bucket"), RateLimiter()  # a token every 5 s
+    assert check(lim, spec, 0) == (True, 1, 5, 0)
+    assert check(lim, spec, 5) == (True, 1, 5, 0)  # one token back: 2, then 1 taken
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_limit_zero_waits_a_window(algorithm):
     spec, lim = RateLimitSpec(0, 2.5, algorithm), RateLimiter()  # type: ignore[arg-type]
