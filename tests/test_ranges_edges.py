@@ -337,3 +337,45 @@ def test_plan_decisions_say_why():
     assert plan_range("GET", "bytes=0-0,5-9", None, 10).decision == sat((0, 0), (5, 9))
     assert plan_range("GET", "bytes=0-1", None, 10).decision == sat((0, 1))
     assert plan_range("GET", None, None, 10).decision == RangeDecision("none")
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "kind", "reason"),
+    [
+        (None, 10, "none", "no Range header"),
+        ("bytes", 10, "ignore", 'not a ranges-specifier (range-unit "=" range-set)'),
+        ("b@d=0-1", 10, "ignore", 'not a ranges-specifier (range-unit "=" range-set)'),
+        ("items=0-1", 10, "ignore", "range unit 'items' is not bytes (§14.2: ignored)"),
+        ("bytes= 0-1", 10, "ignore", "whitespace after '=' (OWS is only allowed around commas)"),
+        ("bytes=0-9=", 10, "ignore", "invalid range-spec '0-9='"),
+        ("bytes=" + "a" * 45, 10, "ignore", "invalid range-spec '" + "a" * 40 + "'"),
+        ("bytes=,", 10, "ignore", "empty range-set"),
+        ("bytes=-1", 0, "ignore", "zero-length representation: the whole of it is the suffix"),
+        ("bytes=5-1", 10, "ignore", "invalid range '5-1': last-pos is less than first-pos"),
+        ("bytes=50-", 10, "unsatisfiable", "no range overlaps the 10 bytes"),
+        ("bytes=0-1,5-6", 10, "satisfiable", "2 range-spec(s)"),
+    ],
+)
+def test_decision_reasons(header, size, kind, reason):
+    decision = parse_range(header, size)
+    assert (decision.kind, decision.reason) == (kind, reason)
+
+
+@pytest.mark.parametrize(
+    ("header", "decision"),
+    [
+        ("\x0cbytes=0-1", IGNORE),  # only SP and HTAB are trimmed
+        ("Xbytes=0-1X", IGNORE),
+        ("bytes=0-1X", IGNORE),
+        ("bytes=-1", sat((9, 9))),  # the shortest suffix
+        ("bytes=-2", sat((8, 9))),
+    ],
+)
+def test_more_parse_edges(header, decision):
+    assert parse_range(header, 10) == decision
+
+
+def test_cleared_cache_serves_small_sizes_correctly():
+    ranges.clear_caches()
+    assert representation(3) == b"000"
+    assert representation(12) == b"0000000000 a"

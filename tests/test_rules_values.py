@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from mockstatus import rules, semantics
+from mockstatus import codes, rules, semantics
 from mockstatus.queries import DEFAULT_OPTIONS, parse_options
 from mockstatus.types import Query, ResponsePlan
 
@@ -225,7 +225,9 @@ def test_406_lists_the_available_formats():
     available = ["text/plain; charset=utf-8", "application/json", "text/html; charset=utf-8"]
     doc = json.loads(p.body)
     assert doc["available"] == available
-    assert doc["description"].endswith(" Available: " + ", ".join(available) + ".")
+    assert doc["description"] == (
+        codes.lookup(406).description + " Available: " + ", ".join(available) + "."
+    )
 
 
 def test_408_closes_the_connection():
@@ -344,10 +346,12 @@ def test_511_is_json_when_json_is_negotiated():
     assert (doc["code"], doc["reason"]) == (511, "Network Authentication Required")
 
 
-def test_200_carries_no_cache_validators():
-    p = plan(200)
-    assert one(p, "Cache-Control") == "no-cache"
-    assert one(p, "ETag") is not None
+@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+def test_200_and_304_carry_the_same_validators(fmt):
+    ok, not_modified = plan(200, fmt=fmt), plan(304, fmt=fmt)
+    assert one(ok, "Cache-Control") == one(not_modified, "Cache-Control") == "no-cache"
+    assert one(ok, "ETag") is not None
+    assert one(not_modified, "ETag") == one(ok, "ETag")  # RFC 9110 §15.4.5: the 200's validator
 
 
 # --- the table itself ----------------------------------------------------------------------------

@@ -62,6 +62,12 @@ def test_token_bucket_values():
     assert check(lim, spec, 100) == (True, 1, 5, 0)  # refilled to 2, never above
 
 
+def test_token_bucket_refills_while_not_empty():
+    spec, lim = RateLimitSpec(2, 10, "token-bucket"), RateLimiter()  # a token every 5 s
+    assert check(lim, spec, 0) == (True, 1, 5, 0)
+    assert check(lim, spec, 5) == (True, 1, 5, 0)  # one token back: 2, then 1 taken
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_limit_zero_waits_a_window(algorithm):
     spec, lim = RateLimitSpec(0, 2.5, algorithm), RateLimiter()  # type: ignore[arg-type]
@@ -145,7 +151,9 @@ def test_sweeps_never_forget_an_active_key(algorithm):
     assert check(lim, spec, T0 + 10)[0] is True
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+# Fixed windows follow back to back from a key's first request, so whether an idle fixed-window
+# key may be forgotten is the limiter's choice (its phase is state); not pinned here.
+@pytest.mark.parametrize("algorithm", ["sliding-window", "token-bucket"])
 def test_sweeps_forget_idle_keys_whose_state_is_back_to_initial(algorithm):
     spec, lim = RateLimitSpec(1, 10, algorithm), RateLimiter()  # type: ignore[arg-type]
     for n in range(3):
@@ -158,26 +166,51 @@ def test_sweeps_forget_idle_keys_whose_state_is_back_to_initial(algorithm):
 
 
 def test_a_key_idle_for_less_than_its_window_is_kept_by_sweeps():
-    short, long = RateLimitSpec(1, 5), RateLimitSpec(1, 100)
+    short, long = RateLimitSpec(1, 5, "sliding-window"), RateLimitSpec(1, 100, "sliding-window")
     lim = RateLimiter()
     lim.check("s/short", short, facts("10.0.1.1"), T0)
     lim.check("s/long", long, facts("10.0.1.1"), T0)
     for i in range(MANY):
         lim.check("s/other", short, facts("10.0.0.2"), T0 + 50 + i / MANY)
-    assert len(lim) == 2  # the 5 s key went, the 100 s key stays
+    # the 5 s key went (sliding: every hit expired), the 100 s key stays
+    assert len(lim) == 2
     assert lim.check("s/long", long, facts("10.0.1.1"), T0 + 60).allowed is False
 
 
 # --- the microsecond of slack --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", ["fixed-window", "sliding-window"])
 def test_a_client_a_microsecond_early_is_on_time(algorithm):
-    """Float slack: `start + window` may round a hair above `now + retry_after`; a client that
-    waited what it was told is on time (up to 1 µs early), but not 10 µs early."""
+    """Float slack of the window algorithms: `start + window` may round a hair above
+    `now + retry_after`; a client that waited what it was told is on time (up to 1 µs early),
+    but not 10 µs early. (The token bucket judges Retry-After by the check's own comparison.)"""
     spec = RateLimitSpec(1, 1, algorithm)  # type: ignore[arg-type]
     early, on_time = RateLimiter(), RateLimiter()
     for lim in (early, on_time):
         assert check(lim, spec, 0)[0] is True
     assert check(early, spec, 1 - 1e-5)[0] is False
     assert check(on_time, spec, 1 - 1e-6)[0] is True
+
+
+@pytest.mark.parametrize(
+    ("window", "first", "now", "retry"),
+    [
+        (10, 0.3, 3.3, 7),  # 10.3 - 3.3 is 7.000000000000001 in floats: 7 s is still enough
+        (10, 0.3, 4.3, 6),
+        (10, 0.8, 3.8, 7),
+        (10, 0.8, 4.8, 6),
+        (10, 0.3, 9.3, 1),
+    ],
+)
+def test_token_bucket_retry_after_is_exact_at_float_edges(window, first, now, retry):
+    """Retry-After is the least whole number of seconds that works: waiting it passes, waiting
+    a second less does not (fixed examples of the property test's edge cases)."""
+    spec = RateLimitSpec(1, window, "token-bucket")
+    runs = [RateLimiter() for _ in range(3)]
+    for lim in runs:
+        assert check(lim, spec, first)[0] is True
+    assert check(runs[0], spec, now) == (False, 0, retry, retry)
+    assert check(runs[1], spec, now + retry)[0] is True
+    if retry > 1:
+        assert check(runs[2], spec, now + retry - 1)[0] is False
