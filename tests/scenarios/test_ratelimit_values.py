@@ -50,7 +50,7 @@ def test_fixed_window_values():
     assert check(lim, spec, 2.2) == (True, 0, 8, 0)
     assert check(lim, spec, 2.5) == (False, 0, 8, 8)
     assert check(lim, spec, 10) == (True, 1, 10, 0)
-    assert check(lim, spec, 35) == (True, 1, 5, 0)  # windows [30, 40): back to back from 0
+    assert check(lim, spec, 35) == (True, 1, 10, 0)  # idle for a whole window: a fresh one from 35
 
 
 def test_token_bucket_values():
