@@ -277,7 +277,8 @@ class Journal:
         self._last_seq = 0
         self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
         # The same waiters by index key (None: tested against every entry).
-        self._waiters_by_key: dict[tuple[int, str | int] | None, dict[_Waiter, None]] = {}
+        # (An entry's field is looked up by position, hence `object`.)
+        self._waiters_by_key: dict[tuple[int, object] | None, dict[_Waiter, None]] = {}
 
     def record(
         self,

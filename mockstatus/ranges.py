@@ -368,7 +368,7 @@ def plan_range(
             f"416 Range Not Satisfiable: no requested range overlaps the {size}-byte "
             f"representation ({unsatisfied_range(size)}).\n"
         ).encode("ascii")
-        headers = (
+        headers: Headers = (
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Range", unsatisfied_range(size)),
             *validators,

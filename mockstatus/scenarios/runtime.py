@@ -459,7 +459,9 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
 _LOWER_NAMES: dict[int, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
 
 
-def _prepend(front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]):
+def _prepend(
+    front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
     """`front` + the fields of `base` whose names `front` does not set (case-insensitive).
 
     `base` is a reused plan's headers: its lower-cased names are computed once, keyed by the

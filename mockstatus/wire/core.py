@@ -43,7 +43,7 @@ def _alive(request: web.BaseRequest) -> asyncio.Transport:
     transport = request.transport
     if transport is None or transport.is_closing():
         raise ClientGone()
-    return transport  # type: ignore[return-value]
+    return transport
 
 
 async def write_interim(request: web.BaseRequest, interim: Interim) -> None:
