@@ -18,10 +18,10 @@ from functools import lru_cache
 
 from mockstatus import __version__, codes, conditional
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import FRAMING_HEADERS
 from mockstatus.queries import (
     DEFAULT_OPTIONS,
     FORMATS,
-    FRAMING_HEADERS,
     CodeChoice,
     Options,
     check_header,

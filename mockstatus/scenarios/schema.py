@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, get_args
 
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.limits import MAX_DELAY, MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
 from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
 from mockstatus.scenarios.model import (
@@ -31,7 +32,7 @@ from mockstatus.scenarios.model import (
 )
 from mockstatus.scenarios.responses import _Responses
 from mockstatus.scenarios.safe_regex import SafeRegex
-from mockstatus.scenarios.values import _CONTROL, _TOKEN, _V, At, Params, Report, _describe
+from mockstatus.scenarios.values import _V, At, Params, Report, _describe
 from mockstatus.types import Fault
 
 _METHODS = (
@@ -74,7 +75,7 @@ class _Schema(_Responses):
         if "name" in top:
             name = self.label(top["name"], "name", slash_ok=False)
             self.name_at = (top["name"].line, top["name"].col)
-        elif not default_name or "/" in default_name or _CONTROL.search(default_name):
+        elif not default_name or "/" in default_name or FIELD_CONTROL.search(default_name):
             self.problem(root, f"cannot use {default_name!r} as the scenario name; set 'name'")
             name = None
         self.name = name
@@ -192,7 +193,7 @@ class _Schema(_Responses):
         m = self.mapping(v, name, None)
         rules = []
         for key, item in (m or {}).items():
-            if header and not _TOKEN.fullmatch(key):
+            if header and not TOKEN.fullmatch(key):
                 self.problem(v.keys[key], f"header name {key!r} is not a valid HTTP field name")  # type: ignore[index]
                 continue
             text = None if item.kind == "null" else self.string(item, f"{name}.{key}")

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
 from mockstatus.scenarios.templates import Template, TemplateError, compile_template
 
 _DIGITS = re.compile(r"\s*[0-9]{1,9}\s*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token (names, methods)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9110 §5.5: no CR, LF, NUL in fields
 
 Params = frozenset[str] | None  # the route path's parameters; None = unknown (path was invalid)
 At = tuple[int, int]
@@ -89,7 +88,7 @@ class _Reader:
     def label(self, v: _V, what: str, slash_ok: bool = True) -> str | None:
         text = self.string(v, what)
         if text is not None and (
-            not text.strip() or _CONTROL.search(text) or (not slash_ok and "/" in text)
+            not text.strip() or FIELD_CONTROL.search(text) or (not slash_ok and "/" in text)
         ):
             rule = "" if slash_ok else ", '/'"
             self.problem(v, f"'{what}' must be a non-empty name without control characters{rule}")
@@ -158,7 +157,7 @@ class _Reader:
             return text
         prefix, colon, arg = text.partition(":")
         arg = arg.strip()
-        if colon and prefix in prefixed and arg and (prefix != "header" or _TOKEN.fullmatch(arg)):
+        if colon and prefix in prefixed and arg and (prefix != "header" or TOKEN.fullmatch(arg)):
             return f"{prefix}:{arg.lower() if prefix == 'header' else arg}"
         options = ", ".join([*plain, *(f"{p}:NAME" for p in prefixed)])
         self.problem(v, f"'{name}' must be one of {options}, got {text!r}")
