@@ -65,7 +65,7 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
 
 
 def _seconds(text: str) -> float:
-    from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
+    from mockstatus.durations import DURATION_HINT, parse_duration
 
     try:
         return parse_duration(text.strip())

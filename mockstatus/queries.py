@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from mockstatus import codes
+from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
@@ -345,8 +346,6 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
     `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
     (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
     """
-    from mockstatus.scenarios.durations import parse_duration
-
     max_seconds = 60.0
     fault = drip = None
     if (value := query.get("drip")) is not None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mockstatus.durations import DURATION_HINT, parse_duration
 from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
-from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
 from mockstatus.scenarios.templates import Template, TemplateError, compile_template
 
 _DIGITS = re.compile(r"\s*[0-9]{1,9}\s*")
