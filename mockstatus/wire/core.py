@@ -121,24 +121,6 @@ def build_response(plan: ResponsePlan) -> web.Response:
     return resp
 
 
-async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
-    """Execute a plan: interims, delay, then the final response, a drip or a fault."""
-    try:
-        if plan.interims or plan.delay:
-            await send_interims(request, plan)
-        if plan.fault is not None:
-            from mockstatus.wire.faults import send_fault  # faults import core's helpers
-
-            return await send_fault(request, plan, plan.fault)
-        if plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
-            from mockstatus.wire.faults import send_drip
-
-            return await send_drip(request, plan, plan.drip)
-        return build_response(plan)
-    except (ClientGone, ConnectionResetError):
-        return _gone()
-
-
 def _gone() -> web.Response:
     # The client left; aiohttp's write on a closed transport is a quiet no-op.
     resp = web.Response(status=499, reason="Client Closed Request")
