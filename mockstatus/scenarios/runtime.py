@@ -150,9 +150,7 @@ class ScenarioRuntime:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def respond(
-        self, facts: RequestFacts, sem: semantics.StatusSemantics
-    ) -> tuple[ResponsePlan, str, str] | None:
+    def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
         if not self.matcher.candidates(facts.path):
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
@@ -180,7 +178,7 @@ class ScenarioRuntime:
             extra_headers = decision.headers  # on allowed responses too
             if not decision.allowed:
                 self.rejections[(route.scenario, route.name)] += 1
-                plan = self._rejected(facts, decision, sem)
+                plan = self._rejected(facts, decision)
                 return plan, route.scenario, route.name
         window = outage.active(route.outage, elapsed)
         if window is not None:
@@ -220,7 +218,7 @@ class ScenarioRuntime:
                 else sequence.step(route.sequence, count - 1)
             )
         assert spec is not None  # the loader guarantees respond or sequence
-        plan = self.build(spec, facts, params, count, sem, extra_headers, retry_after, keys, n)
+        plan = self.build(spec, facts, params, count, extra_headers, retry_after, keys, n)
         if delay or fault is not None:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
@@ -268,7 +266,6 @@ class ScenarioRuntime:
         facts: RequestFacts,
         params: dict[str, str],
         count: int,
-        sem: semantics.StatusSemantics,
         extra_headers: tuple[tuple[str, str], ...] = (),
         retry_after: str | None = None,
         keys: tuple[int, ...] = _FIXED_KEYS,
@@ -370,9 +367,7 @@ class ScenarioRuntime:
             drip=spec.drip,
         )
 
-    def _rejected(
-        self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics
-    ) -> ResponsePlan:
+    def _rejected(self, facts: RequestFacts, decision: Any) -> ResponsePlan:
         """429 with the limiter's fields; the per-code part is built once per (method, format)."""
         fmt = semantics.negotiate(facts.header("accept"))
         key = (facts.method, fmt)

@@ -35,7 +35,7 @@ def make(tmp_path: Path) -> ScenarioRuntime:
 
 def status(rt: ScenarioRuntime, path: str, client: str | None = None) -> int:
     headers = {"x-client-id": client} if client is not None else {}
-    answer = rt.respond(RequestFacts("GET", path, headers=headers), SEM)
+    answer = rt.respond(RequestFacts("GET", path, headers=headers))
     assert answer is not None
     return answer[0].status
 

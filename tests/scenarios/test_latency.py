@@ -95,7 +95,7 @@ routes:
 """
     scenario = load_text(text, "l.yaml", tmp_path, "l")
     rt = ScenarioRuntime(ScenarioSet((scenario,)), clock=ManualClock(), rng=random.Random(1))
-    delays = [rt.respond(RequestFacts(method="GET", path="/l"), SEM)[0].delay for _ in range(50)]
+    delays = [rt.respond(RequestFacts(method="GET", path="/l"))[0].delay for _ in range(50)]
     assert all(1.1 <= d <= 1.2 for d in delays)
     assert len(set(delays)) == 50
 
