@@ -28,6 +28,7 @@ from mockstatus.scenarios import chaos, draws, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
+    INITIAL_STATE,
     ResponseSpec,
     Route,
     Scenario,
@@ -61,8 +62,9 @@ class SessionState:
     # Call counts (sequences, `{{ count }}`): one per route here; per client or header value
     # (`per:`) in `keyed`, least recently used first and at most MAX_COUNTERS, since clients
     # choose those keys.
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    keyed: OrderedDict[tuple[str, str, str], int] = field(default_factory=OrderedDict)
+    # Keyed by (route_key, per-key value); the value is "" for a route's global count.
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    keyed: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
@@ -158,7 +160,7 @@ class ScenarioRuntime:
         states = state.states
 
         def state_of(scenario: str, machine: str) -> str:
-            return states.get((scenario, machine), "start")
+            return states.get((scenario, machine), INITIAL_STATE)
 
         found = self.matcher.match(facts, state_of)
         if found is None:
@@ -201,7 +203,7 @@ class ScenarioRuntime:
         # advance and its state transition does not happen (as for a rate-limited call).
         own = override is None and fault is None
         per = sequence.per_key(route.sequence, facts)
-        count_key = (key, per, "")
+        count_key = (key, per)
         table = state.keyed if per else state.counts
         count = table.get(count_key, 0) + 1
         if own:
@@ -398,14 +400,18 @@ class ScenarioRuntime:
                             "calls": sum(
                                 n
                                 for table in ((default.counts, default.keyed) if default else ())
-                                for (k, _, _), n in table.items()
+                                for (k, _), n in table.items()
                                 if k == route_key(r)
                             ),
                         }
                         for r in s.routes
                     ],
                     "states": {
-                        m: (default.states.get((s.name, m), "start") if default else "start")
+                        m: (
+                            default.states.get((s.name, m), INITIAL_STATE)
+                            if default
+                            else INITIAL_STATE
+                        )
                         for m in machines
                     },
                     "sessions": sorted(k for k in self.sessions if k is not None),
