@@ -29,7 +29,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
@@ -136,6 +136,12 @@ def _check_params(query: Mapping[str, str], accepted: tuple[str, ...], where: st
             )
 
 
+@overload
+def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int: ...
+@overload
+def _int_param(
+    query: Mapping[str, str], name: str, default: None, low: int, high: int
+) -> int | None: ...
 def _int_param(
     query: Mapping[str, str], name: str, default: int | None, low: int, high: int
 ) -> int | None:
@@ -148,6 +154,14 @@ def _int_param(
     return int(text)
 
 
+@overload
+def _float_param(
+    query: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float: ...
+@overload
+def _float_param(
+    query: Mapping[str, str], name: str, default: None, low: float, high: float
+) -> float | None: ...
 def _float_param(
     query: Mapping[str, str], name: str, default: float | None, low: float, high: float
 ) -> float | None:

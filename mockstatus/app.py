@@ -146,7 +146,7 @@ class Mockstatus:
                     # RFC 9110 §10.1.1: a server that knows its final answer without the body
                     # may send it instead of the 100. 413 and 417 refuse the body itself, so
                     # they go out instead of `100 Continue`; every other code gets the 100.
-                    answer = runtime.respond(facts, self.semantics) if runtime else None
+                    answer = runtime.respond(facts) if runtime else None
                     if answer is not None:
                         plan, scenario, route = answer
                     else:
@@ -167,7 +167,7 @@ class Mockstatus:
                     # Not needed to answer; read for the journal only when it fits the cap, so a
                     # large upload to /status/503 is answered 503, never 413.
                     facts = replace(facts, body=await self._read_body(request))
-                answer = runtime.respond(facts, self.semantics)
+                answer = runtime.respond(facts)
                 if answer is not None:
                     plan, scenario, route = answer
             if plan is None:

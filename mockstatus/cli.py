@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from mockstatus import __version__
 from mockstatus.journal import parse_redact
@@ -38,7 +38,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise UsageError(message)
 
 
@@ -65,7 +65,7 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
 
 
 def _seconds(text: str) -> float:
-    from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
+    from mockstatus.durations import DURATION_HINT, parse_duration
 
     try:
         return parse_duration(text.strip())
@@ -410,8 +410,8 @@ async def _serve(
     urls = " and ".join(f"{scheme}://{_bracket(site)}:{port}" for site in sites)
     scenarios = "none"
     if app.store.folder is not None:
-        names = ", ".join(s.name for s in app.store.current.scenarios) or "none"
-        scenarios = f"{app.store.folder}: {names}"
+        loaded = ", ".join(s.name for s in app.store.current.scenarios) or "none"
+        scenarios = f"{app.store.folder}: {loaded}"
     print(
         f"mockstatus {__version__} listening on {urls} (scenarios: {scenarios})",
         file=out,
@@ -480,7 +480,9 @@ async def _listen(
                     raise
                 sites[host] = site
                 if bound == 0:
-                    bound = site._server.sockets[0].getsockname()[1]
+                    server = site._server  # set by start(): the loop's listening server
+                    assert isinstance(server, asyncio.Server)
+                    bound = server.sockets[0].getsockname()[1]
             return sites, bound
         except OSError as exc:
             for site in sites.values():

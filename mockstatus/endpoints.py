@@ -37,10 +37,12 @@ from mockstatus.semantics import (
     interims_for,
     negotiate,
 )
-from mockstatus.types import RequestFacts, ResponsePlan
+from mockstatus.types import Headers, RequestFacts, ResponsePlan
 
 
-def _json_plan(status: int, doc: object, facts: RequestFacts, headers=()) -> ResponsePlan:
+def _json_plan(
+    status: int, doc: object, facts: RequestFacts, headers: Headers = ()
+) -> ResponsePlan:
     return finish(
         ResponsePlan(
             status=status,

@@ -6,6 +6,19 @@ semantics, the wire, the client) may use it.
 
 from __future__ import annotations
 
+import re
+
 SESSION_HEADER = "X-Mockstatus-Session"  # a scenario session (state, sequences, draws) per value
 ADMIN_PREFIX = "/__mockstatus"  # every admin endpoint lives under it (no trailing slash)
 JOURNAL_FILTERS = ("route", "path", "session", "method", "scenario", "status", "since", "limit")
+
+# RFC 9110 §5.6.2: token = 1*tchar (field names, methods, range units). Use with fullmatch.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 §5.5: a field value (or a reason phrase, RFC 9112 §4) holds visible characters, SP,
+# HTAB and obs-text; never CR, LF, NUL or another control. Use with search.
+FIELD_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# Message framing and the connection are the server's (RFC 9112 §6, §9.6): a user-set
+# Content-Length or Transfer-Encoding desynchronises the client, Connection decides keep-alive.
+# Lower-case, like every header-name set here.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})

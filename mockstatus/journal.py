@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from mockstatus.http_syntax import TOKEN
 from mockstatus.limits import (
     BODY_EXCERPT,
     MAX_JOURNAL_HEADER_VALUE,
@@ -51,7 +52,6 @@ SEQ_LIMIT = 1e9  # a `since` below this is a journal seq, above it an epoch time
 # `--journal-redact default`: the request headers that carry credentials (and Set-Cookie, which
 # a client may echo back in tests of cookie handling).
 DEFAULT_REDACT = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token (a field name)
 _SURROGATE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte, as surrogateescape decodes it
 
 # Memory estimate per entry, measured with tracemalloc on CPython 3.11 with 3 to 100 headers
@@ -75,7 +75,7 @@ def parse_redact(text: str) -> frozenset[str]:
             names |= DEFAULT_REDACT
         elif word.lower() == "none":
             raise ValueError("journal redaction: 'none' cannot be combined with header names")
-        elif not _TOKEN.fullmatch(word):
+        elif not TOKEN.fullmatch(word):
             raise ValueError(
                 f"journal redaction: {word!r} is not a header name; use default, none, "
                 "or a comma-separated list of header names (e.g. default,X-Api-Key)"
@@ -278,7 +278,8 @@ class Journal:
         self._last_seq = 0
         self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
         # The same waiters by index key (None: tested against every entry).
-        self._waiters_by_key: dict[tuple[int, str | int] | None, dict[_Waiter, None]] = {}
+        # (An entry's field is looked up by position, hence `object`.)
+        self._waiters_by_key: dict[tuple[int, object] | None, dict[_Waiter, None]] = {}
 
     def record(
         self,

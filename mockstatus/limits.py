@@ -13,8 +13,6 @@ MIB = 1024 * KIB
 # --- time --------------------------------------------------------------------------------------
 MAX_DELAY = 300.0  # seconds: the one cap on sleeps, delays, drips and latencies
 MAX_SLEEP_MS = int(MAX_DELAY * 1000)  # the `sleep` query, in milliseconds
-MAX_WAIT = MAX_DELAY  # scenario delays, drips and fault delays (seconds)
-MAX_LATENCY = MAX_DELAY  # a latency draw's long tail is cut here (seconds)
 MAX_HANG = 600.0  # seconds: a hung request is released after this even if the client never leaves
 MAX_CONTINUE_DELAY_MS = 60_000  # `?continue=<ms>` before the 100 is sent
 MAX_ADMIN_WAIT = 60.0  # seconds one `/requests/wait` may block

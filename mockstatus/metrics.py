@@ -19,8 +19,8 @@ def _label_order(item: tuple[tuple[object, ...], int]) -> tuple[str, ...]:
 
 
 def _labels(names: tuple[str, ...], values: tuple[object, ...]) -> str:
-    values = tuple("" if v is None else str(v) for v in values)
-    return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+    texts = tuple("" if v is None else str(v) for v in values)
+    return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, texts, strict=True))
 
 
 class Metrics:
@@ -62,9 +62,9 @@ class Metrics:
             "# HELP mockstatus_rate_limit_rejections_total Requests a scenario rate limit answered with 429.",
             "# TYPE mockstatus_rate_limit_rejections_total counter",
         ]
-        for key, n in sorted(rate_limited.items(), key=_label_order):
+        for scenario_route, n in sorted(rate_limited.items(), key=_label_order):
             lines.append(
-                f"mockstatus_rate_limit_rejections_total{{{_labels(('scenario', 'route'), key)}}} {n}"
+                f"mockstatus_rate_limit_rejections_total{{{_labels(('scenario', 'route'), scenario_route)}}} {n}"
             )
         lines += [
             "# HELP mockstatus_reloads_total Successful reloads of the scenarios folder.",

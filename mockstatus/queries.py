@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass
 
 from mockstatus import codes
+from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
 from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
 
@@ -25,20 +26,12 @@ _FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json
 AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}
 INTERIM_MODES = ("auto", "off", "force")
 
-# RFC 9110 §5.6.2 token characters.
-_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# RFC 9110 §5.5: field values are visible characters, SP and HTAB (obs-text allowed).
-_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# Message framing is the server's (RFC 9112 §6): a user-set Content-Length or Transfer-Encoding is
-# sent as given and desynchronises the client (AIOHTTP-NOTES); Connection decides keep-alive.
-FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-
 
 # --- validation helpers (one place for every user-supplied header, reason and location) ------
 
 
 def is_token(name: str) -> bool:
-    return bool(_TOKEN_RE.match(name))
+    return TOKEN.fullmatch(name) is not None
 
 
 def check_header(name: str, value: str, *, param: str = "header") -> tuple[str, str]:
@@ -48,7 +41,7 @@ def check_header(name: str, value: str, *, param: str = "header") -> tuple[str, 
             f"invalid {param} name {name!r}: a header name is a token (letters, digits, !#$%&'*+-.^_`|~)",
             param=param,
         )
-    if _BAD_VALUE_RE.search(value):
+    if FIELD_CONTROL.search(value):
         raise RequestError(
             f"invalid {param} value for {name}: CR, LF, NUL and other control characters are not allowed",
             param=param,
@@ -95,7 +88,7 @@ def _shown(text: str) -> str:
 
 def check_reason(reason: str) -> str:
     # RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
-    if not reason or _BAD_VALUE_RE.search(reason):
+    if not reason or FIELD_CONTROL.search(reason):
         raise RequestError(
             "invalid reason: 1 or more visible characters, spaces or tabs; no control characters",
             param="reason",
@@ -234,7 +227,7 @@ def check_retry_after(value: str) -> str:
     from mockstatus.conditional import parse_http_date
 
     if (value.isascii() and value.isdigit()) or (
-        _BAD_VALUE_RE.search(value) is None and parse_http_date(value)
+        FIELD_CONTROL.search(value) is None and parse_http_date(value)
     ):
         return value
     raise RequestError(
@@ -353,8 +346,6 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
     `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
     (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
     """
-    from mockstatus.scenarios.durations import parse_duration
-
     max_seconds = 60.0
     fault = drip = None
     if (value := query.get("drip")) is not None:

@@ -22,6 +22,7 @@ from mockstatus.conditional import (
     parse_http_date,
     strong_match,
 )
+from mockstatus.http_syntax import TOKEN
 from mockstatus.limits import MAX_RANGE_SIZE as MAX_SIZE
 from mockstatus.limits import MAX_RANGES
 from mockstatus.types import Headers
@@ -126,7 +127,6 @@ class RangeDecision:
     reason: str = field(default="", compare=False)
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # range-unit = token (§5.6.2)
 _INT_RANGE = re.compile(r"([0-9]+)-([0-9]*)")  # int-range = first-pos "-" [ last-pos ]
 _SUFFIX_RANGE = re.compile(r"-([0-9]+)")  # suffix-range = "-" suffix-length
 _HUGE = 1 << 63  # stands in for any position beyond every size we serve
@@ -161,7 +161,7 @@ def parse_range(header: str | None, size: int) -> RangeDecision:
         return RangeDecision("none", reason="no Range header")
     # ranges-specifier = range-unit "=" range-set; no whitespace around "=" (§14.1.1).
     unit, equals, range_set = header.strip(" \t").partition("=")
-    if not equals or not _TOKEN.fullmatch(unit):
+    if not equals or not TOKEN.fullmatch(unit):  # range-unit = token
         return _ignore('not a ranges-specifier (range-unit "=" range-set)')
     if unit.lower() != "bytes":  # range units are case-insensitive (§14.1)
         return _ignore(f"range unit {unit!r} is not bytes (§14.2: ignored)")
@@ -368,7 +368,7 @@ def plan_range(
             f"416 Range Not Satisfiable: no requested range overlaps the {size}-byte "
             f"representation ({unsatisfied_range(size)}).\n"
         ).encode("ascii")
-        headers = (
+        headers: Headers = (
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Range", unsatisfied_range(size)),
             *validators,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mockstatus.queries import FORMATS, Options
+from mockstatus.types import RandomSource
 
 STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_LOCATION = "/anything"
@@ -31,11 +32,11 @@ class Draft:
     headers: list[tuple[str, str]]
     body: bytes | None = None  # None: the negotiated default body
     content_type: str | None = None
-    extra: dict | None = None
+    extra: dict[str, object] | None = None
     negotiated: bool = True
     close: bool = False
     dynamic: bool = False  # depends on something per request (rng, a header): never memoise
-    rng: random.Random | None = None
+    rng: RandomSource | None = None
     # The status whose representation the derived ETag names: the response's own code (its
     # encoded body is hashed once the body is known), or 200 for a 304. None: no derived ETag.
     etag_from: int | None = None
@@ -213,7 +214,8 @@ def _rule_428(d: Draft) -> None:
 def _rule_429(d: Draft) -> None:
     _retry_after(d)
     window = RATE_LIMIT_DEFAULT
-    reset = d.opts.retry_after if (d.opts.retry_after or "").isdigit() else str(window)
+    retry_after = d.opts.retry_after
+    reset = retry_after if retry_after is not None and retry_after.isdigit() else str(window)
     d.headers += [
         ("RateLimit-Policy", f'"default";q={RATE_LIMIT_DEFAULT};w={window}'),
         ("RateLimit", f'"default";r=0;t={reset}'),

@@ -18,10 +18,10 @@ from functools import lru_cache
 
 from mockstatus import __version__, codes, conditional
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import FRAMING_HEADERS
 from mockstatus.queries import (
     DEFAULT_OPTIONS,
     FORMATS,
-    FRAMING_HEADERS,
     CodeChoice,
     Options,
     check_header,
@@ -35,6 +35,7 @@ from mockstatus.types import (
     Headers,
     Interim,
     Query,
+    RandomSource,
     RequestFacts,
     ResponsePlan,
     SystemClock,
@@ -104,7 +105,7 @@ def negotiate(accept: str | None) -> str:
 
 
 def render_body(
-    code: int, reason: str, description: str, fmt: str, extra: dict | None = None
+    code: int, reason: str, description: str, fmt: str, extra: dict[str, object] | None = None
 ) -> bytes:
     """The default body of a status in a format: the one shape every code (and error) shares."""
     if fmt == "json":
@@ -197,7 +198,7 @@ def build_plan(
     *,
     body: bytes | None = None,
     content_type: str | None = None,
-    rng: random.Random | None = None,
+    rng: RandomSource | None = None,
     request_headers: Mapping[str, str] | None = None,
 ) -> tuple[ResponsePlan, bool]:
     """The plan of `code` per STATUS-SEMANTICS.md; returns (plan, cacheable).

@@ -6,7 +6,6 @@ Nothing here imports aiohttp.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,7 +56,17 @@ class ManualClock:
         self._wall += seconds
 
 
-Random = random.Random
+class RandomSource(Protocol):
+    """What the behaviour modules draw from: a `random.Random` in unit tests, a `Stream` when
+    serving."""
+
+    def random(self) -> float: ...
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
+
+    def getrandbits(self, k: int, /) -> int: ...
 
 
 class Query:

@@ -279,7 +279,7 @@ def runtime(text: str, base: Path) -> ScenarioRuntime:
 
 
 def call(rt: ScenarioRuntime, path: str = "/x", method: str = "GET", **headers: str):
-    answer = rt.respond(facts(path, method, **headers), SEM)
+    answer = rt.respond(facts(path, method, **headers))
     assert answer is not None
     return answer[0]
 

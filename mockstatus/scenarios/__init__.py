@@ -6,8 +6,8 @@ the immutable model (`model`), route matching (`matcher`), response templates (`
     Matcher(scenario_set).match(facts, state_of) -> (Route, params) | None
 """
 
+from mockstatus.durations import parse_duration
 from mockstatus.scenarios.check import run_check
-from mockstatus.scenarios.durations import parse_duration
 from mockstatus.scenarios.loader import load_files, load_folder, load_text
 from mockstatus.scenarios.matcher import Matcher, MatchResult, match_route
 from mockstatus.scenarios.model import (

@@ -19,14 +19,17 @@ import yaml.constructor
 import yaml.resolver
 
 try:
-    from yaml.cyaml import CParser
+    # Where yaml.cyaml takes it from (yaml.cyaml does not re-export it).
+    from yaml._yaml import CParser
+
+    HAVE_LIBYAML = True
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    CParser = None
+    HAVE_LIBYAML = False
 
 
-if CParser is not None:
+if HAVE_LIBYAML:
 
-    class _YieldingLoader(yaml.composer.Composer, CParser, yaml.resolver.Resolver):  # type: ignore[misc,valid-type]
+    class _YieldingLoader(yaml.composer.Composer, CParser, yaml.resolver.Resolver):
         """C events, Python composition (Composer first in the MRO overrides CParser's)."""
 
         def __init__(self, stream: str) -> None:

@@ -18,7 +18,8 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
-from typing import Protocol
+
+from mockstatus.types import RandomSource
 
 # The behaviours that draw, in the order of the keys `keys_for` derives.
 CHAOS, LATENCY, STATUS, UUID, PLAN = range(5)
@@ -28,19 +29,6 @@ _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment (the golden ratio, odd)
 _SUB_BITS = 20  # values one behaviour may draw per call: 2**20, far above any route's needs
 _TO_UNIT = 2.0**-53
-
-
-class RandomSource(Protocol):
-    """What the behaviour modules draw from: a `random.Random` in unit tests, a `Stream` when
-    serving."""
-
-    def random(self) -> float: ...
-
-    def uniform(self, a: float, b: float) -> float: ...
-
-    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float: ...
-
-    def getrandbits(self, k: int, /) -> int: ...
 
 
 def seed_of(rng: random.Random) -> int:

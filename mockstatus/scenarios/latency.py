@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 
-from mockstatus.limits import MAX_LATENCY
+from mockstatus.limits import MAX_DELAY
 from mockstatus.scenarios.draws import RandomSource
 from mockstatus.scenarios.model import LatencySpec
 
 
 def sample(spec: LatencySpec, rng: RandomSource) -> float:
     """Seconds to wait: fixed, uniform [low, high], normal (mean, stddev) or lognormal
-    (median, sigma), clamped to [0, MAX_LATENCY]."""
+    (median, sigma), clamped to [0, MAX_DELAY]."""
     kind, p = spec.kind, spec.params
     if kind == "fixed":
         value = p[0]
@@ -29,5 +29,5 @@ def sample(spec: LatencySpec, rng: RandomSource) -> float:
     else:  # the loader rejects other kinds
         raise ValueError(f"unknown latency kind {kind!r}")
     if not math.isfinite(value):
-        return MAX_LATENCY if value > 0 else 0.0
-    return min(max(value, 0.0), MAX_LATENCY)
+        return MAX_DELAY if value > 0 else 0.0
+    return min(max(value, 0.0), MAX_DELAY)

@@ -84,8 +84,10 @@ def compile_path(source: str) -> PathPattern:
             break
         prefix.append(segment)
     text = "".join(pieces)
-    regex = re.compile(text) if _linear(segments) else SafeRegex(text, MAX_REGEX_INPUT, True)
-    return PathPattern(source, None, regex, frozenset(params), tuple(prefix))
+    generated: re.Pattern[str] | SafeRegex = (
+        re.compile(text) if _linear(segments) else SafeRegex(text, MAX_REGEX_INPUT, True)
+    )
+    return PathPattern(source, None, generated, frozenset(params), tuple(prefix))
 
 
 def _linear(segments: list[str]) -> bool:

@@ -9,13 +9,12 @@ import math
 import mimetypes
 import stat
 
-from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_WAIT, MIN_DRIP_EVERY
+from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
+from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_DELAY, MIN_DRIP_EVERY
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
-    _CONTROL,
     _DIGITS,
-    _TOKEN,
     _V,
     At,
     Params,
@@ -24,10 +23,9 @@ from mockstatus.scenarios.values import (
 )
 from mockstatus.types import FAULT_KINDS, Drip, Fault
 
-# The wire layer owns framing and the connection (RFC 9112 §6, §9.6): a scenario that set these
-# would lie about the body or the connection and desynchronise the client. No fault takes them
-# either: `truncate` and `malformed-chunk` write their own lying framing.
-_FRAMING = {
+# What to use instead of each framing header (http_syntax.FRAMING_HEADERS) a scenario may not
+# set. No fault takes them either: `truncate` and `malformed-chunk` write their own lying framing.
+_FRAMING_ADVICE = {
     "content-length": "for a body shorter than promised, use fault: truncate",
     "transfer-encoding": "for a broken chunked body, use fault: malformed-chunk",
     "connection": "to close the connection after the response, use fault: close",
@@ -58,7 +56,7 @@ class _Responses(_Reader):
             return None
         statuses = self.statuses(m["status"]) if "status" in m else ((200, 1.0),)
         reason = self.string(m["reason"], "reason") if "reason" in m else None
-        if reason is not None and _CONTROL.search(reason):
+        if reason is not None and FIELD_CONTROL.search(reason):
             self.problem(m["reason"], "'reason' must not contain control characters (CR, LF, NUL…)")
         headers = self.headers(m["headers"], params) if "headers" in m else ()
         given = [key for key in ("body", "json", "file") if key in m]
@@ -89,7 +87,7 @@ class _Responses(_Reader):
                 self.problem(
                     item, f"'interim' codes must be 100, 102 or 103, got {_describe(item)}"
                 )
-        delay = (self.duration(m["delay"], "delay", cap=MAX_WAIT) or 0.0) if "delay" in m else 0.0
+        delay = (self.duration(m["delay"], "delay", cap=MAX_DELAY) or 0.0) if "delay" in m else 0.0
         drip = self.drip(m["drip"]) if "drip" in m else None
         fault = None
         if "fault" in m:
@@ -213,15 +211,16 @@ class _Responses(_Reader):
         out = []
         for name, item in (m or {}).items():
             at = v.keys[name]  # type: ignore[index]
-            if not _TOKEN.fullmatch(name):
+            if not TOKEN.fullmatch(name):
                 self.problem(at, f"header name {name!r} is not a valid HTTP field name")
                 continue
-            if name.lower() in _FRAMING:
-                self.problem(at, f"'{name}' is set by the server ({_FRAMING[name.lower()]})")
+            if name.lower() in FRAMING_HEADERS:
+                advice = _FRAMING_ADVICE[name.lower()]
+                self.problem(at, f"'{name}' is set by the server ({advice})")
                 continue
             for value in self.items(item, name):  # a list gives the field once per value
                 text = self.string(value, f"headers.{name}")
-                if text is not None and _CONTROL.search(text):
+                if text is not None and FIELD_CONTROL.search(text):
                     self.problem(
                         value, f"header '{name}' must not contain control characters (CR, LF, NUL…)"
                     )
@@ -270,7 +269,7 @@ class _Responses(_Reader):
             self.problem(v, "'drip' needs 'chunk' and 'every', as in {chunk: 10, every: 100ms}")
             return None
         chunk = self.integer(m["chunk"], "chunk", 1, 2**31, "a number of bytes, 1 or more")
-        every = self.duration(m["every"], "every", cap=MAX_WAIT)
+        every = self.duration(m["every"], "every", cap=MAX_DELAY)
         if every is not None and every < MIN_DRIP_EVERY:
             # A shorter pause is a busy loop writing tiny chunks: a core per client.
             self.problem(
@@ -291,7 +290,7 @@ class _Responses(_Reader):
                 self.missing(v, "'fault'", "kind")
                 return None, False
             kind_v = m["kind"]
-            delay = self.duration(m["delay"], "delay", cap=MAX_WAIT) if "delay" in m else None
+            delay = self.duration(m["delay"], "delay", cap=MAX_DELAY) if "delay" in m else None
             drip = self.drip(m["drip"]) if "drip" in m else None
             if ("delay" in m and delay is None) or ("drip" in m and drip is None):
                 return None, False

@@ -28,6 +28,7 @@ from mockstatus.scenarios import chaos, draws, latency, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
+    INITIAL_STATE,
     ResponseSpec,
     Route,
     Scenario,
@@ -61,8 +62,9 @@ class SessionState:
     # Call counts (sequences, `{{ count }}`): one per route here; per client or header value
     # (`per:`) in `keyed`, least recently used first and at most MAX_COUNTERS, since clients
     # choose those keys.
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    keyed: OrderedDict[tuple[str, str, str], int] = field(default_factory=OrderedDict)
+    # Keyed by (route_key, per-key value); the value is "" for a route's global count.
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    keyed: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
@@ -150,9 +152,7 @@ class ScenarioRuntime:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def respond(
-        self, facts: RequestFacts, sem: semantics.StatusSemantics
-    ) -> tuple[ResponsePlan, str, str] | None:
+    def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
         if not self.matcher.candidates(facts.path):
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
@@ -160,7 +160,7 @@ class ScenarioRuntime:
         states = state.states
 
         def state_of(scenario: str, machine: str) -> str:
-            return states.get((scenario, machine), "start")
+            return states.get((scenario, machine), INITIAL_STATE)
 
         found = self.matcher.match(facts, state_of)
         if found is None:
@@ -183,7 +183,7 @@ class ScenarioRuntime:
             extra_headers = decision.headers  # on allowed responses too
             if not decision.allowed:
                 self.rejections[(route.scenario, route.name)] += 1
-                plan = self._rejected(facts, decision, sem)
+                plan = self._rejected(facts, decision)
                 return plan, route.scenario, route.name
         window = outage.active(route.outage, elapsed)
         if window is not None:
@@ -206,7 +206,7 @@ class ScenarioRuntime:
         # advance and its state transition does not happen (as for a rate-limited call).
         own = override is None and fault is None
         per = sequence.per_key(route.sequence, facts)
-        count_key = (key, per, "")
+        count_key = (key, per)
         table = state.keyed if per else state.counts
         count = table.get(count_key, 0) + 1
         if own:
@@ -223,7 +223,7 @@ class ScenarioRuntime:
                 else sequence.step(route.sequence, count - 1)
             )
         assert spec is not None  # the loader guarantees respond or sequence
-        plan = self.build(spec, facts, params, count, sem, extra_headers, retry_after, keys, n)
+        plan = self.build(spec, facts, params, count, extra_headers, retry_after, keys, n)
         if delay or fault is not None:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
@@ -271,7 +271,6 @@ class ScenarioRuntime:
         facts: RequestFacts,
         params: dict[str, str],
         count: int,
-        sem: semantics.StatusSemantics,
         extra_headers: tuple[tuple[str, str], ...] = (),
         retry_after: str | None = None,
         keys: tuple[int, ...] = _FIXED_KEYS,
@@ -371,9 +370,7 @@ class ScenarioRuntime:
             drip=spec.drip,
         )
 
-    def _rejected(
-        self, facts: RequestFacts, decision: Any, sem: semantics.StatusSemantics
-    ) -> ResponsePlan:
+    def _rejected(self, facts: RequestFacts, decision: Any) -> ResponsePlan:
         """429 with the limiter's fields; the per-code part is built once per (method, format)."""
         fmt = semantics.negotiate(facts.header("accept"))
         key = (facts.method, fmt)
@@ -404,14 +401,18 @@ class ScenarioRuntime:
                             "calls": sum(
                                 n
                                 for table in ((default.counts, default.keyed) if default else ())
-                                for (k, _, _), n in table.items()
+                                for (k, _), n in table.items()
                                 if k == route_key(r)
                             ),
                         }
                         for r in s.routes
                     ],
                     "states": {
-                        m: (default.states.get((s.name, m), "start") if default else "start")
+                        m: (
+                            default.states.get((s.name, m), INITIAL_STATE)
+                            if default
+                            else INITIAL_STATE
+                        )
                         for m in machines
                     },
                     "sessions": sorted(k for k in self.sessions if k is not None),
@@ -460,7 +461,9 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
 _LOWER_NAMES: dict[int, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
 
 
-def _prepend(front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]):
+def _prepend(
+    front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
     """`front` + the fields of `base` whose names `front` does not set (case-insensitive).
 
     `base` is a reused plan's headers: its lower-cased names are computed once, keyed by the

@@ -62,12 +62,14 @@ class SafeRegex:
         data = text.encode("utf-8", "surrogatepass")
         if len(data) > self.cap:
             return False
-        return self._re.Match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
+        start: int = self._re.Match(_UNANCHORED, data, 0, len(data))[0][0]  # -1: no match
+        return start >= 0
 
     def search_bytes(self, data: bytes) -> bool:
         if len(data) > self.cap:
             return False
-        return self._re.Match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
+        start: int = self._re.Match(_UNANCHORED, data, 0, len(data))[0][0]  # -1: no match
+        return start >= 0
 
     def fullmatch_groups(self, text: str) -> dict[str, str] | None:
         """The named groups when the whole of `text` matches (those that took part), else None."""

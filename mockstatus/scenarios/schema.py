@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from mockstatus.limits import MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
+from mockstatus.limits import MAX_DELAY, MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
 from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -20,16 +21,18 @@ from mockstatus.scenarios.model import (
     LatencySpec,
     MatchSpec,
     OutageWindow,
+    RateAlgorithm,
     RateLimitSpec,
     ResponseSpec,
     Route,
     Scenario,
+    SequenceAfter,
     SequenceSpec,
     StateSpec,
 )
-from mockstatus.scenarios.responses import MAX_WAIT, _Responses
+from mockstatus.scenarios.responses import _Responses
 from mockstatus.scenarios.safe_regex import SafeRegex
-from mockstatus.scenarios.values import _CONTROL, _TOKEN, _V, At, Params, Report, _describe
+from mockstatus.scenarios.values import _V, At, Params, Report, _describe
 from mockstatus.types import Fault
 
 _METHODS = (
@@ -45,6 +48,8 @@ _ROUTE_KEYS = (
 _MATCH_KEYS = ("method", "path", "query", "headers", "body")
 _BODY_KEYS = ("contains", "json", "regex")
 _RATE_KEYS = ("limit", "window", "algorithm", "key")
+_RATE_ALGORITHMS: tuple[RateAlgorithm, ...] = get_args(RateAlgorithm)
+_SEQUENCE_AFTER: tuple[SequenceAfter, ...] = get_args(SequenceAfter)
 _OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
 _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
@@ -70,7 +75,7 @@ class _Schema(_Responses):
         if "name" in top:
             name = self.label(top["name"], "name", slash_ok=False)
             self.name_at = (top["name"].line, top["name"].col)
-        elif not default_name or "/" in default_name or _CONTROL.search(default_name):
+        elif not default_name or "/" in default_name or FIELD_CONTROL.search(default_name):
             self.problem(root, f"cannot use {default_name!r} as the scenario name; set 'name'")
             name = None
         self.name = name
@@ -188,7 +193,7 @@ class _Schema(_Responses):
         m = self.mapping(v, name, None)
         rules = []
         for key, item in (m or {}).items():
-            if header and not _TOKEN.fullmatch(key):
+            if header and not TOKEN.fullmatch(key):
                 self.problem(v.keys[key], f"header name {key!r} is not a valid HTTP field name")  # type: ignore[index]
                 continue
             text = None if item.kind == "null" else self.string(item, f"{name}.{key}")
@@ -238,11 +243,7 @@ class _Schema(_Responses):
                 )
             if spec is not None and times is not None:
                 steps.append((spec, times))
-        after = (
-            self.choice(route["after"], "after", ("repeat-last", "loop"))
-            if "after" in route
-            else None
-        )
+        after = self.choice(route["after"], "after", _SEQUENCE_AFTER) if "after" in route else None
         per = (
             self.counter_key(route["per"], "per", ("global", "client"), ("header",))
             if "per" in route
@@ -250,7 +251,7 @@ class _Schema(_Responses):
         )
         if not steps or len(steps) != len(v.value):
             return None
-        return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")  # type: ignore[arg-type]
+        return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")
 
     def rate_limit(self, v: _V) -> RateLimitSpec | None:
         m = self.mapping(v, "rate_limit", _RATE_KEYS)
@@ -264,16 +265,17 @@ class _Schema(_Responses):
             limit = self.integer(m["limit"], "limit", 0, 10**9, "a whole number of requests")
         if "window" in m:
             window = self.duration(m["window"], "window", positive=True)
-        algorithms = ("fixed-window", "sliding-window", "token-bucket")
         algorithm = (
-            self.choice(m["algorithm"], "algorithm", algorithms) if "algorithm" in m else None
+            self.choice(m["algorithm"], "algorithm", _RATE_ALGORITHMS) if "algorithm" in m else None
         )
-        key = None
+        bucket_key = None
         if "key" in m:
-            key = self.counter_key(m["key"], "key", ("client", "global"), ("header", "query"))
+            bucket_key = self.counter_key(
+                m["key"], "key", ("client", "global"), ("header", "query")
+            )
         if limit is None or window is None:
             return None
-        return RateLimitSpec(limit, window, algorithm or "fixed-window", key or "client")  # type: ignore[arg-type]
+        return RateLimitSpec(limit, window, algorithm or "fixed-window", bucket_key or "client")
 
     def respond_or_fault(
         self, m: dict[str, _V], at: _V, where: str, params: Params
@@ -341,7 +343,7 @@ class _Schema(_Responses):
         """50ms · {fixed: 50ms} · {uniform: [10ms, 200ms]} · {normal: {mean, stddev}} ·
         {lognormal: {median, sigma}}."""
         if v.kind in ("int", "float", "str"):
-            seconds = self.duration(v, "latency", cap=MAX_WAIT)
+            seconds = self.duration(v, "latency", cap=MAX_DELAY)
             return LatencySpec("fixed", (seconds,)) if seconds is not None else None
         m = self.mapping(v, "latency", _LATENCY_KINDS)
         if m is None:
@@ -352,13 +354,14 @@ class _Schema(_Responses):
         kind, spec = next(iter(v.value.items()))
         values: list[float | None] = []
         if kind == "fixed":
-            values = [self.duration(spec, "fixed", cap=MAX_WAIT)]
+            values = [self.duration(spec, "fixed", cap=MAX_DELAY)]
         elif kind == "uniform":
             if spec.kind != "seq" or len(spec.value) != 2:
                 self.problem(spec, "'uniform' takes [low, high], as in [10ms, 200ms]")
                 return None
-            values = [self.duration(item, "uniform", cap=MAX_WAIT) for item in spec.value]
-            if None not in values and values[0] > values[1]:  # type: ignore[operator]
+            values = [self.duration(item, "uniform", cap=MAX_DELAY) for item in spec.value]
+            low, high = values
+            if low is not None and high is not None and low > high:
                 self.problem(spec, "'uniform' needs low <= high")
                 return None
         elif kind in ("normal", "lognormal"):
@@ -373,12 +376,13 @@ class _Schema(_Responses):
                 elif name == "sigma":  # no unit: the spread of the log
                     values.append(self.number(p[name], name, 0.0, 100.0, "a number from 0 to 100"))
                 else:
-                    values.append(self.duration(p[name], name, cap=MAX_WAIT))
+                    values.append(self.duration(p[name], name, cap=MAX_DELAY))
         else:
             return None  # unknown key, already reported
-        if None in values:
+        params = tuple(value for value in values if value is not None)
+        if len(params) != len(values):
             return None
-        return LatencySpec(kind, tuple(values))  # type: ignore[arg-type]
+        return LatencySpec(kind, params)
 
     def state(self, v: _V) -> StateSpec | None:
         m = self.mapping(v, "state", _STATE_KEYS)

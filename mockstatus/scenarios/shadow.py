@@ -75,11 +75,11 @@ def shadowing(scenario_set: ScenarioSet, name: str) -> Shadowing:
             found = overlap(other, own) if before else overlap(own, other)
             if found is None or (other.scenario == name and found != "full"):
                 continue
-            key = "shadowed_by" if before else "shadows"
-            if len(result[key]) >= MAX_SHADOW_REPORT:
+            entries = result["shadowed_by"] if before else result["shadows"]
+            if len(entries) >= MAX_SHADOW_REPORT:
                 result["shadowing_complete"] = False
                 continue
-            result[key].append(
+            entries.append(
                 {
                     "scenario": other.scenario,
                     "route": other.name,

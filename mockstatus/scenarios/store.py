@@ -440,5 +440,5 @@ def _keep_unchanged(
             and scenario.file not in changed
             and not changed.intersection(scenario.body_files)
         )
-        kept.append(prior if same else scenario)
+        kept.append(prior if same and prior is not None else scenario)
     return ScenarioSet(tuple(kept))

@@ -15,14 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockstatus.http_syntax import FIELD_CONTROL
 from mockstatus.types import RequestFacts
 
 VARIABLES_HINT = "method, path, path.<param>, query.<name>, headers.<name>, body, uuid, now, count"
 _SIMPLE = ("method", "path", "body", "uuid", "now", "count")
 _PREFIXED = ("path", "query", "headers")
 _VAR_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-# CR, LF and NUL can never appear in an HTTP field value (RFC 9110 §5.5); nor other controls.
-_FIELD_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class TemplateError(ValueError):
@@ -115,7 +114,7 @@ class Template:
 
     def render_field(self, ctx: TemplateContext) -> str:
         """Render for a header value: CR/LF/NUL from the request become spaces (no injection)."""
-        return _FIELD_UNSAFE.sub(" ", self.render(ctx))
+        return FIELD_CONTROL.sub(" ", self.render(ctx))
 
 
 def literal(text: str) -> Template:

@@ -13,17 +13,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mockstatus.scenarios.durations import DURATION_HINT, parse_duration
+from mockstatus.durations import DURATION_HINT, parse_duration
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.scenarios.templates import Template, TemplateError, compile_template
 
 _DIGITS = re.compile(r"\s*[0-9]{1,9}\s*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token (names, methods)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9110 §5.5: no CR, LF, NUL in fields
 
 Params = frozenset[str] | None  # the route path's parameters; None = unknown (path was invalid)
 At = tuple[int, int]
+
+
+_Option = TypeVar("_Option", bound=str)
 
 
 @dataclass(slots=True, eq=False)
@@ -70,7 +72,8 @@ class _Reader:
                 guess = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean '{guess[0]}'?" if guess else "valid: " + ", ".join(allowed)
                 self.problem(at, f"unknown key '{key}' in {where} ({hint})")
-        return v.value
+        entries: dict[str, _V] = v.value
+        return entries
 
     def missing(self, at: _V, where: str, key: str) -> None:
         self.problem(at, f"{where} needs '{key}'")
@@ -85,7 +88,7 @@ class _Reader:
     def label(self, v: _V, what: str, slash_ok: bool = True) -> str | None:
         text = self.string(v, what)
         if text is not None and (
-            not text.strip() or _CONTROL.search(text) or (not slash_ok and "/" in text)
+            not text.strip() or FIELD_CONTROL.search(text) or (not slash_ok and "/" in text)
         ):
             rule = "" if slash_ok else ", '/'"
             self.problem(v, f"'{what}' must be a non-empty name without control characters{rule}")
@@ -93,7 +96,7 @@ class _Reader:
         return text.strip() if text is not None else None
 
     def integer(self, v: _V, name: str, low: float, high: float, expected: str) -> int | None:
-        number = v.value if v.kind == "int" else None
+        number: int | None = v.value if v.kind == "int" else None
         if v.kind == "str" and _DIGITS.fullmatch(v.value):
             number = int(v.value)
         if number is None or not low <= number <= high:
@@ -130,14 +133,18 @@ class _Reader:
             return None
         return seconds
 
-    def choice(self, v: _V, name: str, options: Sequence[str]) -> str | None:
+    def choice(self, v: _V, name: str, options: Sequence[_Option]) -> _Option | None:
+        """The option `v` names (typed as the options are: a Literal stays a Literal)."""
         text = self.string(v, name)
-        if text is not None and text not in options:
-            guess = difflib.get_close_matches(text, options, n=1)
-            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-            self.problem(v, f"'{name}' must be one of {', '.join(options)}, got {text!r}{hint}")
+        if text is None:
             return None
-        return text
+        for option in options:
+            if option == text:
+                return option
+        guess = difflib.get_close_matches(text, options, n=1)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        self.problem(v, f"'{name}' must be one of {', '.join(options)}, got {text!r}{hint}")
+        return None
 
     def counter_key(
         self, v: _V, name: str, plain: Sequence[str], prefixed: Sequence[str]
@@ -150,7 +157,7 @@ class _Reader:
             return text
         prefix, colon, arg = text.partition(":")
         arg = arg.strip()
-        if colon and prefix in prefixed and arg and (prefix != "header" or _TOKEN.fullmatch(arg)):
+        if colon and prefix in prefixed and arg and (prefix != "header" or TOKEN.fullmatch(arg)):
             return f"{prefix}:{arg.lower() if prefix == 'header' else arg}"
         options = ", ".join([*plain, *(f"{p}:NAME" for p in prefixed)])
         self.problem(v, f"'{name}' must be one of {options}, got {text!r}")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.types import Headers, Interim, ResponsePlan
 
 
@@ -22,16 +22,14 @@ class ClientGone(Exception):
 
 # A raw write is unchecked (AIOHTTP-NOTES): refuse CR, LF, NUL and other controls, and non-token
 # names, even though plans are validated when built — a header must never split the response.
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _head_bytes(status: int, reason: str, headers: Headers) -> bytes:
-    if _BAD_VALUE.search(reason):
+    if FIELD_CONTROL.search(reason):
         raise ValueError(f"invalid reason phrase {reason!r}")
     lines = [f"HTTP/1.1 {status} {reason}\r\n"]
     for name, value in headers:
-        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+        if not TOKEN.fullmatch(name) or FIELD_CONTROL.search(value):
             raise ValueError(f"invalid header {name!r}: {value!r}")
         lines.append(f"{name}: {value}\r\n")
     lines.append("\r\n")
@@ -43,7 +41,7 @@ def _alive(request: web.BaseRequest) -> asyncio.Transport:
     transport = request.transport
     if transport is None or transport.is_closing():
         raise ClientGone()
-    return transport  # type: ignore[return-value]
+    return transport
 
 
 async def write_interim(request: web.BaseRequest, interim: Interim) -> None:
@@ -121,24 +119,6 @@ def build_response(plan: ResponsePlan) -> web.Response:
     if plan.close:
         resp.force_close()
     return resp
-
-
-async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
-    """Execute a plan: interims, delay, then the final response, a drip or a fault."""
-    try:
-        if plan.interims or plan.delay:
-            await send_interims(request, plan)
-        if plan.fault is not None:
-            from mockstatus.wire.faults import send_fault  # faults import core's helpers
-
-            return await send_fault(request, plan, plan.fault)
-        if plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
-            from mockstatus.wire.faults import send_drip
-
-            return await send_drip(request, plan, plan.drip)
-        return build_response(plan)
-    except (ClientGone, ConnectionResetError):
-        return _gone()
 
 
 def _gone() -> web.Response:

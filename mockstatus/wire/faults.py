@@ -119,7 +119,7 @@ async def _truncate(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamR
     if plan.head or plan.bodiless:
         # No body to cut short (and StreamResponse.write() would put bytes after a HEAD/204
         # head): the head, then the connection closes.
-        resp = build_response(plan)
+        resp: web.StreamResponse = build_response(plan)
         resp.force_close()
         return resp
     body = plan.body or b"x" * 64

@@ -99,7 +99,7 @@ class ConnectionHandler(RequestHandler):
 
     # --- sniffer --------------------------------------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:  # type: ignore[override]
+    def data_received(self, data: bytes) -> None:
         if self._force_close or self._close:
             return
         buf = self._sniffed + bytes(data)

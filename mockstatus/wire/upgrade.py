@@ -83,8 +83,8 @@ async def raw_upgrade(
         return resp
     # Take the bytes over before the 101 goes out: anything the client sends as soon as it reads
     # the 101 must reach the echo, not aiohttp's HTTP parser (which would answer it with a 400).
-    parser = _EchoParser(transport)  # type: ignore[arg-type]
-    request.protocol.set_parser(parser)  # type: ignore[arg-type]
+    parser = _EchoParser(transport)
+    request.protocol.set_parser(parser)  # type: ignore[arg-type]  # aiohttp types set_parser for its own HTTP parser only
     echoed = 0
     try:
         await resp.prepare(request)

@@ -62,7 +62,7 @@ routes:
 def outcomes(rt: ScenarioRuntime, n: int = 100) -> list[str]:
     out = []
     for _ in range(n):
-        plan, _, _ = rt.respond(RequestFacts(method="GET", path="/c"), SEM)
+        plan, _, _ = rt.respond(RequestFacts(method="GET", path="/c"))
         out.append(plan.fault.kind if plan.fault else str(plan.status))
     return out
 

@@ -35,7 +35,7 @@ def make(tmp_path: Path) -> ScenarioRuntime:
 
 def status(rt: ScenarioRuntime, path: str, client: str | None = None) -> int:
     headers = {"x-client-id": client} if client is not None else {}
-    answer = rt.respond(RequestFacts("GET", path, headers=headers), SEM)
+    answer = rt.respond(RequestFacts("GET", path, headers=headers))
     assert answer is not None
     return answer[0].status
 
@@ -59,7 +59,7 @@ def test_the_real_cap_holds(tmp_path):
     rt = make(tmp_path)
     state = rt.session(None)
     for i in range(MAX_COUNTERS + 300):
-        state.keyed[("c/keyed", f"h:pre-{i}", "")] = 1  # as earlier calls left them
+        state.keyed[("c/keyed", f"h:pre-{i}")] = 1  # as earlier calls left them
         if len(state.keyed) > MAX_COUNTERS:
             state.keyed.popitem(last=False)
     for i in range(50):

@@ -47,7 +47,7 @@ def test_large_finite_weights_still_work(tmp_path):
         clock=ManualClock(),
         rng=random.Random(1),
     )
-    picks = [rt.respond(RequestFacts("GET", "/x"), SEM)[0].status for _ in range(400)]
+    picks = [rt.respond(RequestFacts("GET", "/x"))[0].status for _ in range(400)]
     assert set(picks) == {200, 503} and 250 < picks.count(503) < 350
 
 
@@ -105,7 +105,7 @@ def test_now_past_year_9999_is_clamped_not_a_500(tmp_path, wall, shown):
     rt = ScenarioRuntime(
         ScenarioSet((load_text(NOW, "n.yaml", tmp_path, "n"),)), clock=clock, rng=random.Random(1)
     )
-    plan = rt.respond(RequestFacts("GET", "/now"), SEM)[0]
+    plan = rt.respond(RequestFacts("GET", "/now"))[0]
     assert (plan.status, plan.body) == (200, shown.encode())
     assert dict(plan.headers)["X-Now"] == shown
 

@@ -28,7 +28,7 @@ def runtime(text: str, tmp_path: Path, clock: ManualClock, name: str = "t") -> S
 
 def call(rt: ScenarioRuntime, path: str = "/m", session: str | None = None):
     headers = {"x-mockstatus-session": session} if session else {}
-    plan, _, _ = rt.respond(RequestFacts(method="GET", path=path, headers=headers), SEM)
+    plan, _, _ = rt.respond(RequestFacts(method="GET", path=path, headers=headers))
     return plan
 
 
@@ -254,7 +254,7 @@ def test_an_outage_answers_instead_of_the_route(tmp_path):
     clock = ManualClock()
     rt = runtime(SEQUENCE_AND_STATE, tmp_path, clock)
     assert [call(rt).status for _ in range(3)] == [503] * 3
-    assert rt.respond(RequestFacts(method="GET", path="/state"), SEM) is None
+    assert rt.respond(RequestFacts(method="GET", path="/state")) is None
     clock.advance(5)
     assert [call(rt).status for _ in range(3)] == [202, 202, 200]
     assert call(rt, "/state").status == 204

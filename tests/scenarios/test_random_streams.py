@@ -46,7 +46,7 @@ def make(text: str, tmp_path: Path, rng_seed: int = 1) -> ScenarioRuntime:
 
 def call(rt: ScenarioRuntime, path: str, session: str | None = None) -> tuple:
     headers = {"x-mockstatus-session": session} if session is not None else {}
-    answer = rt.respond(RequestFacts("GET", path, headers=headers), SEM)
+    answer = rt.respond(RequestFacts("GET", path, headers=headers))
     assert answer is not None
     plan = answer[0]
     return (plan.status, plan.fault.kind if plan.fault else None, plan.delay, plan.body)

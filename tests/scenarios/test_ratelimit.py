@@ -267,7 +267,7 @@ def runtime(text: str, tmp_path: Path, clock: ManualClock) -> ScenarioRuntime:
 
 
 def answer(rt: ScenarioRuntime, **kw):
-    plan, _, _ = rt.respond(facts(**kw), SEM)
+    plan, _, _ = rt.respond(facts(**kw))
     return plan, {n.lower(): v for n, v in plan.headers}
 
 

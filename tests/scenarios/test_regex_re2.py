@@ -44,7 +44,7 @@ def runtime(text: str, tmp_path: Path) -> ScenarioRuntime:
 
 
 def status(rt: ScenarioRuntime, facts: RequestFacts) -> int | None:
-    answer = rt.respond(facts, SEM)
+    answer = rt.respond(facts)
     return None if answer is None else answer[0].status
 
 
@@ -117,9 +117,9 @@ routes:
     respond: {status: 200, body: "{{ path.id }}|{{ path.tab }}"}
 """
     rt = runtime(text, tmp_path)
-    assert rt.respond(RequestFacts("GET", "/u/42/x"), SEM)[0].body == b"42|x"
-    assert rt.respond(RequestFacts("GET", "/u/é42"), SEM) is None
-    assert rt.respond(RequestFacts("GET", "/u/42"), SEM)[0].body == b"42|"
+    assert rt.respond(RequestFacts("GET", "/u/42/x"))[0].body == b"42|x"
+    assert rt.respond(RequestFacts("GET", "/u/é42")) is None
+    assert rt.respond(RequestFacts("GET", "/u/42"))[0].body == b"42|"
 
 
 def test_odd_request_bytes_do_not_break_a_regex(tmp_path):

@@ -29,7 +29,7 @@ def call(rt: ScenarioRuntime, method: str = "GET", path: str = "/x", **kw):
     headers = {k.lower(): v for k, v in kw.pop("headers", {}).items()}
     query = Query(tuple(kw.pop("query", {}).items()))
     facts = RequestFacts(method=method, path=path, headers=headers, query=query, **kw)
-    answer = rt.respond(facts, SEM)
+    answer = rt.respond(facts)
     return None if answer is None else answer[0]
 
 

@@ -100,7 +100,7 @@ def runtime(text: str, tmp_path: Path) -> ScenarioRuntime:
 
 def call(rt: ScenarioRuntime, sem, **kw) -> int:
     kw.setdefault("remote", "10.0.0.1")
-    answer = rt.respond(RequestFacts(method="GET", path="/x", **kw), sem)
+    answer = rt.respond(RequestFacts(method="GET", path="/x", **kw))
     assert answer is not None
     return answer[0].status
 

@@ -1,0 +1,24 @@
+"""Executing a plan: the one entry point the app calls. Above core (the head, the interims) and
+faults (drips, broken responses), so neither imports the other's caller."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mockstatus.types import ResponsePlan
+from mockstatus.wire.core import ClientGone, _gone, build_response, send_interims
+from mockstatus.wire.faults import send_drip, send_fault
+
+
+async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
+    """Execute a plan: interims, delay, then the final response, a drip or a fault."""
+    try:
+        if plan.interims or plan.delay:
+            await send_interims(request, plan)
+        if plan.fault is not None:
+            return await send_fault(request, plan, plan.fault)
+        if plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
+            return await send_drip(request, plan, plan.drip)
+        return build_response(plan)
+    except (ClientGone, ConnectionResetError):
+        return _gone()
