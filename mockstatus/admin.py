@@ -149,9 +149,16 @@ def _int_param(
     if text is None:
         return default
     text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise AdminError(400, f"invalid {name} {text!r}: an integer from {low} to {high}")
-    return int(text)
+    # Length first: int() of 4,301+ digits raises Python's own message, not ours.
+    digits = text.lstrip("0") or "0"
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(digits) > len(str(high))
+        or not low <= int(digits) <= high
+    ):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise AdminError(400, f"invalid {name} {shown!r}: an integer from {low} to {high}")
+    return int(digits)
 
 
 @overload

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import ipaddress
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -295,7 +296,7 @@ def main(
                 if getattr(args, name, None) is None:
                     setattr(args, name, value)
     except UsageError as exc:
-        print(f"mockstatus: error: {exc}", file=err)
+        print(f"mockstatus: error: {clipped(str(exc))}", file=err)
         return 2
     if args.command == "check":
         from mockstatus.scenarios.check import run_check
@@ -504,3 +505,11 @@ def _reload_later(app: Any) -> None:
     task = asyncio.ensure_future(app.store.reload_async())
     _BACKGROUND.add(task)
     task.add_done_callback(_BACKGROUND.discard)
+
+
+_LONG_VALUE = re.compile(r"'([^']{40})[^']{20,}'")
+
+
+def clipped(message: str) -> str:
+    """An error line quotes what was given: a value of thousands of characters is cut."""
+    return _LONG_VALUE.sub(lambda m: f"'{m.group(1)}…'", message)

@@ -22,6 +22,7 @@ SHUTDOWN_TIMEOUT = 5.0  # default `--shutdown-timeout`: well under Docker's 10 s
 BODY_READ_TIMEOUT = 30.0  # seconds a request body may take to arrive
 IDLE_TIMEOUT = 75.0  # seconds a connection may wait for (the rest of) a request's head, then closes
 MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 = off) is refused
+MAX_FAULT_INTERVAL = 60.0  # seconds: a `?drip=` interval or a `slow-headers` `?delay=`, at most
 MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
 MAX_SHUTDOWN_TIMEOUT = MAX_HANG  # `--shutdown-timeout`, at most
 EMFILE_LOG_EVERY = 10.0  # seconds: at most one "out of file descriptors" line per interval

@@ -14,7 +14,7 @@ from mockstatus import codes
 from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
-from mockstatus.limits import MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
+from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
 from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
 
 FORMATS = {
@@ -346,7 +346,6 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
     `?fault=KIND` is one of FAULT_KINDS. For `slow-headers` the head is spread over `?delay=`
     (a duration, default 2s, at most 60 s) or, when only `?sleep=` is given, over `sleep` ms.
     """
-    max_seconds = 60.0
     fault = drip = None
     if (value := query.get("drip")) is not None:
         chunk, _sep, every = value.partition("/")
@@ -355,7 +354,7 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                 raise ValueError
             seconds = parse_duration(every or "100ms")
             # int() of over 4,300 digits raises ValueError too: a 400 like any bad chunk.
-            if int(chunk) < 1 or not MIN_DRIP_EVERY <= seconds <= max_seconds:
+            if int(chunk) < 1 or not MIN_DRIP_EVERY <= seconds <= MAX_FAULT_INTERVAL:
                 raise ValueError
             drip = Drip(chunk=int(chunk), every=seconds)
         except ValueError:
@@ -379,7 +378,7 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                     param, delay = "sleep", float(text) / 1000.0
                 else:
                     delay = 2.0
-                if not 0 < delay <= max_seconds:  # also rejects NaN
+                if not 0 < delay <= MAX_FAULT_INTERVAL:  # also rejects NaN
                     raise ValueError
             except ValueError:
                 hint = "a duration like 500ms or 2s" if param == "delay" else "milliseconds"

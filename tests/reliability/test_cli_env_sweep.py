@@ -63,9 +63,6 @@ def test_a_hostile_value_is_one_line_and_exit_2(served, argv, env, names) -> Non
         assert names in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="found by this suite: cli.py echoes a 5,000-character value whole"
-)
 @pytest.mark.parametrize(
     "argv", [["serve", "--port", "9" * 5000], ["serve", "--clock", "x" * 5000]]
 )

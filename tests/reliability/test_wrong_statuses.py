@@ -88,10 +88,6 @@ def test_bad_input_gets_its_exact_status(loaded, method, target, body, status, s
             assert reader.read_response()[1].status == 204
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this suite: admin's integer parameters answer Python's ValueError text",
-)
 def test_a_python_message_is_not_the_answer_to_a_long_limit(loaded) -> None:
     _, resp = rawhttp.request(loaded.port, "GET", f"/__mockstatus/requests?limit={DIGITS}")
     assert resp.status == 400
