@@ -396,8 +396,8 @@ def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> Mocks
         app.handle,
         error_planner=_malformed_plan,
         handler_cancellation=True,  # a client that leaves cancels its hung or dripping handler
-        # aiohttp closes a connection whose next request head is not complete by then: this
-        # bounds idle keep-alive connections and slow-header (slowloris) clients alike.
+        # aiohttp (3.14.4 and later: hence the lower bound) closes a connection whose next request
+        # head is not complete by then: this bounds idle and slow-header (slowloris) clients alike.
         keepalive_timeout=app.idle_timeout,
         **logger_kwargs(quiet),
         **kwargs,
