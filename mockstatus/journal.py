@@ -300,7 +300,7 @@ class Journal:
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
         cut: tuple[str, ...] = ()
         # Small headers (all values together within one value's cap) are kept as they are.
-        total = len("".join(headers.values())) if count <= MAX_JOURNAL_HEADERS else -1
+        total = sum(map(len, headers.values())) if count <= MAX_JOURNAL_HEADERS else -1
         if 0 <= total <= MAX_JOURNAL_HEADER_VALUE:
             size = total + count * HEADER_OVERHEAD
         else:
