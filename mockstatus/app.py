@@ -106,6 +106,7 @@ class Mockstatus(Pipeline):
             token=admin_token,
             clock_controllable=clock_controllable,
             loopback_only=loopback_only,
+            body_read_timeout=body_read_timeout,
         )
 
     # --- dispatch ----------------------------------------------------------------------------
