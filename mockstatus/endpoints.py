@@ -16,9 +16,6 @@ from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
-    DEFAULT_OPTIONS,
-    FORMATS,
-    Options,
     check_header,
     is_token,
     parse_code,
@@ -39,7 +36,14 @@ from mockstatus.semantics import (
     interims_for,
     negotiate,
 )
-from mockstatus.types import Headers, RequestFacts, ResponsePlan
+from mockstatus.types import (
+    DEFAULT_OPTIONS,
+    FORMATS,
+    Headers,
+    Options,
+    RequestFacts,
+    ResponsePlan,
+)
 
 
 def _json_plan(

@@ -11,15 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mockstatus import endpoints, semantics
 from mockstatus.errors import RequestError
 from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.journal import Journal
-from mockstatus.metrics import Metrics
-from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import BodySource, Clock, Decision, RequestFacts, ResponsePlan
+
+if TYPE_CHECKING:  # types only: metrics imports the access log, which imports aiohttp
+    from mockstatus.journal import Journal
+    from mockstatus.metrics import Metrics
+    from mockstatus.scenarios.store import ScenarioStore
 
 _SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
 

@@ -20,10 +20,7 @@ from mockstatus import __version__, codes, conditional
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FRAMING_HEADERS
 from mockstatus.queries import (
-    DEFAULT_OPTIONS,
-    FORMATS,
     CodeChoice,
-    Options,
     check_header,
     interim_mode,
     parse_interim_list,
@@ -31,9 +28,12 @@ from mockstatus.queries import (
 )
 from mockstatus.rules import CODE_RULES, STANDARD_METHODS, Draft
 from mockstatus.types import (
+    DEFAULT_OPTIONS,
+    FORMATS,
     Clock,
     Headers,
     Interim,
+    Options,
     Query,
     RandomSource,
     RequestFacts,
