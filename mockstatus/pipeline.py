@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # types only: metrics imports the access log, which imports a
     from mockstatus.metrics import Metrics
     from mockstatus.scenarios.store import ScenarioStore
 
+_new_decision = tuple.__new__
 _SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
 
 
@@ -94,7 +95,12 @@ class Pipeline:
                 if facts.body is None and body.exists and endpoints.is_echo(facts.path):
                     facts = replace(facts, body=await body.read())
                 plan = endpoints.builtin_plan(facts, self.semantics)
-            return Decision(self._ready(plan, facts), facts, scenario, route)
+            # _ready, inlined; tuple.__new__ skips NamedTuple's Python-level __new__ (hot path)
+            if plan.upgrade is None:
+                plan = semantics.with_interims(plan, facts, self.interim_mode)
+            else:
+                plan = endpoints.checked_upgrade(plan, facts)
+            return _new_decision(Decision, (plan, facts, scenario, route))
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
             if getattr(err, "unread_body", False):

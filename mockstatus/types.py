@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -273,11 +273,13 @@ class BodySource(Protocol):
         False when the client left meanwhile."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What `Mockstatus.decide` answers for one request, ready for a transport: `plan` has its
+class Decision(NamedTuple):
+    """What `Pipeline.decide` answers for one request, ready for a transport: `plan` has its
     interims applied (`semantics.with_interims`); `facts` carries the body when it was read;
-    `scenario`/`route` name the scenario route that answered (None: a built-in endpoint)."""
+    `scenario`/`route` name the scenario route that answered (None: a built-in endpoint).
+
+    Immutable like the frozen dataclasses here, but a NamedTuple: one is made per request, and a
+    tuple is about 3x cheaper to make than a frozen dataclass (timeit)."""
 
     plan: ResponsePlan
     facts: RequestFacts
