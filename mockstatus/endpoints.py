@@ -12,7 +12,7 @@ import html
 import json
 from urllib.parse import parse_qsl
 
-from mockstatus import codes, conditional, ranges
+from mockstatus import codes, conditional, httpbin, ranges
 from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
@@ -78,6 +78,7 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
     headers: dict[str, str] = {}
     for name, value in facts.header_items:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    fields = httpbin.body_fields(facts)  # httpbin's data, files (and multipart form)
     return {
         "method": facts.method,
         "url": f"{facts.scheme}://{facts.host}{facts.raw_path or facts.path}",
@@ -87,7 +88,10 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
         "body": text if text is not None else base64.b64encode(body).decode(),
         "body_encoding": "utf-8" if text is not None else "base64",
         "json": parsed_json,
-        "form": form,
+        "form": form or fields.form,
+        "data": fields.data,
+        "files": fields.files,
+        "origin": facts.remote,
         "client": facts.remote,
         "http_version": f"{facts.version[0]}.{facts.version[1]}",
     }
@@ -102,7 +106,7 @@ def echo_plan(facts: RequestFacts) -> ResponsePlan:
 
 
 def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
-    """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … until `/anything` answers 200."""
+    """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … and then `/get`, like httpbin."""
     n = parse_digits(
         tail, "n", MAX_REDIRECTS, f"an integer from 0 to {MAX_REDIRECTS}", what="redirect count"
     )
@@ -114,7 +118,9 @@ def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     if n == 0:
         return _json_plan(200, describe_request(facts), facts)
     suffix = f"?status={status}" if facts.query.get("status") else ""
-    location = f"/redirect/{n - 1}{suffix}" if n > 1 else "/anything"
+    if facts.query.get("absolute"):
+        suffix += ("&" if suffix else "?") + "absolute=" + (facts.query.get("absolute") or "")
+    location = httpbin.redirect_location(facts, n, suffix)
     fmt = negotiate(facts.header("accept"))
     reason = codes.lookup(status).reason
     return finish(
@@ -150,6 +156,11 @@ def _index_json() -> bytes:
                 "/anything",
                 "/redirect/{n}",
                 "/__mockstatus/health",
+                *(
+                    path
+                    for path, _ in httpbin.CATALOG
+                    if path not in ("/anything", "/redirect/{n}")
+                ),
             ],
         },
         indent=2,
@@ -170,8 +181,16 @@ def _index_html() -> bytes:
         '<a href="/anything">/anything</a>, <a href="/redirect/3">/redirect/3</a>. '
         "Any code from 100 to 599 works; the registered ones:</p>\n"
         "<table><thead><tr><th>code</th><th>reason</th><th>meaning</th><th>defined in</th>"
-        f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table></body></html>\n"
+        f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n{_httpbin_html()}</body></html>\n"
     ).encode()
+
+
+def _httpbin_html() -> str:
+    items = "\n".join(
+        f"<li><code>{html.escape(path)}</code>: {html.escape(what)}</li>"
+        for path, what in httpbin.CATALOG
+    )
+    return f"<h2>httpbin endpoints</h2>\n<ul>\n{items}\n</ul>\n"
 
 
 _INDEX = {"json": _index_json(), "html": _index_html()}
@@ -300,8 +319,13 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
 CONDITIONAL_ETAG = '"ms-conditional-v1"'
 
 
-def is_echo(path: str) -> bool:
+def _is_anything(path: str) -> bool:
     return path == "/anything" or path.startswith("/anything/")
+
+
+def is_echo(path: str) -> bool:
+    """Whether the built-in endpoint at `path` needs the request body (the app reads it)."""
+    return _is_anything(path) or httpbin.reads_body(path)
 
 
 def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
@@ -310,7 +334,7 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     path = facts.path
     if path.startswith("/status/") or path == "/status":
         plan = status_plan(facts, path[8:], sem)
-    elif is_echo(path):
+    elif _is_anything(path):
         plan = echo_plan(facts)
     elif path.startswith("/redirect/"):
         plan = redirect_plan(path[10:], facts)
@@ -321,7 +345,10 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     elif path == "/":
         plan = index_plan(facts)
     else:
-        return not_found_plan(facts)
+        found = httpbin.plan(facts, sem._rng, sem.clock)  # the httpbin catalog (docs/httpbin.md)
+        if found is None:
+            return not_found_plan(facts)
+        plan = found
     if facts.query:
         fault, drip = parse_fault_options(facts.query)
         if fault is not None or drip is not None:
