@@ -66,7 +66,7 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
     if text and (content_type.endswith("json") or content_type == ""):
         try:
             parsed_json = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
             parsed_json = None
     form: dict[str, str | list[str]] = {}
     if text and content_type == "application/x-www-form-urlencoded":

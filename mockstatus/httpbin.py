@@ -35,6 +35,7 @@ from mockstatus.httpbin_auth import (
     parse_digest,
 )
 from mockstatus.limits import (
+    MAX_DRIP_WRITES,
     MAX_HTTPBIN_BYTES,
     MAX_HTTPBIN_DELAY,
     MAX_HTTPBIN_LINKS,
@@ -197,7 +198,7 @@ def body_fields(facts: RequestFacts) -> BodyFields:
     if data and not data.startswith("data:"):
         try:
             parsed = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
             parsed = None
     return BodyFields(data, form, files, parsed)
 
@@ -218,7 +219,11 @@ def _multipart(content_type: str, body: bytes, form: dict[str, Any], files: dict
             media = part.get_content_type() if "content-type" in part else None
             _add(files, name, _text_or_data_url(payload, media or "application/octet-stream"))
         else:
-            _add(form, name, payload.decode(part.get_content_charset() or "utf-8", "replace"))
+            try:
+                text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            except LookupError:  # a charset Python does not know
+                text = payload.decode("utf-8", "replace")
+            _add(form, name, text)
 
 
 def _post_doc(facts: RequestFacts) -> dict[str, Any]:
@@ -356,7 +361,7 @@ def _h_bytes(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
 def _h_stream_bytes(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
     n = _count(args[0], "n", MAX_HTTPBIN_BYTES)
     chunk_text = facts.query.get("chunk_size", "10240") or ""
-    chunk = max(1, _count(chunk_text, "chunk_size", MAX_HTTPBIN_BYTES))
+    chunk = max(1, _count(chunk_text, "chunk_size", MAX_HTTPBIN_BYTES), -(-n // MAX_DRIP_WRITES))
     body = _random_bytes(_rng_for(facts, ctx), n)
     return _plan(facts, body, "application/octet-stream").evolve(drip=Drip(chunk=chunk, every=0.0))
 
@@ -380,7 +385,9 @@ def _h_drip(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
     if (code := q.get("code")) is not None:
         status = parse_code(code, param="code", allow_1xx=False)
     plan = _plan(facts, b"*" * numbytes, "application/octet-stream", status=status)
-    return plan.evolve(delay=delay, drip=Drip(chunk=1, every=duration / numbytes))
+    chunk = -(-numbytes // MAX_DRIP_WRITES)  # one byte at a time up to MAX_DRIP_WRITES bytes
+    writes = -(-numbytes // chunk)
+    return plan.evolve(delay=delay, drip=Drip(chunk=chunk, every=duration / writes))
 
 
 def _h_range(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
@@ -519,8 +526,12 @@ def _h_digest(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
             param="algorithm",
         )
     stale_after = args[4] if len(args) > 4 else "never"
-    if stale_after != "never" and not (stale_after.isascii() and stale_after.isdigit()):
-        raise RequestError("invalid stale_after: a count or 'never'", param="stale_after")
+    if stale_after != "never" and not (
+        stale_after.isascii() and stale_after.isdigit() and len(stale_after) <= 9
+    ):
+        raise RequestError(
+            "invalid stale_after: a count (at most 9 digits) or 'never'", param="stale_after"
+        )
     qop = qop_text if qop_text in QOPS else None  # httpbin: anything else offers both
     cookies = request_cookies(facts)
     require_cookie = (facts.query.get("require-cookie") or "").lower() in ("1", "t", "true")
@@ -563,7 +574,8 @@ def _h_digest(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
         return challenge(False, last_nonce)
     headers: tuple[tuple[str, str], ...] = (fake,)
     if stale_value:
-        following = str(int(stale_value) - 1) if stale_value.isdigit() else "never"
+        counts = stale_value.isascii() and stale_value.isdigit() and len(stale_value) <= 9
+        following = str(int(stale_value) - 1) if counts else "never"
         headers += (_set_cookie("stale_after", following),)
     return _json(facts, {"authenticated": True, "user": user}, headers=headers)
 

@@ -47,6 +47,9 @@ MAX_REGEX_INPUT = 8 * KIB  # bytes of a path, header or query value a user regex
 MAX_REGEX_BODY = 64 * KIB  # bytes of a body a user regex runs on
 MAX_HTTPBIN_BYTES = 100 * KIB  # httpbin's /bytes, /stream-bytes, /range and /drip ?numbytes=
 MAX_HTTPBIN_LINKS = 200  # httpbin's /links/{n}
+MAX_DRIP_WRITES = (
+    1000  # writes of httpbin's /drip and /stream-bytes: larger bodies go in bigger pieces
+)
 MAX_HTTPBIN_STREAM = 100  # JSON lines of httpbin's /stream/{n}
 MAX_SEED_DIGITS = 100  # digits of a `?seed=` (Python refuses int() of more than 4,300)
 

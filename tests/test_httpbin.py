@@ -469,3 +469,65 @@ def test_index_lists_the_catalog(base: str) -> None:
     assert "/digest-auth/{qop}/{user}/{passwd}/{algorithm}/{stale_after}" in listed
     assert "/get" in listed and listed.count("/anything") == 1
     assert "<code>/image/{png,jpeg,webp,svg}</code>" in requests.get(base + "/").text
+
+
+# --- regressions: inputs that raised instead of answering ---------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/post", "/anything"])
+def test_deeply_nested_json_body_is_no_500(base: str, path: str) -> None:
+    # json.loads raises RecursionError (not ValueError) past the stack: it was a 500.
+    r = requests.post(base + path, data="[" * 100_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200
+    assert r.json()["json"] is None
+
+
+def test_unknown_multipart_charset_is_no_500(base: str) -> None:
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="a"\r\n'
+        b"Content-Type: text/plain; charset=bogus\r\n\r\nhi\r\n--x--\r\n"
+    )
+    r = requests.post(
+        f"{base}/post", data=body, headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert (r.status_code, r.json()["form"]) == (200, {"a": "hi"})
+    broken = requests.post(
+        f"{base}/post", data=b"junk", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert broken.status_code == 400
+
+
+def test_huge_stale_after_cookie_is_no_500(base: str) -> None:
+    # int() of over 4,300 digits raises ValueError: a client-sent counter is length-checked.
+    s = requests.Session()
+    s.auth = HTTPDigestAuth("user", "pass")
+    s.cookies.set("stale_after", "9" * 5000)
+    r = s.get(f"{base}/digest-auth/auth/user/pass/MD5/3")
+    assert r.status_code == 200
+    assert requests.get(f"{base}/digest-auth/auth/u/p/MD5/{'9' * 10}").status_code == 400
+
+
+def test_drip_and_stream_bytes_writes_are_bounded() -> None:
+    from mockstatus import httpbin
+    from mockstatus.limits import MAX_DRIP_WRITES
+    from mockstatus.types import ManualClock, Query, RequestFacts
+
+    def plan(path: str, query: tuple[tuple[str, str], ...]):
+        facts = RequestFacts(method="GET", path=path, query=Query(query))
+        return httpbin.plan(facts, __import__("random").Random(0), ManualClock())
+
+    drip = plan("/drip", (("numbytes", str(MAX_HTTPBIN_BYTES)), ("duration", "10")))
+    assert drip.drip is not None
+    writes = -(-len(drip.body) // drip.drip.chunk)
+    assert writes <= MAX_DRIP_WRITES
+    assert drip.drip.every * writes == pytest.approx(10.0)
+    small = plan("/drip", (("numbytes", "10"), ("duration", "1")))
+    assert (small.drip.chunk, small.drip.every) == (1, pytest.approx(0.1))
+    streamed = plan(f"/stream-bytes/{MAX_HTTPBIN_BYTES}", (("chunk_size", "1"),))
+    assert -(-len(streamed.body) // streamed.drip.chunk) <= MAX_DRIP_WRITES
+
+
+def test_non_ascii_header_values_are_sent(base: str) -> None:
+    r = requests.get(f"{base}/response-headers", params={"X-Name": "é"})
+    assert r.status_code == 200
+    assert r.json()["X-Name"] == "é"
