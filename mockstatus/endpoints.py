@@ -136,6 +136,20 @@ def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     )
 
 
+# Every built-in endpoint (path, what it does): the index page and the admin catalog list them.
+_OWN_ENDPOINTS = (
+    ("/status/{code}", "answers that status code (or a weighted list of codes)"),
+    ("/anything", "any method: echoes the request as JSON"),
+    ("/redirect/{n}", "n redirects, then /get (?status=, ?absolute=true)"),
+    ("/conditional", "a resource evaluating preconditions (304, 412)"),
+    ("/__mockstatus/health", "200 while the server runs"),
+)
+ENDPOINTS: tuple[tuple[str, str], ...] = (
+    *_OWN_ENDPOINTS,
+    *(e for e in httpbin.CATALOG if e[0] not in {p for p, _ in _OWN_ENDPOINTS}),
+)
+
+
 def _index_json() -> bytes:
     return json.dumps(
         {
@@ -151,17 +165,7 @@ def _index_json() -> bytes:
                 for info in codes.CODES.values()
                 if info.registered
             ],
-            "endpoints": [
-                "/status/{code}",
-                "/anything",
-                "/redirect/{n}",
-                "/__mockstatus/health",
-                *(
-                    path
-                    for path, _ in httpbin.CATALOG
-                    if path not in ("/anything", "/redirect/{n}")
-                ),
-            ],
+            "endpoints": [path for path, _ in ENDPOINTS],
         },
         indent=2,
     ).encode()

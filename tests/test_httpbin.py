@@ -531,3 +531,12 @@ def test_non_ascii_header_values_are_sent(base: str) -> None:
     r = requests.get(f"{base}/response-headers", params={"X-Name": "é"})
     assert r.status_code == 200
     assert r.json()["X-Name"] == "é"
+
+
+def test_admin_catalog_lists_the_endpoints(base: str) -> None:
+    doc = requests.get(f"{base}/__mockstatus/catalog").json()
+    paths = [e["path"] for e in doc["endpoints"]]
+    assert paths[:2] == ["/status/{code}", "/anything"]
+    assert "/digest-auth/{qop}/{user}/{passwd}/{algorithm}/{stale_after}" in paths
+    assert len(paths) == len(set(paths))
+    assert all(e["description"] for e in doc["endpoints"])
