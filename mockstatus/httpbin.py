@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from mockstatus import codes, conditional, httpbin_content, ranges
 from mockstatus.errors import RequestError
@@ -768,6 +768,9 @@ def _h_redirect_to(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePl
     if not url:
         raise RequestError("missing url: /redirect-to?url=…", param="url")
     check_header("Location", url, param="url")
+    # RFC 9110 §10.2.2: Location is a URI-reference; non-ASCII and spaces are percent-encoded
+    # (httpbin sends the raw UTF-8 bytes). Reserved characters and existing escapes stay.
+    url = quote(url, safe="!#$%&'()*+,/:;=?@[]~")
     status = 302
     if (code := facts.query.get("status_code")) is not None:
         status = parse_code(code, param="status_code")

@@ -442,6 +442,8 @@ def test_redirect_to(base: str) -> None:
     plain = requests.get(f"{base}/redirect-to?url=http://example.invalid/", allow_redirects=False)
     assert (plain.status_code, plain.headers["Location"]) == (302, "http://example.invalid/")
     assert requests.get(f"{base}/redirect-to").status_code == 400
+    encoded = requests.get(f"{base}/redirect-to?url=/caf%C3%A9%20x?a=%252F", allow_redirects=False)
+    assert encoded.headers["Location"] == "/caf%C3%A9%20x?a=%2F"  # an escape in url= stays
     assert requests.get(f"{base}/redirect-to?url=/x&status_code=200").status_code == 400
     assert requests.get(f"{base}/redirect-to?url=/x%0d%0aX:1").status_code == 400
 
