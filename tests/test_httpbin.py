@@ -542,3 +542,18 @@ def test_admin_catalog_lists_the_endpoints(base: str) -> None:
     assert "/digest-auth/{qop}/{user}/{passwd}/{algorithm}/{stale_after}" in paths
     assert len(paths) == len(set(paths))
     assert all(e["description"] for e in doc["endpoints"])
+
+
+def test_expect_100_continue_on_post_reads_the_body(server) -> None:
+    # /post reports the body, so the server sends 100 Continue and reads it before answering.
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(
+            rawhttp.build("POST", "/post", {"Expect": "100-continue", "Content-Length": "5"})
+        )
+        reader = rawhttp.Reader(sock)
+        assert reader.read_head().status == 100
+        sock.sendall(b"hello")
+        final = reader.read_head()
+        body = reader.read_exact(int(final.header("content-length") or 0))
+    assert final.status == 200
+    assert json.loads(body)["data"] == "hello"
