@@ -13,6 +13,7 @@ import binascii
 import email.parser
 import email.policy
 import gzip
+import importlib
 import json
 import random
 import uuid
@@ -673,8 +674,8 @@ def _compress(coding: str, data: bytes) -> bytes | None:
         return gzip.compress(data, mtime=0)
     if coding == "deflate":
         return zlib.compress(data)  # §8.4.1.2: "deflate" is the zlib format (RFC 1950)
-    try:
-        import brotli  # type: ignore[import-not-found]
+    try:  # import_module: no type-ignore that goes stale when brotli's stubs setting changes
+        brotli = importlib.import_module("brotli")
     except ImportError:
         return None
     return bytes(brotli.compress(data))
