@@ -84,6 +84,8 @@ def build_catalog() -> dict[str, Any]:
         "every_response": [list(h) for h in every] + [["Date", "<the current HTTP-date>"]],
         "count": len(entries),
         "codes": entries,
+        # the built-in endpoints beside the codes (docs/httpbin.md)
+        "endpoints": [{"path": p, "description": d} for p, d in endpoints.ENDPOINTS],
     }
 
 
