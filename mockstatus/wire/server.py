@@ -108,9 +108,12 @@ class ConnectionHandler(RequestHandler):
             self._sniffed = buf
             return
         self._sniffed = b""
-        self.data_received = super().data_received  # type: ignore[method-assign]
+        self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            super().data_received(verdict)
+            self.http1_data_received(verdict)
+
+    # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
+    http1_data_received = RequestHandler.data_received
 
     def _sniff(self, buf: bytes) -> bytes | bool | None:
         """None: need more bytes; bytes: hand these to the HTTP/1 parser; False: answered here."""
@@ -203,9 +206,11 @@ class MockstatusServer(web.Server):
         # Called once when shutdown starts (e.g. websockets send close 1001).
         self.on_stopping: list[Callable[[], None]] = []
         self.stopping = False
+        # The connection handler's factory (wire.fastlane.install swaps in the fast lane's).
+        self.handler_class: Callable[..., ConnectionHandler] = ConnectionHandler
 
     def __call__(self) -> ConnectionHandler:
-        return ConnectionHandler(self, loop=self._loop, **self._kwargs)
+        return self.handler_class(self, loop=self._loop, **self._kwargs)
 
     async def drain(self, timeout: float) -> int:
         """Stop taking requests, let in-flight ones finish until `timeout`, then cancel the rest
