@@ -120,7 +120,10 @@ class Entry:
 
     def __init__(self, prepared: Prepared, method: str, version: tuple[int, int], keep_alive: bool):
         plan = prepared.plan
-        self.before, self.after, self.length = render(plan, method, version, keep_alive)
+        self.before, self.after, length = render(plan, method, version, keep_alive)
+        # What the access log says: aiohttp's Response.content_length, the Content-Length
+        # field, else the length of the body it was given (none for 204/304: 0).
+        self.length = length or "0"
         self.status = plan.status
         self.scenario = prepared.scenario
         self.route = prepared.route
@@ -370,7 +373,7 @@ class FastLaneHandler(ConnectionHandler):
         version = msg.version
         accesslog._batcher.add(  # the same batched writer as CompactAccessLogger
             f'{self._remote} - - [{accesslog._timestamp()}] "{msg.method} {msg.path} '
-            f'HTTP/{version.major}.{version.minor}" {entry.status} {entry.length or "-"} '
+            f'HTTP/{version.major}.{version.minor}" {entry.status} {entry.length} '
             f"{(time.perf_counter() - started) * 1000:.1f}ms\n"
         )
 
