@@ -111,3 +111,43 @@ def _checked(
     if not preparable(plan):
         return None
     return Prepared(plan, scenario, route, count_key, conditional=plan.status == 200)
+
+
+def renderable(method: str, path: str, runtime: ScenarioRuntime | None) -> bool:
+    """Whether `method path` (no query, no body, no session header) is answered by a scenario
+    route whose plan the wire may render per request without aiohttp: every route that could
+    answer it has no body condition and no behaviour that waits, interleaves or breaks (latency,
+    chaos, delays, faults, drips, interims). Rate limits, outages, sequences, states and templates
+    are fine: `runtime.respond` plans them per request as on the general path."""
+    if method not in PREPARED_METHODS or path.startswith(ADMIN_PREFIX):
+        return False
+    if runtime is None or not runtime.has_routes:
+        return False
+    found = False
+    for route in runtime.matcher.candidates(path):
+        spec = route.match
+        if spec.methods is not None and method not in spec.methods:
+            continue
+        if spec.path is not None and spec.path.match(path) is None:
+            continue
+        if spec.body is not None or not _plain(route):
+            return False
+        found = True
+        if not (spec.query or spec.headers or route.state is not None):
+            break  # this one always matches: later routes are never reached
+    return found
+
+
+def _plain(route: Route) -> bool:
+    if route.chaos or route.latency is not None:
+        return False
+    if any(window.fault is not None for window in route.outage):
+        return False
+    specs = [route.respond, *(window.respond for window in route.outage)]
+    if route.sequence is not None:
+        specs += [step for step, _ in route.sequence.steps]
+    return all(
+        spec is None
+        or not (spec.delay or spec.fault is not None or spec.drip is not None or spec.interim)
+        for spec in specs
+    )

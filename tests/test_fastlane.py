@@ -292,3 +292,44 @@ def test_the_lane_off_answers_the_same(start) -> None:
         (resp,) = _answers(sock, ["GET"])
     assert (resp.status, resp.body) == (503, b"down")
     assert server.lane is None
+
+
+PER_REQUEST = """\
+name: per
+routes:
+  - name: limited
+    match: {path: /per/limited}
+    rate_limit: {limit: 2, window: 1m, key: client}
+    respond: {status: 200, body: ok}
+  - name: steps
+    match: {path: /per/steps}
+    sequence: [{status: 500}, {status: 201, body: "n={{ count }}"}]
+  - name: slow
+    match: {path: /per/slow}
+    latency: {fixed: 10ms}
+    respond: {status: 200}
+"""
+
+
+def test_rate_limits_sequences_and_templates_are_planned_per_request_in_the_lane(start) -> None:
+    server = start(routes=PER_REQUEST)
+    with rawhttp.connect(server.port) as sock:
+        got = []
+        for target in ["/per/limited"] * 3 + ["/per/steps"] * 3 + ["/per/slow"]:
+            sock.sendall(rawhttp.build("GET", target))
+            resp = _answers(sock, ["GET"])[0]
+            got.append((resp.status, resp.body, resp.header("RateLimit")))
+    assert [g[:2] for g in got] == [
+        (200, b"ok"),
+        (200, b"ok"),
+        (429, b"429 Too Many Requests"),
+        (500, b"500 Internal Server Error"),
+        (201, b"n=2"),
+        (201, b"n=3"),
+        (200, b"200 OK"),
+    ]
+    assert got[0][2] is not None and got[2][2] is not None  # the limiter's fields, per request
+    assert _answered(server) == 6  # all but the route with latency (it waits: general path)
+    assert [e.route for e in server.app.journal.entries] == ["limited"] * 3 + ["steps"] * 3 + [
+        "slow"
+    ]

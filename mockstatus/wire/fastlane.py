@@ -38,9 +38,9 @@ from multidict import CIMultiDict
 from mockstatus import accesslog
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES
-from mockstatus.prepared import Prepared, prepare
+from mockstatus.prepared import Prepared, prepare, renderable
 from mockstatus.semantics import StatusSemantics, negotiate
-from mockstatus.types import ResponsePlan
+from mockstatus.types import EMPTY_QUERY, RequestFacts, ResponsePlan
 from mockstatus.wire.server import ConnectionHandler, MockstatusServer
 
 ENV = "MOCKSTATUS_FAST_LANE"
@@ -99,6 +99,10 @@ def render(
         return whole, None, length
     before, _, after = whole.partition(b"Date: \x00")
     return before + b"Date: ", after, length
+
+
+def _date() -> bytes:
+    return rfc822_formatted_time().encode("ascii")
 
 
 class Entry:
@@ -163,11 +167,14 @@ class Lane:
         self.clock = clock
         self.runtime = store.runtime
         self.entries: dict[tuple[str, str, str, tuple[int, int], bool], Entry | None] = {}
+        # (method, path) -> whether a scenario route's plan is rendered per request here.
+        self.rendered: dict[tuple[str, str], bool] = {}
         self.answered = 0  # requests the lane answered (tests, bench)
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
         self.entries = {}
+        self.rendered = {}
         self.runtime = self.store.runtime
         runtime = self.runtime
         if runtime is None or not runtime.has_routes:
@@ -189,14 +196,15 @@ class Lane:
         self.entries[key] = entry
         return entry
 
-    def lookup(self, msg: RawRequestMessage) -> Entry | None:
-        """The prepared answer for a parsed request without a body, or None (general path)."""
+    def lookup(self, msg: RawRequestMessage) -> Entry | bool:
+        """The prepared answer for a parsed request without a body; else True when the request
+        is plain enough for `respond` (the second tier), False for the general path."""
         method = msg.method
         if method != "GET" and method != "HEAD":
-            return None
+            return False
         headers = msg.headers
         if "Expect" in headers or "Upgrade" in headers or SESSION_HEADER in headers:
-            return None
+            return False
         accept = headers.get("Accept")
         key = (
             msg.path,
@@ -217,27 +225,64 @@ class Lane:
                 or url.raw_fragment
                 or url.path != msg.path
             ):
-                return None
+                return False
             entry = self._build(key)
         if entry is None:
-            return None
+            return True
         if entry.conditional and (
             "If-None-Match" in headers
             or "If-Modified-Since" in headers
             or "If-Match" in headers
             or "If-Unmodified-Since" in headers
         ):
-            return None
+            return True  # a scenario route's preconditions are answered by `respond`
         return entry
 
-    def record(self, msg: RawRequestMessage, entry: Entry, started: float) -> None:
+    def respond(self, msg: RawRequestMessage, remote: str) -> tuple[ResponsePlan, str, str] | None:
+        """The second tier: a scenario route planned per request (rate limits, templates,
+        sequences, outages) by the same `runtime.respond` as the general path, for the wire to
+        render; None when the request must go the general way. Called after `lookup` found no
+        prepared answer, so the target is already known to be a plain path."""
+        method = msg.method
+        path = msg.path
+        key = (method, path)
+        ok = self.rendered.get(key)
+        if ok is None:
+            if len(self.rendered) >= MAX_FAST_LANE_ENTRIES:
+                self.rendered.clear()
+            ok = self.rendered[key] = renderable(method, path, self.runtime)
+        runtime = self.runtime
+        if not ok or runtime is None:
+            return None
+        headers = msg.headers
+        version = msg.version
+        facts = RequestFacts(
+            method=method,
+            path=path,
+            query=EMPTY_QUERY,
+            headers=headers,
+            header_items=headers.items(),
+            version=(version.major, version.minor),
+            remote=remote,
+        )
+        return runtime.respond(facts)
+
+    def record(
+        self,
+        msg: RawRequestMessage,
+        status: int,
+        scenario: str | None,
+        route: str | None,
+        count_key: tuple[str, str] | None,
+        started: float,
+    ) -> None:
         """The journal entry, metric and call count the general path records (app.handle)."""
-        if entry.count_key is not None:
+        if count_key is not None:
             runtime = self.runtime
             if runtime is not None:
                 counts = runtime.session(None).counts
-                counts[entry.count_key] = counts.get(entry.count_key, 0) + 1
-        self.metrics.observe(entry.scenario, entry.route, entry.status, None)
+                counts[count_key] = counts.get(count_key, 0) + 1
+        self.metrics.observe(scenario, route, status, None)
         self.journal.record(
             self.clock.wall(),
             msg.method,
@@ -245,10 +290,10 @@ class Lane:
             "",
             msg.headers,
             None,
-            entry.scenario,
-            entry.route,
+            scenario,
+            route,
             None,
-            entry.status,
+            status,
             None,
             (time.perf_counter() - started) * 1000,
         )
@@ -269,7 +314,7 @@ class FastLaneHandler(ConnectionHandler):
         self._lane_off = logger is not None and not isinstance(
             logger, accesslog.CompactAccessLogger
         )
-        self._remote = "-"
+        self._remote: str | None = None
 
     def http1_data_received(self, data: bytes) -> None:
         waiter = self._waiter
@@ -330,19 +375,36 @@ class FastLaneHandler(ConnectionHandler):
             if payload is not EMPTY_PAYLOAD or type(msg) is _ErrInfo or transport is None:
                 break
             started = time.perf_counter()
-            entry = lane.lookup(msg)
-            if entry is None:
+            found = lane.lookup(msg)
+            if found is False:
                 break
-            out.append(entry.bytes_now())
+            scenario: str | None
+            route: str | None
+            length: str | None
+            if found is True:
+                answer = lane.respond(msg, self._peer())
+                if answer is None:
+                    break
+                plan, scenario, route = answer
+                keep_alive = not msg.should_close and not plan.close
+                before, after, length = render(plan, msg.method, msg.version, keep_alive)
+                wire = before if after is None else before + _date() + after
+                status, count_key = plan.status, None  # respond counted the call itself
+            else:
+                assert isinstance(found, Entry)
+                wire, keep_alive, length = found.bytes_now(), found.keep_alive, found.length
+                status, scenario, route = found.status, found.scenario, found.route
+                count_key = found.count_key
+            out.append(wire)
             done += 1
             self._request_count += 1
             self._manager.requests_count += 1  # type: ignore[union-attr]
             self._parser.message_consumed()  # type: ignore[union-attr]
             lane.answered += 1
-            lane.record(msg, entry, started)
+            lane.record(msg, status, scenario, route, count_key, started)
             if self._lane_log:
-                self._log(msg, entry, started)
-            if not entry.keep_alive:
+                self._log(msg, status, length or "0", started)
+            if not keep_alive:
                 closing = True
                 break
         if not out:
@@ -362,18 +424,21 @@ class FastLaneHandler(ConnectionHandler):
             self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
         return done
 
-    def _log(self, msg: RawRequestMessage, entry: Entry, started: float) -> None:
-        """The line CompactAccessLogger writes for the same answer."""
-        if self._remote == "-":
+    def _peer(self) -> str:
+        """The client's address as `request.remote` says it ("" when unknown), once."""
+        remote = self._remote
+        if remote is None:
             peer = self.transport.get_extra_info("peername") if self.transport else None
-            if isinstance(peer, (list, tuple)):
-                self._remote = str(peer[0])
-            elif peer:
-                self._remote = str(peer)
+            remote = str(peer[0]) if isinstance(peer, (list, tuple)) else str(peer or "")
+            self._remote = remote
+        return remote
+
+    def _log(self, msg: RawRequestMessage, status: int, length: str, started: float) -> None:
+        """The line CompactAccessLogger writes for the same answer."""
         version = msg.version
         accesslog._batcher.add(  # the same batched writer as CompactAccessLogger
-            f'{self._remote} - - [{accesslog._timestamp()}] "{msg.method} {msg.path} '
-            f'HTTP/{version.major}.{version.minor}" {entry.status} {entry.length} '
+            f'{self._peer() or "-"} - - [{accesslog._timestamp()}] "{msg.method} {msg.path} '
+            f'HTTP/{version.major}.{version.minor}" {status} {length} '
             f"{(time.perf_counter() - started) * 1000:.1f}ms\n"
         )
 
