@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run  # noqa: E402  (bench/run.py: the servers, pinning and load tools)
+import run  # bench/run.py: the servers, pinning and load tools
 
 SLEEP_MS = 100
 CONNECTIONS = (50, 1000)

@@ -64,3 +64,6 @@ BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
 MAX_FAST_LANE_ENTRIES = 4096  # prepared answers (path, method, format, version) cached per server
+MAX_FAST_LANE_HELD = (
+    64 * KIB
+)  # bytes a connection may send while its delayed fast-lane answer waits

@@ -9,6 +9,7 @@ import json
 import random
 import re
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +209,7 @@ def _traffic(server: BackgroundServer) -> None:
             ("GET", "/lane/fixed", {}),
             ("GET", "/", {"Accept": "text/html"}),
             ("GET", "/status/204", {}),
+            ("GET", "/status/503?sleep=1", {}),
         ]:
             sock.sendall(rawhttp.build(method, target, headers))
             _answers(sock, [method])
@@ -217,7 +219,7 @@ def test_journal_metrics_and_route_calls_match_the_general_path(start) -> None:
     servers = [start(lane=True), start(lane=False)]
     for server in servers:
         _traffic(server)
-    assert _answered(servers[0]) == 5
+    assert _answered(servers[0]) == 6
 
     def seen(server: BackgroundServer) -> tuple:
         entries = [
@@ -333,3 +335,45 @@ def test_rate_limits_sequences_and_templates_are_planned_per_request_in_the_lane
     assert [e.route for e in server.app.journal.entries] == ["limited"] * 3 + ["steps"] * 3 + [
         "slow"
     ]
+
+
+def test_a_delayed_answer_waits_on_one_timer_and_keeps_the_order(start) -> None:
+    server = start()
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/status/503?sleep=50"))
+        # Sent while the first waits (or with it, in one segment): either way it is answered
+        # second, and the connection stays in step.
+        sock.sendall(rawhttp.build("GET", "/status/404") + rawhttp.build("GET", "/lane/fixed"))
+        answers = _answers(sock, ["GET", "GET", "GET"])
+    assert [a.status for a in answers] == [503, 404, 503]
+    assert answers[0].body == b"503 Service Unavailable" and answers[2].body == b"down"
+    journal = [(e.path, e.query, e.status) for e in server.app.journal.entries]
+    assert journal == [
+        ("/status/503", "sleep=50", 503),
+        ("/status/404", "", 404),
+        ("/lane/fixed", "", 503),
+    ]
+    assert server.app.journal.entries[0].duration_ms >= 50
+
+
+def test_a_client_leaving_mid_delay_is_journalled_and_nothing_breaks(start) -> None:
+    server = start()
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/status/502?sleep=200"))
+    with rawhttp.connect(server.port) as sock:  # the server goes on serving
+        sock.sendall(rawhttp.build("GET", "/status/503"))
+        assert _answers(sock, ["GET"])[0].status == 503
+    deadline = time.monotonic() + 5
+    while len(server.app.journal.entries) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the left connection is recorded when the loop sees it close
+    statuses = sorted((e.path, e.status) for e in server.app.journal.entries)
+    assert statuses == [("/status/502", 502), ("/status/503", 503)]
+    assert _answered(server) == 2
+
+
+def test_a_bad_sleep_goes_the_general_way(start) -> None:
+    server = start()
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/status/503?sleep=99999999"))
+        assert _answers(sock, ["GET"])[0].status == 400
+    assert _answered(server) == 0

@@ -22,11 +22,13 @@ it changes): `RequestHandler._parser`, `_messages`, `_waiter`, `_payload_parser`
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http_exceptions import HttpProcessingError
@@ -35,16 +37,18 @@ from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from multidict import CIMultiDict
 
-from mockstatus import accesslog
+from mockstatus import accesslog, queries
+from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.limits import MAX_FAST_LANE_ENTRIES
+from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
 from mockstatus.prepared import Prepared, prepare, renderable
 from mockstatus.semantics import StatusSemantics, negotiate
-from mockstatus.types import EMPTY_QUERY, RequestFacts, ResponsePlan
+from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
 from mockstatus.wire.server import ConnectionHandler, MockstatusServer
 
 ENV = "MOCKSTATUS_FAST_LANE"
 _EMPTY_STATUS = frozenset((204, 304, *range(100, 200)))  # aiohttp's EMPTY_BODY_STATUS_CODES
+_SLEEP_ONLY = re.compile(r"sleep=[0-9]{1,6}(?:\.[0-9]{1,3})?")  # the timed lane's one query
 
 
 def enabled_from_env(env: Mapping[str, str] = os.environ) -> bool:
@@ -148,6 +152,14 @@ class Entry:
         return self.wire
 
 
+class Timed(NamedTuple):
+    """A prepared answer to send after a delay (`/status/{code}?sleep=N`)."""
+
+    entry: Entry
+    delay: float
+    query: str  # for the journal
+
+
 class Lane:
     """The prepared answers of one server, rebuilt whenever the scenario store swaps."""
 
@@ -196,18 +208,25 @@ class Lane:
         self.entries[key] = entry
         return entry
 
-    def lookup(self, msg: RawRequestMessage) -> Entry | bool:
-        """The prepared answer for a parsed request without a body; else True when the request
-        is plain enough for `respond` (the second tier), False for the general path."""
+    def lookup(self, msg: RawRequestMessage) -> Entry | Timed | bool:
+        """The prepared answer for a parsed request without a body (with its delay for
+        `/status/{code}?sleep=N`); else True when the request is plain enough for `respond`
+        (the second tier), False for the general path."""
         method = msg.method
         if method != "GET" and method != "HEAD":
             return False
         headers = msg.headers
         if "Expect" in headers or "Upgrade" in headers or SESSION_HEADER in headers:
             return False
+        target = msg.path
+        query = ""
+        if "?" in target:
+            target, _, query = target.partition("?")
+            if not target.startswith("/status/") or not _SLEEP_ONLY.fullmatch(query):
+                return False
         accept = headers.get("Accept")
         key = (
-            msg.path,
+            target,
             method,
             negotiate(accept) if accept else "text",
             msg.version,
@@ -221,12 +240,14 @@ class Lane:
             # or absolute form): the key is then the path the general path would see.
             if (
                 msg.version not in ((1, 1), (1, 0))
-                or url.raw_query_string
+                or url.raw_query_string != query
                 or url.raw_fragment
-                or url.path != msg.path
+                or url.path != target
             ):
                 return False
             entry = self._build(key)
+        if query:
+            return self._timed(entry, query)
         if entry is None:
             return True
         if entry.conditional and (
@@ -237,6 +258,17 @@ class Lane:
         ):
             return True  # a scenario route's preconditions are answered by `respond`
         return entry
+
+    def _timed(self, entry: Entry | None, query: str) -> Timed | bool:
+        """`/status/{code}?sleep=N`: the prepared answer of `/status/{code}` after N ms (the
+        plan differs only in its delay: tests/test_fastlane_bytes.py)."""
+        if entry is None or entry.scenario is not None or entry.conditional:
+            return False  # a scenario route, or a 200 (preconditions): the general path
+        try:
+            delay = queries.parse_options(Query((("sleep", query[6:]),))).sleep
+        except RequestError:
+            return False  # out of range: the general path says why
+        return Timed(entry, delay, query)
 
     def respond(self, msg: RawRequestMessage, remote: str) -> tuple[ResponsePlan, str, str] | None:
         """The second tier: a scenario route planned per request (rate limits, templates,
@@ -275,6 +307,7 @@ class Lane:
         route: str | None,
         count_key: tuple[str, str] | None,
         started: float,
+        query: str = "",
     ) -> None:
         """The journal entry, metric and call count the general path records (app.handle)."""
         if count_key is not None:
@@ -286,8 +319,8 @@ class Lane:
         self.journal.record(
             self.clock.wall(),
             msg.method,
-            msg.path,
-            "",
+            msg.path.partition("?")[0] if query else msg.path,
+            query,
             msg.headers,
             None,
             scenario,
@@ -315,8 +348,17 @@ class FastLaneHandler(ConnectionHandler):
             logger, accesslog.CompactAccessLogger
         )
         self._remote: str | None = None
+        # A timed answer (`?sleep=`) waiting on its call_at: bytes that arrive meanwhile are held
+        # unparsed (reading pauses past MAX_FAST_LANE_HELD) and fed once it is written.
+        self._lane_timer: asyncio.TimerHandle | None = None
+        self._lane_pending: tuple[RawRequestMessage, Timed, float] | None = None
+        self._held = b""
+        self._held_paused = False
 
     def http1_data_received(self, data: bytes) -> None:
+        if self._lane_timer is not None:
+            self._hold(data)
+            return
         waiter = self._waiter
         if (
             waiter is None
@@ -378,6 +420,13 @@ class FastLaneHandler(ConnectionHandler):
             found = lane.lookup(msg)
             if found is False:
                 break
+            if type(found) is Timed:
+                if msg is not messages[-1][0]:
+                    break  # more requests follow in this chunk: all go the general way
+                self._count_answer()
+                self._lane_pending = (msg, found, started)
+                done += 1
+                break
             scenario: str | None
             route: str | None
             length: str | None
@@ -397,32 +446,86 @@ class FastLaneHandler(ConnectionHandler):
                 count_key = found.count_key
             out.append(wire)
             done += 1
-            self._request_count += 1
-            self._manager.requests_count += 1  # type: ignore[union-attr]
-            self._parser.message_consumed()  # type: ignore[union-attr]
-            lane.answered += 1
+            self._count_answer()
             lane.record(msg, status, scenario, route, count_key, started)
             if self._lane_log:
                 self._log(msg, status, length or "0", started)
             if not keep_alive:
                 closing = True
                 break
-        if not out:
-            return 0
-        assert transport is not None
-        transport.write(b"".join(out) if len(out) > 1 else out[0])
-        if closing:
-            self.force_close()  # flushes what was written, then closes (like aiohttp's loop)
-            return -1
-        # What aiohttp's message loop does after a keep-alive response: the idle timer counts
-        # from now.
+        if out:
+            assert transport is not None
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
+            if closing:
+                self.force_close()  # flushes what was written, then closes (like aiohttp's loop)
+                return -1
+            self._rearm_idle_timer(0.0)
+        if self._lane_pending is not None:
+            # One call_at per delayed answer: no task, no coroutine (issue 19's timers).
+            delay = self._lane_pending[1].delay
+            self._lane_timer = self._loop.call_at(self._loop.time() + delay, self._fire)
+            self._rearm_idle_timer(delay)  # the idle timer counts from the answer
+        return done
+
+    def _count_answer(self) -> None:
+        self._request_count += 1
+        self._manager.requests_count += 1  # type: ignore[union-attr]
+        self._parser.message_consumed()  # type: ignore[union-attr]
+        self._lane.answered += 1
+
+    def _rearm_idle_timer(self, after: float) -> None:
+        """What aiohttp's message loop does after a keep-alive response: the idle timer counts
+        from now (plus `after`, for an answer still to be written)."""
         self._keepalive = True
         loop = self._loop
-        close_time = loop.time() + self._keepalive_timeout
+        close_time = loop.time() + after + self._keepalive_timeout
         self._next_keepalive_close_time = close_time
         if self._keepalive_handle is None:
             self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
-        return done
+
+    def _hold(self, data: bytes) -> None:
+        self._held += data
+        transport = self.transport
+        if len(self._held) > MAX_FAST_LANE_HELD and not self._held_paused and transport:
+            self._held_paused = True
+            transport.pause_reading()
+
+    def _fire(self) -> None:
+        """A timed answer is due: write it, then go on with what arrived meanwhile."""
+        self._lane_timer = None
+        pending, self._lane_pending = self._lane_pending, None
+        assert pending is not None
+        msg, timed, started = pending
+        entry = timed.entry
+        self._lane.record(msg, entry.status, None, None, None, started, timed.query)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(entry.bytes_now())
+        if self._lane_log:
+            self._log(msg, entry.status, entry.length, started)
+        if not entry.keep_alive or self._close or self._force_close:
+            self.force_close()  # asked to close, or the server is shutting down
+            return
+        self._rearm_idle_timer(0.0)
+        held, self._held = self._held, b""
+        if self._held_paused:
+            self._held_paused = False
+            transport.resume_reading()
+        if held:
+            self.http1_data_received(held)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        timer = self._lane_timer
+        if timer is not None:
+            # The client left mid-delay: journalled like the general path's cancelled handler.
+            timer.cancel()
+            self._lane_timer = None
+            pending, self._lane_pending = self._lane_pending, None
+            if pending is not None:
+                msg, timed, started = pending
+                self._lane.record(msg, timed.entry.status, None, None, None, started, timed.query)
+        super().connection_lost(exc)
 
     def _peer(self) -> str:
         """The client's address as `request.remote` says it ("" when unknown), once."""
