@@ -115,6 +115,16 @@ def test_pipelined_answers_keep_their_order_around_bodies(start) -> None:
     assert _answered(server) >= 2
 
 
+def test_a_delayed_200_with_a_precondition_goes_the_general_way(start) -> None:
+    server = start()
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/status/200?sleep=1", {"If-None-Match": "*"}))
+        assert _answers(sock, ["GET"])[0].status == 304
+        sock.sendall(rawhttp.build("GET", "/status/200?sleep=1"))
+        assert _answers(sock, ["GET"])[0].status == 200
+    assert _answered(server) == 1
+
+
 @pytest.mark.parametrize(
     ("headers", "why"),
     [

@@ -83,6 +83,7 @@ TARGETS = [
     "/status/404?sleep=0",
     "/status/429?sleep=2.5",
     "/status/200?sleep=1",
+    "/static/exact?sleep=1",
     "/status/503?sleep=1&x=2",
     "/status/503?sleep=999999",
     "/",

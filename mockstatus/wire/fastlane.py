@@ -246,24 +246,25 @@ class Lane:
             ):
                 return False
             entry = self._build(key)
-        if query:
-            return self._timed(entry, query)
         if entry is None:
-            return True
+            return not query  # no query: try the second tier
         if entry.conditional and (
             "If-None-Match" in headers
             or "If-Modified-Since" in headers
             or "If-Match" in headers
             or "If-Unmodified-Since" in headers
         ):
-            return True  # a scenario route's preconditions are answered by `respond`
+            # A scenario route's preconditions are answered by `respond`.
+            return not query  # no query: try the second tier
+        if query:
+            return self._timed(entry, query)
         return entry
 
-    def _timed(self, entry: Entry | None, query: str) -> Timed | bool:
+    def _timed(self, entry: Entry, query: str) -> Timed | bool:
         """`/status/{code}?sleep=N`: the prepared answer of `/status/{code}` after N ms (the
         plan differs only in its delay: tests/test_fastlane_bytes.py)."""
-        if entry is None or entry.scenario is not None or entry.conditional:
-            return False  # a scenario route, or a 200 (preconditions): the general path
+        if entry.scenario is not None:
+            return False  # a scenario route: its query is the route's business
         try:
             delay = queries.parse_options(Query((("sleep", query[6:]),))).sleep
         except RequestError:
