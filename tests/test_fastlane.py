@@ -220,8 +220,10 @@ def _traffic(server: BackgroundServer) -> None:
             ("GET", "/", {"Accept": "text/html"}),
             ("GET", "/status/204", {}),
             ("GET", "/status/503?sleep=1", {}),
+            ("GET", "/status/502", {"Connection": "keep-alive"}),
         ]:
-            sock.sendall(rawhttp.build(method, target, headers))
+            version = "HTTP/1.0" if target == "/status/502" else "HTTP/1.1"
+            sock.sendall(rawhttp.build(method, target, headers, version=version))
             _answers(sock, [method])
 
 
@@ -229,11 +231,11 @@ def test_journal_metrics_and_route_calls_match_the_general_path(start) -> None:
     servers = [start(lane=True), start(lane=False)]
     for server in servers:
         _traffic(server)
-    assert _answered(servers[0]) == 6
+    assert _answered(servers[0]) == 7
 
     def seen(server: BackgroundServer) -> tuple:
         entries = [
-            (e.method, e.path, e.query, dict(e.headers), e.body, e.scenario, e.route, e.status)
+            (e.method, e.path, e.query, dict(e.headers), e.body, e.route, e.status, e.http_version)
             for e in server.app.journal.entries
         ]
         listing = json.load(urllib.request.urlopen(server.url("/__mockstatus/scenarios")))

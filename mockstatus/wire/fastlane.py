@@ -330,6 +330,7 @@ class Lane:
             status,
             None,
             (time.perf_counter() - started) * 1000,
+            "HTTP/1.1" if msg.version == (1, 1) else "HTTP/1.0",  # the lane takes no other
         )
 
 
