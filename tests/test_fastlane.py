@@ -18,6 +18,7 @@ import pytest
 
 from mockstatus import accesslog
 from mockstatus.app import Mockstatus
+from mockstatus.cli import main
 from mockstatus.runner import BackgroundServer
 from mockstatus.types import ManualClock
 from mockstatus.wire import fastlane
@@ -389,3 +390,17 @@ def test_a_bad_sleep_goes_the_general_way(start) -> None:
         sock.sendall(rawhttp.build("GET", "/status/503?sleep=99999999"))
         assert _answers(sock, ["GET"])[0].status == 400
     assert _answered(server) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "text"),
+    [
+        (["serve", "--fast-lane", "maybe"], {}, "invalid choice 'maybe'"),
+        (["serve"], {"MOCKSTATUS_FAST_LANE": "sometimes"}, "MOCKSTATUS_FAST_LANE: invalid choice"),
+    ],
+)
+def test_the_cli_switch_refuses_other_values(argv, env, text) -> None:
+    out = io.StringIO()
+    assert main(argv, env, out) == 2
+    assert text in out.getvalue()
+    assert len(out.getvalue().strip().splitlines()) == 1
