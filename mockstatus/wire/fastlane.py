@@ -119,6 +119,7 @@ class Entry:
         "count_key",
         "date",
         "keep_alive",
+        "key",
         "length",
         "route",
         "scenario",
@@ -138,6 +139,7 @@ class Entry:
         self.count_key = prepared.count_key
         self.conditional = prepared.conditional
         self.keep_alive = keep_alive
+        self.key: tuple[str, str, str, tuple[int, int], bool] | None = None  # set by Lane
         self.date = ""
         self.wire = self.before
 
@@ -179,6 +181,7 @@ class Lane:
         self.clock = clock
         self.runtime = store.runtime
         self.entries: dict[tuple[str, str, str, tuple[int, int], bool], Entry | None] = {}
+        self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
         # (method, path) -> whether a scenario route's plan is rendered per request here.
         self.rendered: dict[tuple[str, str], bool] = {}
         self.answered = 0  # requests the lane answered (tests, bench)
@@ -199,10 +202,20 @@ class Lane:
                 for fmt in ("text", "json", "html"):
                     self._build((pattern.exact, method, fmt, (1, 1), True))
 
+    def closing(self, entry: Entry) -> Entry:
+        """The same answer saying `Connection: close` (the server is shutting down)."""
+        if not entry.keep_alive or entry.key is None:
+            return entry
+        key = (*entry.key[:4], False)
+        closing = self.entries.get(key)
+        return closing or self._build(key) or entry
+
     def _build(self, key: tuple[str, str, str, tuple[int, int], bool]) -> Entry | None:
         path, method, fmt, version, keep_alive = key
         prepared = prepare(method, path, fmt, version == (1, 1), self.semantics, self.runtime)
         entry = Entry(prepared, method, version, keep_alive) if prepared else None
+        if entry is not None:
+            entry.key = key
         if len(self.entries) >= MAX_FAST_LANE_ENTRIES:
             self.entries.clear()  # client-chosen paths: bounded, rebuilt on demand
         self.entries[key] = entry
@@ -354,6 +367,7 @@ class FastLaneHandler(ConnectionHandler):
         # unparsed (reading pauses past MAX_FAST_LANE_HELD) and fed once it is written.
         self._lane_timer: asyncio.TimerHandle | None = None
         self._lane_pending: tuple[RawRequestMessage, Timed, float] | None = None
+        self._lane_future: asyncio.Future[None] | None = None  # seen by the server's drain
         self._held = b""
         self._held_paused = False
 
@@ -466,6 +480,9 @@ class FastLaneHandler(ConnectionHandler):
             # One call_at per delayed answer: no task, no coroutine (issue 19's timers).
             delay = self._lane_pending[1].delay
             self._lane_timer = self._loop.call_at(self._loop.time() + delay, self._fire)
+            future = self._lane_future = self._loop.create_future()
+            future.add_done_callback(self._cut)
+            lane.pending.add(future)
             self._rearm_idle_timer(delay)  # the idle timer counts from the answer
         return done
 
@@ -492,13 +509,37 @@ class FastLaneHandler(ConnectionHandler):
             self._held_paused = True
             transport.pause_reading()
 
+    def _settle(self) -> None:
+        future, self._lane_future = self._lane_future, None
+        if future is not None:
+            self._lane.pending.discard(future)
+            if not future.done():
+                future.set_result(None)
+
+    def _cut(self, future: asyncio.Future[None]) -> None:
+        """The server's drain cancelled a delayed answer at its deadline: close, no answer."""
+        self._lane.pending.discard(future)
+        if not future.cancelled() or self._lane_timer is None:
+            return
+        self._lane_timer.cancel()
+        self._lane_timer = None
+        self._lane_future = None
+        pending, self._lane_pending = self._lane_pending, None
+        if pending is not None:
+            msg, timed, started = pending
+            self._lane.record(msg, timed.entry.status, None, None, None, started, timed.query)
+        self.force_close()
+
     def _fire(self) -> None:
         """A timed answer is due: write it, then go on with what arrived meanwhile."""
         self._lane_timer = None
+        self._settle()
         pending, self._lane_pending = self._lane_pending, None
         assert pending is not None
         msg, timed, started = pending
         entry = timed.entry
+        if self._close or self._force_close:
+            entry = self._lane.closing(entry)  # shutting down: the last answer says so
         self._lane.record(msg, entry.status, None, None, None, started, timed.query)
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -523,6 +564,7 @@ class FastLaneHandler(ConnectionHandler):
             # The client left mid-delay: journalled like the general path's cancelled handler.
             timer.cancel()
             self._lane_timer = None
+            self._settle()
             pending, self._lane_pending = self._lane_pending, None
             if pending is not None:
                 msg, timed, started = pending
@@ -559,6 +601,7 @@ def install(server: MockstatusServer, app: Any) -> Lane:
     )
     lane.reset()
     app.store.on_swap.append(lane.reset)
+    server.in_flight.append(lambda: list(lane.pending))
     handler: Callable[..., ConnectionHandler] = functools.partial(FastLaneHandler, lane=lane)
     server.handler_class = handler
     return lane

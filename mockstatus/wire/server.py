@@ -208,6 +208,9 @@ class MockstatusServer(web.Server):
         self.stopping = False
         # The connection handler's factory (wire.fastlane.install swaps in the fast lane's).
         self.handler_class: Callable[..., ConnectionHandler] = ConnectionHandler
+        # Answers in flight outside aiohttp's handler tasks (the fast lane's timers): drain
+        # waits for them and cancels them at the deadline like handler tasks.
+        self.in_flight: list[Callable[[], list[asyncio.Future[Any]]]] = []
 
     def __call__(self) -> ConnectionHandler:
         return self.handler_class(self, loop=self._loop, **self._kwargs)
@@ -235,6 +238,11 @@ class MockstatusServer(web.Server):
         if busy and timeout > 0:
             await asyncio.wait(busy, timeout=timeout)
         cut = 0
+        for pending in self.in_flight:
+            for future in pending():
+                if not future.done():
+                    future.cancel()
+                    cut += 1
         for conn in list(self._connections):
             task = conn._task_handler
             if task is not None and not task.done():
@@ -248,12 +256,13 @@ class MockstatusServer(web.Server):
             await asyncio.wait(leftover, timeout=1.0)
         return cut
 
-    def _busy(self) -> list[asyncio.Task[None]]:
-        return [
+    def _busy(self) -> list[asyncio.Future[Any]]:
+        busy: list[asyncio.Future[Any]] = [
             conn._task_handler
             for conn in self._connections
             if conn._task_handler is not None and not conn._task_handler.done()
         ]
+        return busy + [f for pending in self.in_flight for f in pending() if not f.done()]
 
 
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
