@@ -40,6 +40,47 @@ class Prepared:
     conditional: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the routes alone say about a method and path (one scan of the candidates, cached by
+    the wire: a `~regex` route runs once per distinct path, not once per question)."""
+
+    builtin: bool = False  # no route can answer: the built-in endpoints do
+    route: Route | None = None  # the route that always answers (only method and path select it)
+    renderable: bool = False  # see `renderable`
+
+
+GENERAL = Selection()  # decided per request by the general path
+
+
+def select(method: str, path: str, runtime: ScenarioRuntime | None) -> Selection:
+    """Scan the routes that could answer `method path` (no query, body or session header)."""
+    if method not in PREPARED_METHODS or path.startswith(ADMIN_PREFIX):
+        return GENERAL
+    if runtime is None or not runtime.has_routes:
+        return Selection(builtin=True)
+    first: Route | None = None
+    first_conditional = False
+    plain = True
+    for route in runtime.matcher.candidates(path):
+        spec = route.match
+        if spec.methods is not None and method not in spec.methods:
+            continue
+        if spec.path is not None and spec.path.match(path) is None:
+            continue
+        # Only when nothing but method and path select a route is the answer known in advance
+        # (a query, header, body or state condition is not).
+        conditional = bool(spec.query or spec.headers or spec.body is not None or route.state)
+        plain = plain and spec.body is None and _plain(route)
+        if first is None:
+            first, first_conditional = route, conditional
+        if not conditional:
+            break  # this one always matches: later routes are never reached
+    if first is None:
+        return Selection(builtin=True)
+    return Selection(route=None if first_conditional else first, renderable=plain)
+
+
 def prepare(
     method: str,
     path: str,
@@ -47,9 +88,12 @@ def prepare(
     http11: bool,
     sem: StatusSemantics,
     runtime: ScenarioRuntime | None,
+    selection: Selection | None = None,
 ) -> Prepared | None:
     """The answer to `method path` (no query, no body, no session header) negotiated to `fmt`,
     when it can be prepared; None when the request must take the general path."""
+    if selection is None:
+        selection = select(method, path, runtime)
     if method not in PREPARED_METHODS or path.startswith(ADMIN_PREFIX):
         return None
     facts = RequestFacts(
@@ -58,18 +102,10 @@ def prepare(
         headers={"accept": _ACCEPT_OF[fmt]},
         version=(1, 1) if http11 else (1, 0),
     )
-    if runtime is not None and runtime.has_routes:
-        for route in runtime.matcher.candidates(path):
-            spec = route.match
-            if spec.methods is not None and method not in spec.methods:
-                continue
-            if spec.path is not None and spec.path.match(path) is None:
-                continue
-            # This route may answer: only when nothing but method and path select it is the
-            # answer known in advance (a query, header, body or state condition is not).
-            if spec.query or spec.headers or spec.body is not None or route.state is not None:
-                return None
-            return _route_answer(route, facts, runtime)
+    if selection.route is not None and runtime is not None:
+        return _route_answer(selection.route, facts, runtime)
+    if not selection.builtin:
+        return None
     if path == "/":
         return _checked(endpoints.index_plan(facts))
     if path.startswith("/status/"):
@@ -119,23 +155,7 @@ def renderable(method: str, path: str, runtime: ScenarioRuntime | None) -> bool:
     answer it has no body condition and no behaviour that waits, interleaves or breaks (latency,
     chaos, delays, faults, drips, interims). Rate limits, outages, sequences, states and templates
     are fine: `runtime.respond` plans them per request as on the general path."""
-    if method not in PREPARED_METHODS or path.startswith(ADMIN_PREFIX):
-        return False
-    if runtime is None or not runtime.has_routes:
-        return False
-    found = False
-    for route in runtime.matcher.candidates(path):
-        spec = route.match
-        if spec.methods is not None and method not in spec.methods:
-            continue
-        if spec.path is not None and spec.path.match(path) is None:
-            continue
-        if spec.body is not None or not _plain(route):
-            return False
-        found = True
-        if not (spec.query or spec.headers or route.state is not None):
-            break  # this one always matches: later routes are never reached
-    return found
+    return select(method, path, runtime).renderable
 
 
 def _plain(route: Route) -> bool:

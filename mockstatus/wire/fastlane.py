@@ -41,7 +41,7 @@ from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
-from mockstatus.prepared import Prepared, prepare, renderable
+from mockstatus.prepared import Prepared, Selection, prepare, select
 from mockstatus.semantics import StatusSemantics, negotiate
 from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
 from mockstatus.wire.server import ConnectionHandler, MockstatusServer
@@ -182,14 +182,14 @@ class Lane:
         self.runtime = store.runtime
         self.entries: dict[tuple[str, str, str, tuple[int, int], bool], Entry | None] = {}
         self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
-        # (method, path) -> whether a scenario route's plan is rendered per request here.
-        self.rendered: dict[tuple[str, str], bool] = {}
+        # (method, path) -> what the routes say about it (one candidate scan per pair).
+        self.selections: dict[tuple[str, str], Selection] = {}
         self.answered = 0  # requests the lane answered (tests, bench)
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
         self.entries = {}
-        self.rendered = {}
+        self.selections = {}
         self.runtime = self.store.runtime
         runtime = self.runtime
         if runtime is None or not runtime.has_routes:
@@ -202,6 +202,15 @@ class Lane:
                 for fmt in ("text", "json", "html"):
                     self._build((pattern.exact, method, fmt, (1, 1), True))
 
+    def _selection(self, method: str, path: str) -> Selection:
+        key = (method, path)
+        selection = self.selections.get(key)
+        if selection is None:
+            if len(self.selections) >= MAX_FAST_LANE_ENTRIES:
+                self.selections.clear()  # client-chosen paths: bounded
+            selection = self.selections[key] = select(method, path, self.runtime)
+        return selection
+
     def closing(self, entry: Entry) -> Entry:
         """The same answer saying `Connection: close` (the server is shutting down)."""
         if not entry.keep_alive or entry.key is None:
@@ -212,7 +221,10 @@ class Lane:
 
     def _build(self, key: tuple[str, str, str, tuple[int, int], bool]) -> Entry | None:
         path, method, fmt, version, keep_alive = key
-        prepared = prepare(method, path, fmt, version == (1, 1), self.semantics, self.runtime)
+        selection = self._selection(method, path)
+        prepared = prepare(
+            method, path, fmt, version == (1, 1), self.semantics, self.runtime, selection
+        )
         entry = Entry(prepared, method, version, keep_alive) if prepared else None
         if entry is not None:
             entry.key = key
@@ -291,14 +303,8 @@ class Lane:
         prepared answer, so the target is already known to be a plain path."""
         method = msg.method
         path = msg.path
-        key = (method, path)
-        ok = self.rendered.get(key)
-        if ok is None:
-            if len(self.rendered) >= MAX_FAST_LANE_ENTRIES:
-                self.rendered.clear()
-            ok = self.rendered[key] = renderable(method, path, self.runtime)
         runtime = self.runtime
-        if not ok or runtime is None:
+        if runtime is None or not self._selection(method, path).renderable:
             return None
         headers = msg.headers
         version = msg.version
