@@ -73,3 +73,7 @@ MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
 MAX_ADMIN_TEXT = (
     2000  # characters of an admin text parameter (a journal filter, an owner, a session)
 )
+MAX_FAST_LANE_ENTRIES = 4096  # prepared answers (path, method, format, version) cached per server
+MAX_FAST_LANE_HELD = (
+    64 * KIB
+)  # bytes a connection may send while its delayed fast-lane answer waits
