@@ -43,6 +43,7 @@ from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.collector import collector_paused
+from mockstatus.scenarios.nearmiss import unmatched
 from mockstatus.scenarios.shadow import shadowing
 from mockstatus.scenarios.store import ScenarioStore, UploadRefused
 from mockstatus.types import Clock, Interim, RequestFacts
@@ -56,6 +57,7 @@ ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/reload", ("POST",)),
     ("/requests", ("GET", "DELETE")),
     ("/requests/wait", ("GET",)),
+    ("/requests/unmatched", ("GET",)),
     ("/clock", ("GET",)),
     ("/clock/advance", ("POST",)),
     ("/metrics", ("GET",)),
@@ -402,6 +404,7 @@ class Admin:
             ("/requests", "GET"): self._get_requests,
             ("/requests", "DELETE"): self._delete_requests,
             ("/requests/wait", "GET"): self._wait,
+            ("/requests/unmatched", "GET"): self._get_unmatched,
             ("/clock", "GET"): self._get_clock,
             ("/clock/advance", "POST"): self._advance,
             ("/metrics", "GET"): self._metrics,
@@ -636,6 +639,13 @@ class Admin:
                 "more": page.more,
             },
         )
+
+    def _get_unmatched(self, query: Mapping[str, str], where: str) -> Reply:
+        """Requests no route matched (near misses or the final 404): nearmiss.unmatched."""
+        _check_params(query, JOURNAL_FILTERS, where)
+        flt, limit = journal_filter(query)
+        found = unmatched(self.journal.select(flt), limit)
+        return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
 
     def _delete_requests(self, query: Mapping[str, str], where: str) -> Reply:
         _check_params(query, ("session",), where)

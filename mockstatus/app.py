@@ -32,6 +32,7 @@ from mockstatus.limits import (
     MAX_UPGRADE_ECHO,
 )
 from mockstatus.metrics import Metrics
+from mockstatus.scenarios import nearmiss
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
     EMPTY_QUERY,
@@ -127,6 +128,8 @@ class Mockstatus:
         facts = facts_from(request)
         scenario = route = None
         plan: ResponsePlan | None = None
+        near: tuple[nearmiss.NearMiss, ...] = ()  # no route matched: the closest ones
+        unmatched: tuple[nearmiss.NearMiss, ...] | None = None  # what the journal keeps
         try:
             if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
                 plan = endpoints.preflight_plan(facts)
@@ -170,10 +173,13 @@ class Mockstatus:
                 answer = runtime.respond(facts)
                 if answer is not None:
                     plan, scenario, route = answer
+                else:
+                    near = runtime.near_misses(facts)
             if plan is None:
                 if facts.body is None and request.body_exists and endpoints.is_echo(path):
                     facts = replace(facts, body=await self._read_body(request))
                 plan = endpoints.builtin_plan(facts, self.semantics)
+                plan, unmatched = nearmiss.answer_miss(plan, facts, near, endpoints.not_found_plan)
             # _execute, inlined: the hot path schedules no extra coroutine.
             if plan.upgrade is not None:
                 return await self._upgrade(request, plan)
@@ -204,6 +210,7 @@ class Mockstatus:
                     plan.status,
                     fault_kind,
                     (time.perf_counter() - started) * 1000,
+                    unmatched,
                 )
 
     async def _execute(

@@ -124,6 +124,9 @@ class Entry(NamedTuple):
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
+    # No scenario route matched: the closest routes and why each failed (scenarios/nearmiss);
+    # () for a request nothing answered (the final 404) without near misses; None otherwise.
+    near_misses: tuple[Mapping[str, object], ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -147,6 +150,7 @@ class Entry(NamedTuple):
             "duration_ms": round(self.duration_ms, 3),
             "latin1": latin1 + list(self.latin1),
             "truncated": list(self.truncated),
+            **({} if self.near_misses is None else {"near_misses": list(self.near_misses)}),
         }
 
 
@@ -295,6 +299,7 @@ class Journal:
         status: int,
         fault: str | None,
         duration_ms: float,
+        near_misses: tuple[Mapping[str, object], ...] | None = None,
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -322,6 +327,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+            near_misses,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

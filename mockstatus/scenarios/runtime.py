@@ -24,7 +24,7 @@ from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
-from mockstatus.scenarios import chaos, draws, latency, outage, sequence
+from mockstatus.scenarios import chaos, draws, latency, nearmiss, outage, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -149,6 +149,16 @@ class ScenarioRuntime:
 
     def needs_body(self, facts: RequestFacts) -> bool:
         return self.matcher.needs_body(facts)
+
+    def near_misses(self, facts: RequestFacts) -> tuple[nearmiss.NearMiss, ...]:
+        """Why no route matched `facts` (call only after `respond` returned None)."""
+        state = self.sessions.get(facts.header(SESSION_HEADER))
+        states = state.states if state is not None else {}
+
+        def state_of(scenario: str, machine: str) -> str:
+            return states.get((scenario, machine), INITIAL_STATE)
+
+        return nearmiss.near_misses(self.matcher.routes, facts, state_of)
 
     # --- answering ---------------------------------------------------------------------------
 
