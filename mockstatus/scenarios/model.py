@@ -137,6 +137,7 @@ class Scenario:
     seed: int | None = None
     machines: tuple[str, ...] = ()  # state machines the routes use, sorted
     body_files: tuple[str, ...] = ()  # resolved `file:` paths it read: the watcher stats them
+    warnings: tuple[str, ...] = ()  # "file:line:column: message", for `check` and the admin API
 
 
 Source = Literal["upload", "folder"]

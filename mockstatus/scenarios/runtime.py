@@ -426,6 +426,7 @@ class ScenarioRuntime:
                         for m in machines
                     },
                     "sessions": sorted(k for k in self.sessions if k is not None),
+                    "warnings": list(s.warnings),
                 }
             )
         return out

@@ -99,7 +99,8 @@ class _Schema(_Responses):
         routes: list[Route] = []
         routes_v = top.get("routes")
         if routes_v is None:
-            self.problem(root, "missing 'routes': a scenario needs a list of routes")
+            if "routes" not in self.typos.get(id(root), ()):
+                self.problem(root, "missing 'routes': a scenario needs a list of routes")
         elif routes_v.kind != "seq":
             if routes_v.kind != "bad":
                 self.problem(routes_v, f"'routes' must be a list, got {_describe(routes_v)}")
@@ -134,7 +135,11 @@ class _Schema(_Responses):
         has_respond, has_sequence = "respond" in m, "sequence" in m
         if has_respond and has_sequence:
             self.problem(v, "a route has 'respond' or 'sequence', not both")
-        elif not has_respond and not has_sequence:
+        elif (
+            not has_respond
+            and not has_sequence
+            and not {"respond", "sequence"} & self.typos.get(id(v), set())
+        ):
             self.problem(v, "a route needs 'respond' (one response) or 'sequence' (one per call)")
         for key in ("after", "per"):
             if key in m and not has_sequence:
