@@ -339,6 +339,8 @@ class ScenarioRuntime:
             count=count,
             now_http_date=lambda: _http_date(self.clock.wall()),
             uuid=lambda: str(uuid.UUID(int=draws.bits128(keys[draws.UUID], n), version=4)),
+            wall=self.clock.wall,
+            draw=lambda i: draws.word(keys[draws.UUID], n, 2 + i),  # 0 and 1 make the uuid
         )
         headers = tuple(
             queries.check_header(name, template.render_field(ctx), param="scenario header")
