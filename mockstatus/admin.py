@@ -42,6 +42,7 @@ from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
 from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL, MAX_NAME, MAX_UPLOAD
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
+from mockstatus.scenarios import state_api
 from mockstatus.scenarios.collector import collector_paused
 from mockstatus.scenarios.nearmiss import unmatched
 from mockstatus.scenarios.shadow import shadowing
@@ -53,6 +54,7 @@ ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/health", ("GET",)),
     ("/scenarios", ("GET",)),
     ("/scenarios/{name}", ("GET", "PUT", "DELETE")),
+    ("/scenarios/{name}/state/{machine}", ("GET", "PUT")),
     ("/reset", ("POST",)),
     ("/reload", ("POST",)),
     ("/requests", ("GET", "DELETE")),
@@ -399,6 +401,8 @@ class Admin:
             ("/scenarios/{name}", "GET"): self._get_scenario,
             ("/scenarios/{name}", "PUT"): self._put_scenario,
             ("/scenarios/{name}", "DELETE"): self._delete_scenario,
+            ("/scenarios/{name}/state/{machine}", "GET"): state_api.handle,
+            ("/scenarios/{name}/state/{machine}", "PUT"): state_api.handle,
             ("/reset", "POST"): self._reset,
             ("/reload", "POST"): self._reload,
             ("/requests", "GET"): self._get_requests,
@@ -490,6 +494,9 @@ class Admin:
                         await self._put_scenario(name, body or b"", base_dir), name, owner
                     )
                 return await _settled(handler(name))
+            if template == "/scenarios/{name}/state/{machine}":
+                status, doc = state_api.handle(self.store.runtime, method, arg, query, body)
+                return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
             if template == "/catalog/{code}":
                 _check_params(query, (), where)
                 return handler(arg)
@@ -756,6 +763,8 @@ def _resolve(path: str) -> tuple[str, str]:
     path = path.rstrip("/") or "/"
     if path in _METHODS and "{" not in path:
         return path, ""
+    if path.startswith("/scenarios/") and "/state/" in path:
+        return "/scenarios/{name}/state/{machine}", path[len("/scenarios/") :]
     for template in ("/scenarios/", "/catalog/"):
         if path.startswith(template):
             return template + ("{name}" if template == "/scenarios/" else "{code}"), path[

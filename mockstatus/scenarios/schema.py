@@ -41,6 +41,7 @@ from mockstatus.scenarios.model import (
     SequenceSpec,
     StateSpec,
 )
+from mockstatus.scenarios.perkey import PLAIN, PREFIXED
 from mockstatus.scenarios.responses import _Responses
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _V, At, Params, Report, _describe
@@ -66,7 +67,7 @@ _SEQUENCE_AFTER: tuple[SequenceAfter, ...] = get_args(SequenceAfter)
 _OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
 _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
-_STATE_KEYS = ("machine", "when", "set")
+_STATE_KEYS = ("machine", "when", "set", "per")
 
 
 class _Schema(_Responses):
@@ -77,6 +78,7 @@ class _Schema(_Responses):
         self.name: str | None = None
         self.name_at: At = (1, 1)
         self.body_files: list[str] = []  # `file:` bodies read (responses.body_file)
+        self.machine_per: dict[str, tuple[str, _V]] = {}  # machine → (its per, where set)
 
     # -- scenario, route, match --------------------------------------------------------------
 
@@ -329,11 +331,7 @@ class _Schema(_Responses):
             if spec is not None and times is not None:
                 steps.append((spec, times))
         after = self.choice(route["after"], "after", _SEQUENCE_AFTER) if "after" in route else None
-        per = (
-            self.counter_key(route["per"], "per", ("global", "client"), ("header",))
-            if "per" in route
-            else None
-        )
+        per = self.counter_key(route["per"], "per", PLAIN, PREFIXED) if "per" in route else None
         if not steps or len(steps) != len(v.value):
             return None
         return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")
@@ -484,4 +482,14 @@ class _Schema(_Responses):
                 self.problem(m["when"], "'when' is empty (leave it out to match in any state)")
             when = frozenset(n for n in (self.label(i, "when") for i in items) if n is not None)
         new = self.label(m["set"], "set") if "set" in m else None
-        return StateSpec(machine, when, new) if machine is not None else None
+        per = self.counter_key(m["per"], "per", PLAIN, PREFIXED) if "per" in m else None
+        if machine is not None:
+            # One machine, one key: its routes must agree on whose state it is.
+            seen = self.machine_per.setdefault(machine, (per or "global", m.get("per", v)))
+            if seen[0] != (per or "global"):
+                self.problem(
+                    m.get("per", v),
+                    f"state machine {machine!r} is per {seen[0]!r} on line {seen[1].line}; "
+                    "every route of a machine needs the same 'per'",
+                )
+        return StateSpec(machine, when, new, per or "global") if machine is not None else None
