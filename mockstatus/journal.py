@@ -124,6 +124,7 @@ class Entry(NamedTuple):
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
+    http_version: str = "HTTP/1.1"  # the protocol the request came in ("HTTP/2" over h2)
     # No scenario route matched: the closest routes and why each failed (scenarios/nearmiss);
     # () for a request nothing answered (the final 404) without near misses; None otherwise.
     near_misses: tuple[Mapping[str, object], ...] | None = None
@@ -149,6 +150,7 @@ class Entry(NamedTuple):
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
             "latin1": latin1 + list(self.latin1),
+            "http_version": self.http_version,
             "truncated": list(self.truncated),
             **({} if self.near_misses is None else {"near_misses": list(self.near_misses)}),
         }
@@ -299,6 +301,7 @@ class Journal:
         status: int,
         fault: str | None,
         duration_ms: float,
+        http_version: str = "HTTP/1.1",
         near_misses: tuple[Mapping[str, object], ...] | None = None,
     ) -> None:
         count = len(headers)
@@ -327,6 +330,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+            http_version,
             near_misses,
         ))  # fmt: skip
         entries = self.entries
