@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 
 from mockstatus import codes
 from mockstatus.limits import MAX_NEAR_MISS_SCAN, MAX_NEAR_MISSES, MAX_UNMATCHED
-from mockstatus.scenarios.matcher import Matchable, PathPattern, StateOf, explain
+from mockstatus.scenarios.matcher import Matchable, StateOf, explain
 from mockstatus.types import RequestFacts, ResponsePlan
 
 _PATH_CUT = 200  # characters of a path compared for closeness (difflib is quadratic)
@@ -30,51 +30,117 @@ class NearMiss(TypedDict):
     detail: str  # why, e.g. "header x-api-key missing"
 
 
+_Entry = tuple[Matchable, tuple[str, ...]]  # a route and its path pattern's segments
+
+
+class NearMissIndex:
+    """The first MAX_NEAR_MISS_SCAN routes, prepared once per loaded set so that a miss only
+    examines routes that can be close. A close route has as many segments as the path and at
+    most one literal segment that differs: one with two or more literal segments shares one
+    with the path at its position, so it is found by a lookup of each of the path's segments;
+    those with at most one literal are grouped by segment count. Routes without a path, or
+    with a `~regex` or `**` path, are tried as they are. `/status/503` next to
+    `/orders/{id}/items` costs a few dict lookups."""
+
+    __slots__ = ("_by_literal", "_loose", "_other", "_position")
+
+    def __init__(self, routes: Sequence[Matchable]) -> None:
+        self._by_literal: dict[tuple[int, int, str], list[_Entry]] = {}
+        self._loose: dict[int, list[_Entry]] = {}
+        self._other: list[Matchable] = []
+        self._position: dict[int, int] = {}
+        for position, route in enumerate(routes[:MAX_NEAR_MISS_SCAN]):
+            self._position[id(route)] = position
+            pattern = route.match.path
+            if pattern is None or pattern.source.startswith("~") or "**" in pattern.source:
+                self._other.append(route)
+                continue
+            segments = tuple(pattern.source.split("/"))
+            literals = [(i, seg) for i, seg in enumerate(segments) if seg and not _wild(seg)]
+            if len(literals) < 2:
+                self._loose.setdefault(len(segments), []).append((route, segments))
+                continue
+            for i, seg in literals:
+                self._by_literal.setdefault((len(segments), i, seg), []).append((route, segments))
+
+    def near_misses(
+        self,
+        facts: RequestFacts,
+        state_of: StateOf | None = None,
+        *,
+        state_factory: Callable[[], StateOf] | None = None,
+    ) -> tuple[NearMiss, ...]:
+        """The closest routes to `facts` (none of which matched), best first. `state_factory`
+        is called only when some route is close (most misses have none)."""
+        path = facts.path
+        segments = path[:_PATH_CUT].split("/")
+        close: list[Matchable] = []
+        for route in self._other:
+            pattern = route.match.path
+            if pattern is not None:
+                prefix = pattern.prefix  # `/lb/**`: its literal head must be the path's
+                if prefix and segments[1 : 1 + len(prefix)] != list(prefix):
+                    continue
+                if pattern.match(path) is None:
+                    continue
+            close.append(route)
+        count = len(segments)
+        seen: set[int] = set()
+        for i, seg in enumerate(segments):
+            for route, theirs in self._by_literal.get((count, i, seg), ()):
+                if id(route) not in seen:
+                    seen.add(id(route))
+                    if _close(segments, theirs):
+                        close.append(route)
+        for route, theirs in self._loose.get(count, ()):
+            if _close(segments, theirs):
+                close.append(route)
+        if not close:
+            return ()
+        if state_factory is not None:
+            state_of = state_factory()
+        memo: dict[str, Any] = {}
+        ranked: list[tuple[int, int, Matchable, tuple[str, str]]] = []
+        for route in close:
+            failures = explain(route, facts, state_of, memo)
+            if failures:
+                ranked.append((len(failures), self._position[id(route)], route, failures[0]))
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return tuple(
+            NearMiss(scenario=route.scenario, route=route.name, failed=kind, detail=detail)
+            for _, _, route, (kind, detail) in ranked[:MAX_NEAR_MISSES]
+        )
+
+
 def near_misses(
     routes: Sequence[Matchable], facts: RequestFacts, state_of: StateOf | None
 ) -> tuple[NearMiss, ...]:
-    """The closest routes to `facts` (none of which matched), best first."""
-    segments = _segments(facts.path)
-    memo: dict[str, Any] = {}
-    ranked: list[tuple[int, int, Matchable, tuple[str, str]]] = []
-    for position, route in enumerate(routes[:MAX_NEAR_MISS_SCAN]):
-        pattern = route.match.path
-        if pattern is not None and not _close(pattern, facts.path, segments):
-            continue
-        failures = explain(route, facts, state_of, memo)
-        if failures:
-            ranked.append((len(failures), position, route, failures[0]))
-    ranked.sort(key=lambda item: (item[0], item[1]))
-    return tuple(
-        NearMiss(scenario=route.scenario, route=route.name, failed=kind, detail=detail)
-        for _, _, route, (kind, detail) in ranked[:MAX_NEAR_MISSES]
-    )
+    """The closest routes to `facts` (none of which matched), best first (one-off: a server
+    keeps its NearMissIndex)."""
+    return NearMissIndex(routes).near_misses(facts, state_of)
 
 
-def _segments(path: str) -> list[str]:
-    return path[:_PATH_CUT].split("/")
+def _close(segments: list[str], theirs: tuple[str, ...]) -> bool:
+    """The pattern's segments (`theirs`, as many as the path's) have the same literals, or
+    differ in one literal segment spelled alike (a typo)."""
+    differing = None
+    for mine, other in zip(theirs, segments, strict=True):
+        if mine != other and not _wild(mine):
+            if differing is not None:
+                return False  # two literal segments differ: not a typo
+            differing = (mine, other)
+    if differing is None:
+        return True  # the same literals: the path matches, or a parameter's text did not
+    mine, other = differing
+    if not other or (mine[0] != other[0] and mine[-2:] != other[-2:]):
+        return False  # a typo keeps the first letter or the ending (and costs no difflib)
+    alike = difflib.SequenceMatcher(None, mine, other)
+    # The cheap upper bounds first: most differing segments are not typos of each other.
+    return alike.real_quick_ratio() >= 0.6 and alike.quick_ratio() >= 0.6 and alike.ratio() >= 0.6
 
 
-def _close(pattern: PathPattern, path: str, segments: list[str]) -> bool:
-    """The pattern matches `path`, or has as many segments and differs in one literal segment
-    spelled alike (a typo: a `~regex` path is never close unless it matches)."""
-    if pattern.match(path) is not None:
-        return True
-    source = pattern.source
-    if source.startswith("~") or "**" in source:
-        return False
-    theirs = source.split("/")
-    if len(theirs) != len(segments):
-        return False
-    differing = [
-        (mine, other)
-        for mine, other in zip(theirs, segments, strict=True)
-        if mine != other and not ("{" in mine or "*" in mine)
-    ]
-    if len(differing) != 1:
-        return False
-    mine, other = differing[0]
-    return difflib.SequenceMatcher(None, mine, other).ratio() >= 0.6
+def _wild(segment: str) -> bool:
+    return "{" in segment or "*" in segment
 
 
 # --- the 404 ----------------------------------------------------------------------------------

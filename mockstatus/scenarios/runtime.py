@@ -74,6 +74,9 @@ class SessionState:
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
 
 
+_NO_SESSION = SessionState(started=0.0)  # read-only: a session with no state yet
+
+
 def route_key(route: Route) -> str:
     return f"{route.scenario}/{route.name}"
 
@@ -103,6 +106,7 @@ class ScenarioRuntime:
         self.seeding: dict[str, tuple[int, str]] = {}
         self._seed_scenarios(scenario_set.scenarios)
         self._route_seeding: dict[int, tuple[int, str] | None] = {}  # by id(route)
+        self._near_index: nearmiss.NearMissIndex | None = None  # built on the first miss
         # (scenario, machine) → its `per:` key, for machines that are not global
         self.machine_per: dict[tuple[str, str], str] = {
             (r.scenario, r.state.machine): r.state.per
@@ -163,8 +167,11 @@ class ScenarioRuntime:
 
     def near_misses(self, facts: RequestFacts) -> tuple[nearmiss.NearMiss, ...]:
         """Why no route matched `facts` (call only after `respond` returned None)."""
-        state = self.sessions.get(facts.header(SESSION_HEADER)) or SessionState(0.0)
-        return nearmiss.near_misses(self.matcher.routes, facts, self._state_reader(state, facts))
+        index = self._near_index
+        if index is None:
+            index = self._near_index = nearmiss.NearMissIndex(self.matcher.routes)
+        state = self.sessions.get(facts.header(SESSION_HEADER)) or _NO_SESSION
+        return index.near_misses(facts, state_factory=lambda: self._state_reader(state, facts))
 
     def _state_reader(self, state: SessionState, facts: RequestFacts) -> StateOf:
         states, keyed, machine_per = state.states, state.keyed_states, self.machine_per
