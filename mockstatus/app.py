@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.http import HttpVersion11
@@ -42,6 +42,9 @@ from mockstatus.types import (
     SystemClock,
 )
 from mockstatus.wire.server import MockstatusServer
+
+if TYPE_CHECKING:
+    from mockstatus.proxy_app import ProxyConfig, ProxyHandler
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
 
@@ -87,6 +90,7 @@ class Mockstatus:
         loopback_only: bool = False,  # listening on loopback only: admin refuses other Hosts
         body_read_timeout: float = BODY_READ_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        proxy: ProxyConfig | None = None,  # forwarding (issue 14): mockstatus.proxy_app
     ) -> None:
         if interim_mode not in queries.INTERIM_MODES:
             modes = ", ".join(queries.INTERIM_MODES)
@@ -114,6 +118,11 @@ class Mockstatus:
             clock_controllable=clock_controllable,
             loopback_only=loopback_only,
         )
+        self.proxy: ProxyHandler | None = None
+        if proxy is not None:
+            from mockstatus.proxy_app import ProxyHandler
+
+            self.proxy = ProxyHandler(self, proxy)
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -124,6 +133,8 @@ class Mockstatus:
         path = request.path
         if path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
+        if self.proxy is not None and (forwarded := await self.proxy.handle(request)) is not None:
+            return forwarded
         facts = facts_from(request)
         scenario = route = None
         plan: ResponsePlan | None = None

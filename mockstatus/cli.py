@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from mockstatus import __version__
+from mockstatus import __version__, proxy_cli
 from mockstatus.journal import parse_redact
 from mockstatus.limits import (
     MAX_JOURNAL_SIZE,
@@ -275,8 +275,21 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             serve_parser.add_argument(
                 setting.flag, type=_argparse_type(setting), default=None, help=setting.help
             )
+    proxy_parser = sub.add_parser(
+        "proxy", help="forward to an upstream, failing where scenarios say"
+    )
+    for setting in SETTINGS:  # the same settings as `serve` (issue 14)
+        kind = (
+            {"action": "store_true"}
+            if setting.flag in SWITCHES
+            else {"type": _argparse_type(setting)}
+        )
+        proxy_parser.add_argument(setting.flag, default=None, help=setting.help, **kind)
+    proxy_cli.add_proxy_arguments(proxy_parser)
+    proxy_cli.add_allow_upstream(serve_parser)
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
+    proxy_cli.add_allow_upstream(check)
     return parser
 
 
@@ -291,7 +304,7 @@ def main(
     parser = build_parser(env)
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "serve":
+        if args.command in ("serve", "proxy"):
             for name, value in environment_defaults(env).items():
                 if getattr(args, name, None) is None:
                     setattr(args, name, value)
@@ -299,10 +312,12 @@ def main(
         print(f"mockstatus: error: {clipped(str(exc))}", file=err)
         return 2
     if args.command == "check":
+        from mockstatus.proxy import POLICY
         from mockstatus.scenarios.check import run_check
 
+        POLICY.set(proxy_cli.policy(args))  # `proxy.to` is checked against --allow-upstream
         return run_check(args.paths, out)
-    if args.command == "serve":
+    if args.command in ("serve", "proxy"):
         return serve(args, out, err)
     parser.print_help(out)
     return 2
@@ -326,7 +341,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mockstatus.types import ManualClock, SystemClock
 
     folder: Path | None
-    if args.scenarios == NO_SCENARIOS:
+    proxying = args.command == "proxy"  # no bundled scenarios, no built-ins: all goes upstream
+    if args.scenarios == NO_SCENARIOS or (proxying and args.scenarios is None):
         folder = None  # nothing loaded, nothing watched, no bundled fall-back
     else:
         folder = args.scenarios if args.scenarios is not None else bundled_scenarios()
@@ -351,6 +367,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "log": log,
         "journal_redact": args.journal_redact,
         "loopback_only": all(is_loopback(h) for h in hosts),
+        "proxy": proxy_cli.config(args),
     }
     app = Mockstatus(**options)
     try:
@@ -439,6 +456,8 @@ async def _serve(
     if watcher is not None:
         watcher.cancel()
     cut = await server.drain(args.shutdown_timeout)
+    if app.proxy is not None:
+        await app.proxy.forwarder.close()  # the upstream connections, once nothing is in flight
     await runner.cleanup()  # nothing left in flight: returns at once
     if cut:
         print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)

@@ -63,3 +63,12 @@ MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
+
+# --- proxy (issue 14) --------------------------------------------------------------------------
+MAX_UPSTREAM_TIMEOUT = MAX_DELAY  # seconds a proxy `timeout` (connect, response head) may be
+UPSTREAM_IDLE = 60.0  # seconds an upstream response body may pause before it is cut
+UPSTREAM_CONNECTIONS = 100  # pooled connections to all upstreams together (per server)
+UPSTREAM_CHUNK = 64 * KIB  # bytes relayed per read, each way (a body is never held whole)
+RECORD_SIDE_FILE = 64 * KIB  # recorded bodies above this go to a side file (`file:`)
+MAX_RECORD_BODY = MAX_BODY_FILE_BYTES  # a recorded body above this is not recorded (`file:` cap)
+MAX_RECORD_ROUTES = MAX_ROUTES_PER_FILE  # routes `--record` writes; later new ones are skipped

@@ -55,6 +55,8 @@ class BackgroundServer:
         return self
 
     def _run(self) -> None:
+        if self.app.proxy is not None:
+            self.app.proxy.enter()  # this thread's scenario loads check its upstream policy
         loop = self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -76,6 +78,8 @@ class BackgroundServer:
         server = self._runner.server
         if isinstance(server, MockstatusServer):
             await server.drain(self.shutdown_timeout)
+        if self.app.proxy is not None:
+            await self.app.proxy.forwarder.close()
         await self._runner.cleanup()
 
     async def _start(self) -> None:
