@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import yaml
 from aiohttp import web
 from yarl import URL
 
@@ -136,7 +137,10 @@ class ProxyHandler:
                 )
                 recorder = self.config.recorder
                 if recorder is not None and outcome is not None and outcome.body is not None:
-                    recorder.add(facts, request.query_string, outcome)
+                    try:
+                        recorder.add(facts, request.query_string, outcome)
+                    except (OSError, ValueError, yaml.YAMLError) as exc:  # a full disk, say
+                        app.log(f"mockstatus: not recorded: {facts.method} {facts.path}: {exc}")
 
     async def _forward(
         self, request: web.BaseRequest, facts: RequestFacts, plan: ResponsePlan, outcome: Outcome

@@ -29,6 +29,7 @@ class Upstream:
         self.seen: list[dict[str, Any]] = []
         self.release = threading.Event()  # /hang waits for it
         self.chunk_sizes: list[int] = []
+        self.count = 0
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -83,6 +84,15 @@ class Upstream:
         await response.write_eof()
         return response
 
+    async def blob(self, request: web.Request) -> web.Response:
+        """`n` bytes with a Content-Length (not UTF-8 text: bytes 0-255 repeated)."""
+        n = int(request.query["n"])
+        return web.Response(body=(bytes(range(256)) * (n // 256 + 1))[:n])
+
+    async def counter(self, request: web.Request) -> web.Response:
+        self.count += 1
+        return web.json_response({"count": self.count}, status=200 if self.count < 3 else 201)
+
     async def hang(self, request: web.Request) -> web.Response:
         await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 5)
         return web.Response(text="late")
@@ -119,6 +129,8 @@ class Upstream:
         app.router.add_route("*", "/status/{code:[0-9]+}", self.status)
         app.router.add_get("/big", self.big)
         app.router.add_get("/hang", self.hang)
+        app.router.add_get("/blob", self.blob)
+        app.router.add_get("/counter", self.counter)
         app.router.add_get("/garbage", self.garbage)
         app.router.add_get("/cookies", self.cookies)
         app.router.add_get("/ws", self.ws)

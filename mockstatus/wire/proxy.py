@@ -183,7 +183,7 @@ class Forwarder:
     ) -> web.StreamResponse:
         status = upstream.status
         outcome.status, outcome.reason = status, upstream.reason or ""
-        fields = response_headers(upstream.headers.items())
+        fields = response_headers((str(n), v) for n, v in upstream.headers.items())
         own = {n.lower() for n, _ in fields}
         fields += [h for h in extra_headers if h[0].lower() not in own]  # rate-limit fields
         outcome.headers = fields
