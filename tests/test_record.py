@@ -169,3 +169,39 @@ def test_cli_record_then_serve(tmp_path: Path, upstream: Upstream) -> None:
         assert [_wire(port, m, t, b) for m, t, b in SESSION[:4]] == originals
     finally:
         serve.stop()
+
+
+def test_verbatim_response_is_literal_and_has_no_defaults(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text(
+        "routes:\n"
+        "  - match: {path: /v}\n"
+        "    respond:\n"
+        "      verbatim: true\n"
+        "      status: 503\n"
+        "      reason: Busy Now\n"
+        "      headers: {X-Literal: '{{ path }}', Set-Cookie: [a=1, b=2]}\n"
+        "      body: '{{ not a template }}'\n"
+        "  - match: {path: /plain}\n"
+        "    respond: {status: 503}\n"
+    )
+    app = Mockstatus(scenarios_dir=tmp_path)
+    app.store.load_initial()
+    with BackgroundServer(app) as server:
+        _, got = rawhttp.request(server.port, "GET", "/v")
+        _, plain = rawhttp.request(server.port, "GET", "/plain")
+    assert (got.status, got.reason, got.body) == (503, "Busy Now", b"{{ not a template }}")
+    names = {n.lower() for n, _ in got.headers}
+    assert not names & {
+        "cache-control",
+        "access-control-allow-origin",
+        "vary",
+        "etag",
+        "retry-after",
+    }
+    assert [n for n, _ in got.headers][:3] == ["X-Literal", "Set-Cookie", "Set-Cookie"]
+    assert got.header("X-Literal") == "{{ path }}"
+    assert got.all("Set-Cookie") == ["a=1", "b=2"]
+    assert not (got.header("Server") or "").startswith("mockstatus/")  # aiohttp's own default
+    # The same code without verbatim carries the per-code defaults.
+    assert plain.header("Cache-Control") == "no-store"
+    assert plain.header("Access-Control-Allow-Origin") == "*"
