@@ -93,6 +93,18 @@ class Upstream:
         self.count += 1
         return web.json_response({"count": self.count}, status=200 if self.count < 3 else 201)
 
+    async def broken(self, request: web.Request) -> web.StreamResponse:
+        """Promises `n` bytes, sends a tenth, then closes."""
+        n = int(request.query["n"])
+        response = web.StreamResponse()
+        response.content_length = n
+        await response.prepare(request)
+        await response.write(b"b" * (n // 10))
+        await asyncio.sleep(0.01)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
     async def hang(self, request: web.Request) -> web.Response:
         await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 5)
         return web.Response(text="late")
@@ -130,6 +142,7 @@ class Upstream:
         app.router.add_get("/big", self.big)
         app.router.add_get("/hang", self.hang)
         app.router.add_get("/blob", self.blob)
+        app.router.add_get("/broken", self.broken)
         app.router.add_get("/counter", self.counter)
         app.router.add_get("/garbage", self.garbage)
         app.router.add_get("/cookies", self.cookies)

@@ -386,6 +386,30 @@ def test_malformed_upstream_response_is_502(front: BackgroundServer, upstream: U
     assert "malformed" in r.text or "closed the connection" in r.text
 
 
+def test_small_body_breaking_off_is_502(front: BackgroundServer, upstream: Upstream) -> None:
+    r = requests.get(front.url("/broken?n=1000"), headers={"Accept": "text/plain"}, timeout=5)
+    assert r.status_code == 502
+    assert r.text.startswith(
+        f"502 Bad Gateway: upstream {upstream.url('/broken?n=1000')} broke off"
+    )
+
+
+def test_large_body_breaking_off_cuts_the_client(
+    front: BackgroundServer, upstream: Upstream
+) -> None:
+    # The head went out before the upstream failed: the client must see an incomplete body.
+    with rawhttp.connect(front.port) as sock:
+        sock.sendall(rawhttp.build("GET", "/broken?n=1000000"))
+        reader = rawhttp.Reader(sock)
+        head = reader.read_head()
+        assert (head.status, head.header("Content-Length")) == (200, "1000000")
+        rest = reader.read_to_close()
+    assert len(rest) == 100_000
+    entry = requests.get(front.url("/__mockstatus/requests"), timeout=5).json()["requests"][-1]
+    assert entry["upstream"]["status"] == 200
+    assert entry["upstream"]["error"].startswith("the upstream body broke off")
+
+
 # --- not an open proxy -------------------------------------------------------------------------
 
 
