@@ -205,3 +205,49 @@ def test_no_policy_means_no_upstream(tmp_path: Path) -> None:
             )
     finally:
         POLICY.reset(token)
+
+
+def test_expect_with_a_canned_answer_closes_without_100(tmp_path: Path, upstream: Upstream) -> None:
+    folder = _folder(
+        tmp_path,
+        "routes:\n"
+        "  - match: {path: /up}\n"
+        "    outage: {start: 0s, duration: 1h}\n"
+        f"    respond: {{proxy: {{to: '{upstream.url()}'}}}}\n",
+    )
+    with proxy_server(upstream.url(), scenarios=folder) as server:
+        with rawhttp.connect(server.port) as sock:
+            sock.sendall(
+                rawhttp.build("POST", "/up", {"Expect": "100-continue", "Content-Length": "10"})
+            )
+            reader = rawhttp.Reader(sock)
+            interims, final = reader.read_response()
+            assert interims == []  # no 100: the body is not wanted
+            assert final.status == 503
+            assert final.header("Connection") == "close"
+
+
+def test_body_matcher_reads_the_body_and_forwards_it(tmp_path: Path, upstream: Upstream) -> None:
+    folder = _folder(
+        tmp_path,
+        "routes:\n"
+        "  - match: {path: /pay, body: {json: {currency: EUR}}}\n"
+        f"    respond: {{proxy: {{to: '{upstream.url()}'}}}}\n"
+        "  - match: {path: /pay}\n"
+        "    respond: {status: 422}\n",
+    )
+    with proxy_server(upstream.url(), scenarios=folder) as server:
+        eur = requests.post(server.url("/pay"), json={"currency": "EUR"}, timeout=5)
+        usd = requests.post(server.url("/pay"), json={"currency": "USD"}, timeout=5)
+    assert (eur.status_code, usd.status_code) == (200, 422)
+    head = body_json(eur.content)
+    assert head["size"] == len(b'{"currency": "EUR"}')
+    assert header_of(head, "Content-Length") == [str(head["size"])]
+
+
+def test_http10_client_gets_a_close_delimited_body(upstream: Upstream) -> None:
+    with proxy_server(upstream.url()) as server:
+        _, final = rawhttp.request(server.port, "GET", "/big?n=100000", version="HTTP/1.0")
+    assert final.status == 200
+    assert final.header("Transfer-Encoding") is None  # HTTP/1.0 has no chunked coding
+    assert len(final.body) == 100_000
