@@ -21,10 +21,11 @@ from yarl import URL
 
 from mockstatus import semantics, wire
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.limits import MAX_RECORD_BODY, UPSTREAM_CONNECTIONS
 from mockstatus.proxy import POLICY, ProxyTarget, UpstreamPolicy, authority
-from mockstatus.types import RequestFacts, ResponsePlan
+from mockstatus.types import Decision, RequestFacts, ResponsePlan
+from mockstatus.wire.body import RequestBody
 from mockstatus.wire.proxy import Forwarder, Outcome, UpstreamError
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ class ProxyHandler:
         scenario = route = None
         plan: ResponsePlan | None = None
         outcome: Outcome | None = None
-        response: web.StreamResponse | None = None
         try:
             if proxying:
                 refusal = self._refusal(request, facts)
@@ -87,15 +87,26 @@ class ProxyHandler:
             runtime = app.store.runtime
             if runtime is not None and runtime.has_routes:
                 if runtime.needs_body(facts):
-                    if "Expect" in request.headers:
-                        early = await app._continue(request, facts)
-                        if early is not None:
-                            plan = early
-                            return wire.build_response(plan)
-                    facts = replace(facts, body=await app._read_body(request))
-                answer = runtime.respond(facts)
-                if answer is not None:
-                    plan, scenario, route = answer
+                    # A body matcher: the 100 and the body are ours to handle (app.decide's way).
+                    body = RequestBody(request, app.body_read_timeout)
+                    expect = facts.headers.get("expect")
+                    answer = (
+                        answer_expect(facts, expect, app.interim_mode, body.length, body.limit)
+                        if expect is not None
+                        else None
+                    )
+                    if answer is not None and answer.final is not None:
+                        plan = answer.final
+                        return wire.build_response(plan)
+                    if answer is not None and not await body.send_continue(
+                        answer.interim, answer.delay
+                    ):
+                        plan = closing_plan(facts, 499)
+                        return wire.build_response(plan)
+                    facts = replace(facts, body=await body.read())
+                matched = runtime.respond(facts)
+                if matched is not None:
+                    plan, scenario, route = matched
             if plan is None:
                 if self.upstream is None:
                     return None
@@ -104,8 +115,12 @@ class ProxyHandler:
                 # A canned answer (a rate limit, an outage, chaos, a sequence step, a fault).
                 if "Expect" in request.headers and facts.body is None and request.body_exists:
                     plan = plan.evolve(close=True)  # no 100 was sent: the body never comes
-                response = await app._execute(request, plan, facts)
-                return response
+                plan = app._ready(plan, facts)
+                if plan.upgrade is not None:
+                    return await app._upgrade(request, plan)
+                if plan.interims or plan.delay or plan.fault or plan.drip:
+                    return await wire.send(request, plan)
+                return wire.build_response(plan)
             path, _, query = _raw_target(request).partition("?")
             outcome = Outcome(url=plan.forward.url_for(path, query))
             response, plan = await self._forward(request, facts, plan, outcome)
@@ -117,23 +132,16 @@ class ProxyHandler:
             return wire.build_response(plan)
         finally:
             if plan is not None:
-                status = outcome.status if outcome is not None and outcome.status else plan.status
-                fault = plan.fault.kind if plan.fault else None
-                app.metrics.observe(scenario, route, status, fault)
-                app.journal.record(
-                    app.clock.wall(),
-                    facts.method,
-                    facts.path,
+                if outcome is not None and outcome.status:
+                    plan = plan.evolve(status=outcome.status)  # what the client got
+                version = request.version
+                app.record(
+                    Decision(plan, facts, scenario, route),
+                    started,
                     request.query_string,
                     request.headers,
-                    facts.body,
-                    scenario,
-                    route,
-                    request.headers.get(SESSION_HEADER),
-                    status,
-                    fault,
-                    (time.perf_counter() - started) * 1000,
-                    upstream=outcome.to_dict() if outcome is not None else None,
+                    f"HTTP/{version.major}.{version.minor}",
+                    outcome.to_dict() if outcome is not None else None,
                 )
                 recorder = self.config.recorder
                 if recorder is not None and outcome is not None and outcome.body is not None:
