@@ -479,3 +479,39 @@ def test_event_loop_is_unused_in_pure_helpers() -> None:
         with pytest.raises(ValueError, match="--allow-upstream"):
             proxy.parse_allowed(bad)
     assert asyncio.iscoroutinefunction(proxy.parse_allowed) is False
+
+
+def test_other_upgrades_are_tunnelled_as_bytes() -> None:
+    """`Upgrade: echo/1` through the proxy to a mockstatus that echoes raw bytes after its 101."""
+    from mockstatus.app import Mockstatus
+
+    inner = Mockstatus()
+    with BackgroundServer(inner) as echo, proxy_server(echo.base_url) as front:
+        with rawhttp.connect(front.port) as sock:
+            sock.sendall(
+                rawhttp.build("GET", "/status/101", {"Upgrade": "echo/1", "Connection": "Upgrade"})
+            )
+            reader = rawhttp.Reader(sock)
+            head = reader.read_head()
+            assert head.head.split(b"\r\n")[0] == b"HTTP/1.1 101 Switching Protocols"
+            assert (head.header("Upgrade"), head.header("Connection")) == ("echo/1", "Upgrade")
+            assert head.header("Via") == "1.1 mockstatus"
+            sock.sendall(b"ping")
+            assert reader.read_exact(4) == b"ping"
+            payload = bytes(range(256)) * 512
+            sock.sendall(payload)
+            assert reader.read_exact(len(payload)) == payload
+        journal = requests.get(front.url("/__mockstatus/requests"), timeout=5).json()["requests"]
+        assert journal[-1]["upstream"]["status"] == 101
+
+
+def test_upgrade_refused_upstream_is_502(front: BackgroundServer) -> None:
+    # The aiohttp upstream answers an unknown upgrade with a plain 200 (it does not switch).
+    _, final = rawhttp.request(
+        front.port,
+        "GET",
+        "/echo",
+        {"Upgrade": "echo/1", "Connection": "Upgrade", "Accept": "text/plain"},
+    )
+    assert final.status == 502
+    assert b"did not switch protocols: it answered 200" in final.body

@@ -14,6 +14,7 @@ starts reading the body iterator below).
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,8 +30,10 @@ from mockstatus.proxy import ProxyTarget, request_headers, response_headers
 from mockstatus.semantics import is_bodiless
 from mockstatus.types import Interim, RequestFacts
 from mockstatus.wire.core import ClientGone, write_interim
+from mockstatus.wire.upgrade import _EchoParser
 
 _CONTINUE = Interim(100, "Continue")
+_STATUS_LINE = re.compile(r"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
 # aiohttp's client sets these itself for a websocket handshake.
 _WS_OWN = frozenset(
     {
@@ -129,6 +132,9 @@ class Forwarder:
         )
         if _is_websocket(request):
             return await self._websocket(request, target, headers, outcome)
+        token = _other_upgrade(request)
+        if token is not None:
+            return await self._tunnel(request, target, headers, outcome, token)
         expect = request.headers.get("Expect", "").strip().lower() == "100-continue"
         data: bytes | AsyncIterator[bytes] | None = None
         if facts.body is not None:
@@ -320,6 +326,99 @@ class Forwarder:
             await upstream.close()
         return ours
 
+    async def _tunnel(
+        self,
+        request: web.BaseRequest,
+        target: ProxyTarget,
+        headers: list[tuple[str, str]],
+        outcome: Outcome,
+        token: str,
+    ) -> web.StreamResponse:
+        """Another `Upgrade` (aiohttp's client speaks only websocket): the request head is
+        replayed on a raw connection; after the upstream's 101 the bytes are relayed both ways
+        as they come, with back-pressure, until either side closes."""
+        target_line = URL(outcome.url, encoded=True).raw_path_qs
+        lines = [f"{request.method} {target_line} HTTP/1.1"]
+        lines += [f"{n}: {v}" for n, v in headers]
+        lines += [f"Upgrade: {token}", "Connection: Upgrade", "", ""]
+        context = self._ssl(target)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(target.timeout):
+                reader, writer = await asyncio.open_connection(
+                    target.host,
+                    target.port,
+                    ssl=(context if context is not True else ssl.create_default_context())
+                    if target.scheme == "https"
+                    else None,
+                    limit=UPSTREAM_CHUNK,
+                )
+                writer.write("\r\n".join(lines).encode("utf-8"))
+                head = await reader.readuntil(b"\r\n\r\n")
+        except TimeoutError:
+            raise UpstreamError(
+                504, f"upstream {target.url} sent no response within {target.timeout:g} s"
+            ) from None
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            raise UpstreamError(
+                502, f"upstream {target.url} sent a malformed response to the upgrade"
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or _describe(exc)
+            raise UpstreamError(502, f"upstream {target.url} is unreachable: {reason}") from None
+        finally:
+            outcome.duration_ms = (time.perf_counter() - started) * 1000
+        status_line, *field_lines = head.decode("latin-1").split("\r\n")
+        match = _STATUS_LINE.fullmatch(status_line)
+        if match is None or match.group(1) != "101":
+            writer.close()
+            what = f"answered {match.group(1)}" if match else "sent a malformed status line"
+            raise UpstreamError(502, f"upstream {target.url} did not switch protocols: it {what}")
+        fields = [
+            tuple(part.strip() for part in line.split(":", 1))
+            for line in field_lines
+            if ":" in line
+        ]
+        upgrade = next((v for n, v in fields if n.lower() == "upgrade"), token)
+        outcome.status, outcome.reason = 101, match.group(2) or "Switching Protocols"
+        response = web.StreamResponse(status=101, reason=outcome.reason)
+        for name, value in response_headers(fields):  # type: ignore[arg-type]
+            response.headers.add(name, value)
+        response.headers["Upgrade"] = upgrade
+        response.headers["Connection"] = "Upgrade"
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            writer.close()
+            return response
+        client = _EchoParser(transport)  # the client's bytes from now on, with back-pressure
+        request.protocol.set_parser(client)  # type: ignore[arg-type]  # see wire.upgrade
+
+        async def to_upstream() -> None:
+            while (data := await client.get()) is not None:
+                writer.write(data)
+                await writer.drain()
+
+        async def to_client() -> None:
+            while data := await reader.read(UPSTREAM_CHUNK):
+                transport.write(data)
+                await request.writer.drain()
+
+        try:
+            await response.prepare(request)
+            tasks = [asyncio.ensure_future(to_upstream()), asyncio.ensure_future(to_client())]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        except ConnectionResetError:
+            pass
+        finally:
+            writer.close()
+            transport.close()
+        return response
+
 
 async def _pump_ws(ours: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
     async def copy(
@@ -352,6 +451,16 @@ async def _pump_ws(ours: web.WebSocketResponse, upstream: aiohttp.ClientWebSocke
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _other_upgrade(request: web.BaseRequest) -> str | None:
+    """The `Upgrade` token of a bodiless upgrade request other than websocket (RFC 9110 §7.8)."""
+    token = request.headers.get("Upgrade", "").strip()
+    if not token or token.lower() == "websocket" or request.body_exists:
+        return None
+    if "upgrade" not in request.headers.get("Connection", "").lower():
+        return None
+    return token
 
 
 def _is_websocket(request: web.BaseRequest) -> bool:
