@@ -270,9 +270,9 @@ def _redact_json(doc: Any, names: frozenset[str]) -> bool:
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
+    """Write to a hidden temporary name (not `*.yaml`: a loader never reads it), then rename:
+    a reader sees the old file or the new one, never half. No fsync: this runs on the event
+    loop after every answer, and a recording promises consistency, not durability on a crash."""
     tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    tmp.write_bytes(data)
     os.replace(tmp, target)
