@@ -22,7 +22,7 @@ from yarl import URL
 from mockstatus import semantics, wire
 from mockstatus.errors import RequestError
 from mockstatus.expect import answer_expect, closing_plan
-from mockstatus.limits import MAX_RECORD_BODY, UPSTREAM_CONNECTIONS
+from mockstatus.limits import MAX_RECORD_BODY, MAX_UPGRADE_ECHO, UPSTREAM_CONNECTIONS
 from mockstatus.proxy import POLICY, ProxyTarget, UpstreamPolicy, authority
 from mockstatus.types import Decision, RequestFacts, ResponsePlan
 from mockstatus.wire.body import RequestBody
@@ -117,7 +117,7 @@ class ProxyHandler:
                     plan = plan.evolve(close=True)  # no 100 was sent: the body never comes
                 plan = app._ready(plan, facts)
                 if plan.upgrade is not None:
-                    return await app._upgrade(request, plan)
+                    return await wire.upgrade(request, plan, app.websockets, MAX_UPGRADE_ECHO)
                 if plan.interims or plan.delay or plan.fault or plan.drip:
                     return await wire.send(request, plan)
                 return wire.build_response(plan)
