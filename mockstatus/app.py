@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
@@ -35,6 +35,9 @@ from mockstatus.types import (
 )
 from mockstatus.wire.body import RequestBody
 from mockstatus.wire.server import MockstatusServer
+
+if TYPE_CHECKING:
+    from mockstatus.proxy_app import ProxyConfig, ProxyHandler
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
 _new_body = tuple.__new__
@@ -82,6 +85,7 @@ class Mockstatus(Pipeline):
         loopback_only: bool = False,  # listening on loopback only: admin refuses other Hosts
         body_read_timeout: float = BODY_READ_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        proxy: ProxyConfig | None = None,  # forwarding (issue 14): mockstatus.proxy_app
     ) -> None:
         if interim_mode not in queries.INTERIM_MODES:
             modes = ", ".join(queries.INTERIM_MODES)
@@ -109,6 +113,11 @@ class Mockstatus(Pipeline):
             loopback_only=loopback_only,
             body_read_timeout=body_read_timeout,
         )
+        self.proxy: ProxyHandler | None = None
+        if proxy is not None:
+            from mockstatus.proxy_app import ProxyHandler
+
+            self.proxy = ProxyHandler(self, proxy)
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -119,6 +128,8 @@ class Mockstatus(Pipeline):
             return self._unsupported_version(request)
         if request.path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
+        if self.proxy is not None and (forwarded := await self.proxy.handle(request)) is not None:
+            return forwarded
         decision = None
         try:
             decision = await self.decide(

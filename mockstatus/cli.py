@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from mockstatus import __version__
+from mockstatus import __version__, proxy_cli
 from mockstatus.journal import parse_redact
 from mockstatus.limits import (
     MAX_JOURNAL_SIZE,
@@ -282,8 +282,21 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             serve_parser.add_argument(
                 setting.flag, type=_argparse_type(setting), default=None, help=setting.help
             )
+    proxy_parser = sub.add_parser(
+        "proxy", help="forward to an upstream, failing where scenarios say"
+    )
+    for setting in SETTINGS:  # the same settings as `serve` (issue 14)
+        kind = (
+            {"action": "store_true"}
+            if setting.flag in SWITCHES
+            else {"type": _argparse_type(setting)}
+        )
+        proxy_parser.add_argument(setting.flag, default=None, help=setting.help, **kind)
+    proxy_cli.add_proxy_arguments(proxy_parser)
+    proxy_cli.add_allow_upstream(serve_parser, listed=False)
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
+    proxy_cli.add_allow_upstream(check)
     sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     return parser
 
@@ -299,7 +312,7 @@ def main(
     parser = build_parser(env)
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "serve":
+        if args.command in ("serve", "proxy"):
             for name, value in environment_defaults(env).items():
                 if getattr(args, name, None) is None:
                     setattr(args, name, value)
@@ -307,15 +320,17 @@ def main(
         print(f"mockstatus: error: {clipped(str(exc))}", file=err)
         return 2
     if args.command == "check":
+        from mockstatus.proxy import POLICY
         from mockstatus.scenarios.check import run_check
 
+        POLICY.set(proxy_cli.policy(args))  # `proxy.to` is checked against --allow-upstream
         return run_check(args.paths, out)
     if args.command == "schema":
         from mockstatus.scenarios.schema_export import schema_text
 
         out.write(schema_text())
         return 0
-    if args.command == "serve":
+    if args.command in ("serve", "proxy"):
         return serve(args, out, err)
     parser.print_help(out)
     return 2
@@ -339,7 +354,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mockstatus.types import ManualClock, SystemClock
 
     folder: Path | None
-    if args.scenarios == NO_SCENARIOS:
+    proxying = args.command == "proxy"  # no bundled scenarios, no built-ins: all goes upstream
+    if args.scenarios == NO_SCENARIOS or (proxying and args.scenarios is None):
         folder = None  # nothing loaded, nothing watched, no bundled fall-back
     else:
         folder = args.scenarios if args.scenarios is not None else bundled_scenarios()
@@ -364,6 +380,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "log": log,
         "journal_redact": args.journal_redact,
         "loopback_only": all(is_loopback(h) for h in hosts),
+        "proxy": proxy_cli.config(args),
     }
     app = Mockstatus(**options)
     try:
@@ -410,7 +427,7 @@ async def _serve(
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     server = make_server(app, quiet=args.quiet)
-    if args.fast_lane == "on":
+    if args.fast_lane == "on" and app.proxy is None:  # forwarding: every request is decided
         from mockstatus.wire import fastlane
 
         fastlane.install(server, app)
@@ -456,6 +473,8 @@ async def _serve(
     if watcher is not None:
         watcher.cancel()
     cut = await server.drain(args.shutdown_timeout)
+    if app.proxy is not None:
+        await app.proxy.forwarder.close()  # the upstream connections, once nothing is in flight
     await runner.cleanup()  # nothing left in flight: returns at once
     if cut:
         print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)

@@ -128,6 +128,7 @@ class Entry(NamedTuple):
     # No scenario route matched: the closest routes and why each failed (scenarios/nearmiss);
     # () for a request nothing answered (the final 404) without near misses; None otherwise.
     near_misses: tuple[Mapping[str, object], ...] | None = None
+    upstream: dict[str, object] | None = None  # url, status, duration_ms, error when forwarded
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -153,6 +154,7 @@ class Entry(NamedTuple):
             "http_version": self.http_version,
             "truncated": list(self.truncated),
             **({} if self.near_misses is None else {"near_misses": list(self.near_misses)}),
+            "upstream": self.upstream,
         }
 
 
@@ -303,6 +305,7 @@ class Journal:
         duration_ms: float,
         http_version: str = "HTTP/1.1",
         near_misses: tuple[Mapping[str, object], ...] | None = None,
+        upstream: dict[str, object] | None = None,  # a forwarded request (issue 14)
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -330,8 +333,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
-            http_version,
-            near_misses,
+            http_version, near_misses, upstream,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

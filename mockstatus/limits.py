@@ -83,3 +83,12 @@ MAX_NEAR_MISS_SCAN = (
 )
 MAX_NEAR_MISSES = 3  # near misses in a 404 body and a journal entry
 MAX_UNMATCHED = 1000  # unmatched requests kept for `/requests/unmatched` (the oldest go first)
+
+# --- proxy (issue 14) --------------------------------------------------------------------------
+MAX_UPSTREAM_TIMEOUT = MAX_DELAY  # seconds a proxy `timeout` (connect, response head) may be
+UPSTREAM_IDLE = 60.0  # seconds an upstream response body may pause before it is cut
+UPSTREAM_CONNECTIONS = 100  # pooled connections to all upstreams together (per server)
+UPSTREAM_CHUNK = 64 * KIB  # bytes relayed per read, each way (a body is never held whole)
+RECORD_SIDE_FILE = 64 * KIB  # recorded bodies above this go to a side file (`file:`)
+MAX_RECORD_BODY = MAX_BODY_FILE_BYTES  # a recorded body above this is not recorded (`file:` cap)
+MAX_RECORD_ROUTES = MAX_ROUTES_PER_FILE  # routes `--record` writes; later new ones are skipped

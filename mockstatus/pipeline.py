@@ -126,6 +126,7 @@ class Pipeline:
         query_string: str,
         headers: Mapping[str, str],
         http_version: str,
+        upstream: dict[str, object] | None = None,  # a forwarded request: proxy_app
     ) -> None:
         """Journal and count one answered request (every transport, the same way). `started`
         is `time.perf_counter()` when the request arrived; `headers` are the request's fields as
@@ -149,4 +150,5 @@ class Pipeline:
             (time.perf_counter() - started) * 1000,
             http_version,
             decision.near_misses,
+            upstream,
         )

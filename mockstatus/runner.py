@@ -59,6 +59,8 @@ class BackgroundServer:
         return self
 
     def _run(self) -> None:
+        if self.app.proxy is not None:
+            self.app.proxy.enter()  # this thread's scenario loads check its upstream policy
         loop = self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -80,11 +82,14 @@ class BackgroundServer:
         server = self._runner.server
         if isinstance(server, MockstatusServer):
             await server.drain(self.shutdown_timeout)
+        if self.app.proxy is not None:
+            await self.app.proxy.forwarder.close()
         await self._runner.cleanup()
 
     async def _start(self) -> None:
         server = make_server(self.app, **self.kwargs)
-        if fastlane.enabled_from_env() if self.fast_lane is None else self.fast_lane:
+        lane_on = fastlane.enabled_from_env() if self.fast_lane is None else self.fast_lane
+        if lane_on and self.app.proxy is None:  # forwarding: every request is decided
             self.lane = fastlane.install(server, self.app)
         self._runner = web.ServerRunner(server, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()

@@ -9,7 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from mockstatus.proxy import ProxyTarget
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -192,6 +195,8 @@ class ResponsePlan:
     upgrade: str | None = None
     # Memoised and reused for many requests: the wire may cache what it derives from it.
     reused: bool = False
+    # Forward the request there and relay the answer (issue 14); `headers` are added to it.
+    forward: ProxyTarget | None = None
 
     def evolve(self, **changes: object) -> ResponsePlan:
         """A copy with `changes` applied: dataclasses.replace, without its per-call introspection

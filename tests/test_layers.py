@@ -133,7 +133,7 @@ LAYERS = {
     "pure": {
         "queries", "ranges", "rules", "semantics", "endpoints", "expect", "catalog", "journal",
         "admin_reply", "admin_params", "admin_guard", "scenarios", "httpbin", "httpbin_auth",
-        "httpbin_content", "prepared",
+        "httpbin_content", "prepared", "proxy",
     },
     "wire": {"wire", "accesslog"},  # accesslog: aiohttp's access-log hook, batched to a thread
 }  # fmt: skip
@@ -142,7 +142,7 @@ RANK = {"foundation": 0, "pure": 1, "wire": 2, "app": 3}
 AIOHTTP_FREE = (
     "codes", "rules", "semantics", "endpoints", "expect", "catalog", "pipeline", "admin_reply",
     "admin_params", "admin_guard", "scenarios.runtime", "scenarios.store", "types", "idcache",
-    "httpbin", "prepared",
+    "httpbin", "prepared", "proxy", "scenarios.proxy",
 )  # fmt: skip
 
 

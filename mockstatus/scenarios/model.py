@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mockstatus.proxy import ProxyTarget
 from mockstatus.scenarios.matcher import MatchSpec, StateSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.types import Drip, Fault
@@ -45,6 +46,8 @@ class ResponseSpec:
     # hashed once at load time (None when the body is templated or the code's default).
     etag: str | bool | None = None
     body_digest: str | None = None
+    proxy: ProxyTarget | None = None  # forward instead (only `delay` applies beside it)
+    verbatim: bool = False  # exactly these status, headers and body: no per-code defaults
 
     @property
     def status(self) -> int:

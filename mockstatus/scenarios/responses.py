@@ -12,6 +12,7 @@ import stat
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_DELAY, MIN_DRIP_EVERY
 from mockstatus.scenarios.model import ResponseSpec
+from mockstatus.scenarios.proxy import check_proxy_siblings, read_proxy, read_verbatim
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
     _DIGITS,
@@ -33,7 +34,7 @@ _FRAMING_ADVICE = {
 }
 _RESPONSE_KEYS = (
     *("status", "reason", "headers", "body", "json", "file", "etag"),
-    *("interim", "delay", "fault", "drip"),
+    *("interim", "delay", "fault", "drip", "proxy", "verbatim"),
 )
 _STEP_KEYS = (*_RESPONSE_KEYS, "times")
 _FAULT_KEYS = ("kind", "delay", "drip")
@@ -55,6 +56,13 @@ class _Responses(_Reader):
         )
         if m is None:
             return None
+        if "proxy" in m:  # issue 14: the upstream answers
+            check_proxy_siblings(self, v, m)
+            target = read_proxy(self, m["proxy"])
+            delay = self.duration(m["delay"], "delay", cap=MAX_DELAY) if "delay" in m else 0.0
+            return ResponseSpec(proxy=target, delay=delay or 0.0) if target else None
+        if "verbatim" in m:
+            return read_verbatim(self, v, m)
         statuses = self.statuses(m["status"]) if "status" in m else ((200, 1.0),)
         reason = self.string(m["reason"], "reason") if "reason" in m else None
         if reason is not None and FIELD_CONTROL.search(reason):

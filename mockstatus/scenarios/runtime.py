@@ -24,7 +24,7 @@ from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
-from mockstatus.scenarios import chaos, draws, latency, nearmiss, outage, sequence
+from mockstatus.scenarios import chaos, draws, latency, nearmiss, outage, proxy, sequence
 from mockstatus.scenarios.matcher import Matcher, StateOf
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -356,6 +356,8 @@ class ScenarioRuntime:
         `keys` and `n` are the call's random source (`draws`); a reused plan draws with fixed
         keys, so it does not depend on which call built it.
         """
+        if spec.proxy is not None or spec.verbatim:
+            return proxy.plan_for(spec, facts, extra_headers)  # issue 14: no per-code defaults
         fmt = semantics.negotiate(facts.header("accept"))
         if retry_after is not None or not self._is_static(spec):
             return self._build(spec, facts, params, count, keys, n, fmt, extra_headers, retry_after)
