@@ -63,3 +63,5 @@ MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
+MAX_RATE_LAYERS = 8  # policies on one route's `rate_limit` (each is checked per request)
+MAX_LIMITERS = 100  # named `limiters` in one scenario file

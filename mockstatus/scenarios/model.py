@@ -17,6 +17,9 @@ from mockstatus.types import Drip, Fault
 SequenceAfter = Literal["repeat-last", "loop"]
 RateAlgorithm = Literal["fixed-window", "sliding-window", "token-bucket"]
 LatencyKind = Literal["fixed", "uniform", "normal", "lognormal"]
+RateUnit = Literal["requests", "tokens"]
+RetryAfterForm = Literal["seconds", "http-date", "none"]  # none: no Retry-After at all
+CostErrorAction = Literal["allow", "reject"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +80,24 @@ class SequenceSpec:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitSpec:
+    """One policy (docs/rate-limits.md). `styles` None: the default fields (ietf + x-ratelimit);
+    `respond` None: the plain 429; `shared` names the file's limiter whose buckets it draws from
+    (None: the route's own); `cost_template` (when set) replaces the fixed `cost` per request."""
+
     limit: int
     window: float
     algorithm: RateAlgorithm = "fixed-window"
     key: str = "client"  # "client" | "global" | "header:<name>" | "query:<name>"
+    name: str = "default"
+    unit: RateUnit = "requests"
+    styles: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None = None
+    respond: ResponseSpec | None = None
+    retry_after: RetryAfterForm = "seconds"
+    cost: int = 1
+    cost_template: Template | None = None
+    on_cost_error: CostErrorAction = "allow"
+    shared: str | None = None
+    secondary: bool = False  # a GitHub secondary limit (`{github: {secondary: true}}`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +158,8 @@ class Route:
     chaos: tuple[ChaosRule, ...] = ()
     latency: LatencySpec | None = None
     state: StateSpec | None = None
+    # Every policy of the route, `rate_limit` first (layered: the tightest decides).
+    rate_limits: tuple[RateLimitSpec, ...] = ()
 
     def behaviours(self) -> tuple[str, ...]:
         """The behaviours this route uses, in the order they are applied."""

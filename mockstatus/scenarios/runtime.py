@@ -15,7 +15,7 @@ import itertools
 import math
 import random
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,7 +24,7 @@ from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
-from mockstatus.scenarios import chaos, draws, latency, outage, sequence
+from mockstatus.scenarios import chaos, draws, latency, outage, ratelimit_respond, sequence
 from mockstatus.scenarios.matcher import Matcher
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -90,6 +90,9 @@ class ScenarioRuntime:
         self._static: dict[int, bool] = {}
         self._rejections: dict[tuple[str, str], ResponsePlan] = {}
         self._own_names: dict[int, frozenset[str]] = {}
+        self._limits: dict[int, ratelimit_respond.RouteLimits] = {}  # by id(route)
+        # Why the last rate-limited answers were what they were (cost errors), newest last.
+        self.rate_notes: deque[tuple[str, str, str]] = deque(maxlen=100)
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
         self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
@@ -179,12 +182,21 @@ class ScenarioRuntime:
         override: ResponseSpec | None = None
         fault: Fault | None = None
         if route.rate_limit is not None:
-            decision = state.limiter.check(key, route.rate_limit, facts, now)
-            extra_headers = decision.headers  # on allowed responses too
-            if not decision.allowed:
-                self.rejections[(route.scenario, route.name)] += 1
-                plan = self._rejected(facts, decision)
-                return plan, route.scenario, route.name
+            limits = self._limits.get(id(route))
+            if limits is None:
+                limits = self._limits[id(route)] = ratelimit_respond.route_limits(route, key)
+            if limits.simple:
+                decision = state.limiter.check(key, route.rate_limit, facts, now)
+                extra_headers = decision.headers  # on allowed responses too
+                if not decision.allowed:
+                    self.rejections[(route.scenario, route.name)] += 1
+                    fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
+                    return self._rejected(facts, fields), route.scenario, route.name
+            else:
+                refused, extra_headers = self._limited(route, limits, state, facts, params, now)
+                if refused is not None:
+                    self.rejections[(route.scenario, route.name)] += 1
+                    return refused, route.scenario, route.name
         window = outage.active(route.outage, elapsed)
         if window is not None:
             override, fault = window.respond, window.fault
@@ -370,7 +382,7 @@ class ScenarioRuntime:
             drip=spec.drip,
         )
 
-    def _rejected(self, facts: RequestFacts, decision: Any) -> ResponsePlan:
+    def _rejected(self, facts: RequestFacts, fields: tuple[tuple[str, str], ...]) -> ResponsePlan:
         """429 with the limiter's fields; the per-code part is built once per (method, format)."""
         fmt = semantics.negotiate(facts.header("accept"))
         key = (facts.method, fmt)
@@ -379,8 +391,47 @@ class ScenarioRuntime:
             base, _ = semantics.build_plan(429, facts.method, fmt)
             if facts.method in rules.STANDARD_METHODS:
                 base = self._rejections[key] = base.evolve(reused=True)
-        fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
         return base.evolve(headers=_prepend(fields, base.headers), reused=False)
+
+    def _limited(
+        self,
+        route: Route,
+        limits: ratelimit_respond.RouteLimits,
+        state: SessionState,
+        facts: RequestFacts,
+        params: dict[str, str],
+        now: float,
+    ) -> tuple[ResponsePlan | None, tuple[tuple[str, str], ...]]:
+        """Layered, shared, costed or styled limits (ratelimit_respond): the rejection plan or
+        None, and the rate-limit fields of the answer."""
+        rr = ratelimit_respond
+        costs, note, refuse = rr.costs_of(limits, TemplateContext(facts=facts, params=params))
+        if refuse:  # evaluated at cost 0 for the fields; nothing is taken
+            costs = (0,) * len(costs)
+        verdict = state.limiter.check_layers(limits.owners, limits.specs, facts, now, costs)
+        if refuse:
+            spec = next(s for s in limits.specs if s.on_cost_error == "reject" and s.cost_template)
+            wait = max(1, math.ceil(spec.window))
+            verdict = verdict._replace(allowed=False, retry_after=wait, decider=spec)
+        note = note or verdict.note
+        if note is not None:
+            self.rate_notes.append((route.scenario, route.name, note))
+        wall = self.clock.wall()
+        fields = rr.fields(limits, verdict, wall)
+        if verdict.allowed or verdict.decider is None:
+            return None, fields
+        spec = verdict.decider
+        retry = rr.retry_after_value(spec, verdict.retry_after, wall)
+        front = (("Retry-After", retry), *fields) if retry is not None else fields
+        if spec.respond is None:
+            plan = self._rejected(facts, front)
+            own: frozenset[str] = frozenset()
+        else:
+            plan = self.build(spec.respond, facts, params, 0, front)
+            own = frozenset(n.lower() for n, _ in spec.respond.headers)
+        keep = own | {n.lower() for n, _ in front}
+        plan = rr.without_rule_fields(plan, keep, retry is None)
+        return rr.fill(plan, rr.decision_values(verdict, spec, wall)), fields
 
     # --- admin view --------------------------------------------------------------------------
 

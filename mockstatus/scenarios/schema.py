@@ -21,8 +21,6 @@ from mockstatus.scenarios.model import (
     LatencySpec,
     MatchSpec,
     OutageWindow,
-    RateAlgorithm,
-    RateLimitSpec,
     ResponseSpec,
     Route,
     Scenario,
@@ -30,7 +28,7 @@ from mockstatus.scenarios.model import (
     SequenceSpec,
     StateSpec,
 )
-from mockstatus.scenarios.responses import _Responses
+from mockstatus.scenarios.ratelimit_schema import _RateLimits
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _V, At, Params, Report, _describe
 from mockstatus.types import Fault
@@ -40,23 +38,22 @@ _METHODS = (
     *("PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT"),
     *("PURGE", "LINK", "UNLINK"),
 )
-_SCENARIO_KEYS = ("name", "description", "seed", "routes")
+_SCENARIO_KEYS = ("name", "description", "seed", "limiters", "routes")
 _ROUTE_KEYS = (
     *("name", "match", "respond", "sequence", "after", "per"),
     *("rate_limit", "outage", "chaos", "latency", "state"),
 )
 _MATCH_KEYS = ("method", "path", "query", "headers", "body")
 _BODY_KEYS = ("contains", "json", "regex")
-_RATE_KEYS = ("limit", "window", "algorithm", "key")
-_RATE_ALGORITHMS: tuple[RateAlgorithm, ...] = get_args(RateAlgorithm)
 _SEQUENCE_AFTER: tuple[SequenceAfter, ...] = get_args(SequenceAfter)
 _OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
 _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
 _STATE_KEYS = ("machine", "when", "set")
+_NO_LIMITERS = _V("map", {}, "", 1, 1, {})
 
 
-class _Schema(_Responses):
+class _Schema(_RateLimits):
     """One file's scenario: validates its values and builds the model; records its name."""
 
     def __init__(self, file: str, base_dir: Path | None, report: Report) -> None:
@@ -83,6 +80,7 @@ class _Schema(_Responses):
         seed = None
         if "seed" in top:
             seed = self.integer(top["seed"], "seed", -math.inf, math.inf, "an integer")
+        self.read_limiters(top.get("limiters", _NO_LIMITERS))  # before the routes that use them
         routes: list[Route] = []
         routes_v = top.get("routes")
         if routes_v is None:
@@ -128,7 +126,7 @@ class _Schema(_Responses):
                 self.problem(m[key], f"'{key}' only applies to a 'sequence'")
         respond = self.response(m["respond"], "respond", params) if has_respond else None
         sequence = self.sequence(m, params) if has_sequence else None
-        rate_limit = self.rate_limit(m["rate_limit"]) if "rate_limit" in m else None
+        rate_limits = self.rate_limits(m["rate_limit"], params) if "rate_limit" in m else ()
         outage = self.outage(m["outage"], params) if "outage" in m else ()
         chaos = self.chaos(m["chaos"], params) if "chaos" in m else ()
         latency = self.latency(m["latency"]) if "latency" in m else None
@@ -142,11 +140,12 @@ class _Schema(_Responses):
             match,
             respond,
             sequence,
-            rate_limit,
+            rate_limits[0] if rate_limits else None,
             outage,
             chaos,
             latency,
             state,
+            rate_limits,
         )
 
     def match(self, v: _V) -> tuple[MatchSpec | None, Params]:
@@ -252,30 +251,6 @@ class _Schema(_Responses):
         if not steps or len(steps) != len(v.value):
             return None
         return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")
-
-    def rate_limit(self, v: _V) -> RateLimitSpec | None:
-        m = self.mapping(v, "rate_limit", _RATE_KEYS)
-        if m is None:
-            return None
-        for key in ("limit", "window"):
-            if key not in m:
-                self.missing(v, "'rate_limit'", key)
-        limit = window = None
-        if "limit" in m:
-            limit = self.integer(m["limit"], "limit", 0, 10**9, "a whole number of requests")
-        if "window" in m:
-            window = self.duration(m["window"], "window", positive=True)
-        algorithm = (
-            self.choice(m["algorithm"], "algorithm", _RATE_ALGORITHMS) if "algorithm" in m else None
-        )
-        bucket_key = None
-        if "key" in m:
-            bucket_key = self.counter_key(
-                m["key"], "key", ("client", "global"), ("header", "query")
-            )
-        if limit is None or window is None:
-            return None
-        return RateLimitSpec(limit, window, algorithm or "fixed-window", bucket_key or "client")
 
     def respond_or_fault(
         self, m: dict[str, _V], at: _V, where: str, params: Params
