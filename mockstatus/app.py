@@ -204,6 +204,7 @@ class Mockstatus:
                     plan.status,
                     fault_kind,
                     (time.perf_counter() - started) * 1000,
+                    plan.note,
                 )
 
     async def _execute(

@@ -104,6 +104,7 @@ class JournalEntry(TypedDict):
     duration_ms: float
     latin1: list[str]  # the fields whose non-UTF-8 bytes are shown as ISO-8859-1
     truncated: list[str]
+    note: str | None  # why a scenario answered as it did, when not obvious (rate-limit costs)
 
 
 class JournalPage(TypedDict):

@@ -124,6 +124,7 @@ class Entry(NamedTuple):
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
+    note: str | None = None  # the plan's note (e.g. why a rate limit refused)
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -147,6 +148,7 @@ class Entry(NamedTuple):
             "duration_ms": round(self.duration_ms, 3),
             "latin1": latin1 + list(self.latin1),
             "truncated": list(self.truncated),
+            "note": self.note,
         }
 
 
@@ -295,6 +297,7 @@ class Journal:
         status: int,
         fault: str | None,
         duration_ms: float,
+        note: str | None = None,
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -322,6 +325,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+            note,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

@@ -192,6 +192,8 @@ class ResponsePlan:
     upgrade: str | None = None
     # Memoised and reused for many requests: the wire may cache what it derives from it.
     reused: bool = False
+    # Why a scenario answered as it did when it is not obvious (a rate-limit cost error): journalled.
+    note: str | None = None
 
     def evolve(self, **changes: object) -> ResponsePlan:
         """A copy with `changes` applied: dataclasses.replace, without its per-call introspection

@@ -15,7 +15,7 @@ import itertools
 import math
 import random
 import uuid
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -91,8 +91,6 @@ class ScenarioRuntime:
         self._rejections: dict[tuple[str, str], ResponsePlan] = {}
         self._own_names: dict[int, frozenset[str]] = {}
         self._limits: dict[int, ratelimit_respond.RouteLimits] = {}  # by id(route)
-        # Why the last rate-limited answers were what they were (cost errors), newest last.
-        self.rate_notes: deque[tuple[str, str, str]] = deque(maxlen=100)
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
         self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
@@ -181,6 +179,7 @@ class ScenarioRuntime:
         retry_after: str | None = None
         override: ResponseSpec | None = None
         fault: Fault | None = None
+        note: str | None = None  # for the journal
         if route.rate_limit is not None:
             limits = self._limits.get(id(route))
             if limits is None:
@@ -193,7 +192,9 @@ class ScenarioRuntime:
                     fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
                     return self._rejected(facts, fields), route.scenario, route.name
             else:
-                refused, extra_headers = self._limited(route, limits, state, facts, params, now)
+                refused, extra_headers, note = self._limited(
+                    route, limits, state, facts, params, now
+                )
                 if refused is not None:
                     self.rejections[(route.scenario, route.name)] += 1
                     return refused, route.scenario, route.name
@@ -241,6 +242,8 @@ class ScenarioRuntime:
         if own and route.state is not None and route.state.set is not None:
             states[(route.scenario, route.state.machine)] = route.state.set
         plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
+        if note is not None:
+            plan = plan.evolve(note=note, reused=False)
         return plan, route.scenario, route.name
 
     def _draws(
@@ -401,9 +404,9 @@ class ScenarioRuntime:
         facts: RequestFacts,
         params: dict[str, str],
         now: float,
-    ) -> tuple[ResponsePlan | None, tuple[tuple[str, str], ...]]:
+    ) -> tuple[ResponsePlan | None, tuple[tuple[str, str], ...], str | None]:
         """Layered, shared, costed or styled limits (ratelimit_respond): the rejection plan or
-        None, and the rate-limit fields of the answer."""
+        None, the rate-limit fields of the answer, and a note for the journal."""
         rr = ratelimit_respond
         costs, note, refuse = rr.costs_of(limits, TemplateContext(facts=facts, params=params))
         if refuse:  # evaluated at cost 0 for the fields; nothing is taken
@@ -414,12 +417,10 @@ class ScenarioRuntime:
             wait = max(1, math.ceil(spec.window))
             verdict = verdict._replace(allowed=False, retry_after=wait, decider=spec)
         note = note or verdict.note
-        if note is not None:
-            self.rate_notes.append((route.scenario, route.name, note))
         wall = self.clock.wall()
         fields = rr.fields(limits, verdict, wall)
         if verdict.allowed or verdict.decider is None:
-            return None, fields
+            return None, fields, note
         spec = verdict.decider
         retry = rr.retry_after_value(spec, verdict.retry_after, wall)
         front = (("Retry-After", retry), *fields) if retry is not None else fields
@@ -431,7 +432,8 @@ class ScenarioRuntime:
             own = frozenset(n.lower() for n, _ in spec.respond.headers)
         keep = own | {n.lower() for n, _ in front}
         plan = rr.without_rule_fields(plan, keep, retry is None)
-        return rr.fill(plan, rr.decision_values(verdict, spec, wall)), fields
+        plan = rr.fill(plan, rr.decision_values(verdict, spec, wall))
+        return (plan.evolve(note=note) if note else plan), fields, note
 
     # --- admin view --------------------------------------------------------------------------
 
