@@ -131,10 +131,14 @@ class RateLimiter:
     ) -> Verdict:
         """Every policy of a route (`owners[i]` owns `specs[i]`'s buckets: a route or a shared
         limiter), each taking `costs[i]`: all take, or none does."""
-        results = []
         single = len(specs) == 1
-        for owner, spec, cost in zip(owners, specs, costs, strict=True):
-            results.append(self._evaluate(owner, spec, facts, now, cost, single))
+        if single:
+            results = [self._evaluate(owners[0], specs[0], facts, now, costs[0], True)]
+        else:
+            results = [
+                self._evaluate(owner, spec, facts, now, cost, False)
+                for owner, spec, cost in zip(owners, specs, costs, strict=True)
+            ]
         allowed = all(r[0] for r in results)
         if allowed and not single:
             results = [

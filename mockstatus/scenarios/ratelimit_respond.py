@@ -17,8 +17,10 @@ from mockstatus.scenarios.ratelimit_schema import DECISION_VARIABLES, MARK
 from mockstatus.scenarios.ratelimit_styles import (
     DEFAULT_STYLES,
     Fields,
+    Prepared,
     StyleChoice,
-    render,
+    prepare,
+    render_prepared,
     reset_at,
 )
 from mockstatus.scenarios.templates import TemplateContext
@@ -34,7 +36,10 @@ class RouteLimits:
     owners: tuple[str, ...]  # whose buckets each policy uses: the route's own or a shared limiter
     specs: tuple[RateLimitSpec, ...]
     styles: tuple[StyleChoice, ...]
-    simple: bool  # one policy, cost 1, default fields and rejection: RateLimiter.check
+    simple: bool
+    prepared: Prepared  # the styles, looked up
+    costs: tuple[int, ...]  # the fixed costs
+    templated: bool  # some cost is a template  # one policy, cost 1, default fields and rejection: RateLimiter.check
 
 
 def route_limits(route: Route, route_key: str) -> RouteLimits:
@@ -60,7 +65,10 @@ def route_limits(route: Route, route_key: str) -> RouteLimits:
         and spec0.cost == 1
         and spec0.cost_template is None
     )
-    return RouteLimits(owners, specs, tuple(styles) or DEFAULT_STYLES, simple)
+    chosen = tuple(styles) or DEFAULT_STYLES
+    costs = tuple(s.cost for s in specs)
+    templated = any(s.cost_template is not None for s in specs)
+    return RouteLimits(owners, specs, chosen, simple, prepare(chosen), costs, templated)
 
 
 def costs_of(limits: RouteLimits, ctx: TemplateContext) -> tuple[tuple[int, ...], str | None, bool]:
@@ -69,6 +77,8 @@ def costs_of(limits: RouteLimits, ctx: TemplateContext) -> tuple[tuple[int, ...]
     costs: list[int] = []
     note: str | None = None
     refuse = False
+    if not limits.templated:
+        return limits.costs, None, False
     for spec in limits.specs:
         template = spec.cost_template
         if template is None:
@@ -90,7 +100,7 @@ def costs_of(limits: RouteLimits, ctx: TemplateContext) -> tuple[tuple[int, ...]
 
 
 def fields(limits: RouteLimits, verdict: Verdict, wall: float) -> Fields:
-    return render(limits.styles, verdict.policies, wall)
+    return render_prepared(limits.prepared, verdict.policies, wall)
 
 
 def retry_after_value(spec: RateLimitSpec, retry: int, wall: float) -> str | None:

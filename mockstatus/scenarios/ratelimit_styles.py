@@ -78,8 +78,17 @@ def go_duration(seconds: int) -> str:
     return f"{secs}s"
 
 
+_QUOTED: dict[str, str] = {}
+
+
 def _quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'  # RFC 8941 §3.3.3
+    """An sf-string (RFC 8941 §3.3.3); names come from scenario files: cached, bounded."""
+    text = _QUOTED.get(name)
+    if text is None:
+        if len(_QUOTED) >= 4096:
+            _QUOTED.clear()
+        text = _QUOTED[name] = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
 
 
 def _ietf(
@@ -175,13 +184,25 @@ StyleChoice = tuple[str, tuple[tuple[str, str], ...]]  # (style name, its option
 DEFAULT_STYLES: tuple[StyleChoice, ...] = (("ietf", ()), ("x-ratelimit", ()))
 
 
-def render(styles: Sequence[StyleChoice], policies: Sequence[PolicyState], wall: float) -> Fields:
-    """Every field of `styles` for `policies` (at least one), in the order the styles are listed."""
-    t = tightest(policies)
+Prepared = tuple[tuple[Callable[..., Fields], Mapping[str, str]], ...]
+
+
+def prepare(styles: Sequence[StyleChoice]) -> Prepared:
+    """`styles` looked up once (at a route's first request), for `render_prepared`."""
+    return tuple((STYLES[name].render, dict(options)) for name, options in styles)
+
+
+def render_prepared(prepared: Prepared, policies: Sequence[PolicyState], wall: float) -> Fields:
+    """Every field of the styles for `policies` (at least one), in the order the styles are listed."""
+    t = policies[0] if len(policies) == 1 else tightest(policies)
     out: Fields = ()
-    for name, options in styles:
-        out += STYLES[name].render(dict(options), policies, t, wall)
+    for fn, options in prepared:
+        out += fn(options, policies, t, wall)
     return out
+
+
+def render(styles: Sequence[StyleChoice], policies: Sequence[PolicyState], wall: float) -> Fields:
+    return render_prepared(prepare(styles), policies, wall)
 
 
 def default_fields(limit: int, window: int, remaining: int, reset: int | str) -> Fields:
