@@ -19,7 +19,8 @@ from __future__ import annotations
 import zlib
 from typing import Any, Protocol
 
-from mockstatus.types import Headers, ResponsePlan
+from mockstatus.errors import RequestError
+from mockstatus.types import Headers, RequestFacts, ResponsePlan
 
 COMPRESS_CHOICES = ("off", "auto", "gzip", "deflate", "br")
 CODINGS = ("br", "gzip", "deflate")  # `auto`'s preference among equal q-values
@@ -207,7 +208,13 @@ def cut(data: bytes) -> bytes:
 
 def compress_plan(plan: ResponsePlan, coding: str | None, fault: str | None = None) -> ResponsePlan:
     """`plan` with its body in `coding` and the headers that go with it. Bodiless responses and
-    streams keep their body (a stream is coded piece by piece on the wire)."""
+    streams keep their body (a stream is coded piece by piece on the wire). A fault on the
+    coded data codes the body even where the client did not ask for it (the fault is the
+    point); a 206 keeps its identity ranges."""
+    if plan.status == 206:
+        return plan
+    if coding is None and fault in ("corrupt-encoding", "truncate-encoding"):
+        coding = "gzip"
     headers = coding_headers(plan.headers, coding, fault)
     if plan.stream is not None:
         return plan.evolve(
@@ -229,3 +236,22 @@ def _with_coding(stream: Any, coding: str | None) -> Any:
     from dataclasses import replace
 
     return replace(stream, coding=coding)
+
+
+def compress_query(plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+    """`?compress=off|auto|gzip|deflate|br` on a built-in endpoint (a 400 for anything else)."""
+    value = facts.query.get("compress", "gzip") or ""
+    if value not in COMPRESS_CHOICES:
+        raise RequestError(
+            f"invalid compress {value[:40]!r}: one of {', '.join(COMPRESS_CHOICES)}",
+            param="compress",
+        )
+    if value == "br" and not brotli_available():
+        raise RequestError(
+            "compress=br needs the brotli package (pip install mockstatus[brotli])",
+            param="compress",
+        )
+    fault = plan.fault.kind if plan.fault is not None else None
+    if value == "off" or plan.upgrade is not None:
+        return plan
+    return compress_plan(plan, choose(value, facts.header("accept-encoding")), fault)

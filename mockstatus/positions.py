@@ -17,10 +17,11 @@ from mockstatus.limits import (
     MAX_AFTER_BYTES,
     MAX_AFTER_EVENTS,
     MAX_BANDWIDTH,
+    MAX_DELAY,
     MAX_STREAM_SECONDS,
     MIN_BANDWIDTH,
 )
-from mockstatus.types import After
+from mockstatus.types import After, Query, ResponsePlan
 
 AFTER_HINT = "N events, N bytes or a duration (3 events, 1024 bytes, 2s)"
 AFTER_QUERY_HINT = "3events, 1024bytes, 1024 (bytes) or a duration such as 2s"
@@ -87,3 +88,66 @@ def describe_after(after: After) -> str:
     if after.unit == "seconds":
         return f"{after.amount:g}s"
     return f"{int(after.amount)} {after.unit}"
+
+
+def fault_extras_from_query(kind: str, query: Query) -> dict[str, object]:
+    """`after=`, `hold=`, `rate=` of a `?fault=` (each a 400 naming it when bad or misplaced)."""
+    from mockstatus.errors import RequestError
+    from mockstatus.types import POSITIONED_FAULTS
+
+    out: dict[str, object] = {}
+    if (text := query.get("after")) is not None:
+        if kind not in POSITIONED_FAULTS:
+            raise RequestError(
+                f"after applies to fault {', '.join(sorted(POSITIONED_FAULTS))}, not {kind!r}",
+                param="after",
+            )
+        try:
+            out["after"] = parse_after(text, query=True)
+        except ValueError as exc:
+            raise RequestError(f"invalid {exc}", param="after") from None
+    if kind == "bandwidth":
+        try:
+            out["rate"] = parse_rate(query.get("rate", "10KiB/s"))
+        except ValueError as exc:
+            raise RequestError(f"invalid {exc}", param="rate") from None
+    if kind == "slow-close":
+        text = query.get("hold", "2s") or ""
+        try:
+            hold = parse_duration(text, "hold")
+        except ValueError:
+            hold = -1.0
+        if not 0 <= hold <= MAX_DELAY:
+            raise RequestError(
+                f"invalid hold {text[:60]!r}: a duration such as 2s, at most {MAX_DELAY:g}s",
+                param="hold",
+            )
+        out["hold"] = hold
+    return out
+
+
+def check_reachable(plan: ResponsePlan) -> None:
+    """A 400 naming `after` when the plan's body can never reach it (events without a stream,
+    more events than a finite stream has, more bytes than a fixed body has)."""
+    from mockstatus.errors import RequestError
+
+    after = plan.fault.after if plan.fault is not None else None
+    if after is None or plan.head or plan.bodiless:
+        return
+    stream = plan.stream
+    if after.unit == "events" and stream is None:
+        raise RequestError(
+            "invalid after: N events needs a stream (/sse, /stream/{n}); this body is one piece",
+            param="after",
+        )
+    total = stream.events if stream is not None else None
+    if after.unit == "events" and total is not None and after.amount > total:
+        raise RequestError(
+            f"invalid after: event {int(after.amount)} of a stream of {total}",
+            param="after",
+        )
+    if after.unit == "bytes" and stream is None and after.amount > len(plan.body):
+        raise RequestError(
+            f"invalid after: byte {int(after.amount)} of a body of {len(plan.body)}",
+            param="after",
+        )

@@ -36,7 +36,7 @@ from mockstatus.scenarios.model import (
 )
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
-from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
+from mockstatus.types import ENCODING_FAULTS, Clock, Fault, RequestFacts, ResponsePlan
 
 # Keys for a response drawn outside any call (a template-free plan is built once and reused).
 _FIXED_KEYS = draws.keys_for("fixed", "", "", None)
@@ -308,6 +308,7 @@ class ScenarioRuntime:
                 and (spec.json is None or spec.json.is_static)
                 and spec.stream is None  # a stream is rendered per request (ids, templates)
                 and spec.compress == "off"  # the coding depends on Accept-Encoding
+                and not _coding_fault(spec)
             )
             self._own_names[id(spec)] = frozenset(n.lower() for n, _ in spec.headers)
         return static
@@ -371,7 +372,7 @@ class ScenarioRuntime:
             fault=spec.fault,
             drip=spec.drip,
         )
-        if spec.stream is not None or spec.compress != "off":
+        if spec.stream is not None or spec.compress != "off" or _coding_fault(spec):
             plan = _streamed(spec, plan, facts, ctx)
         return plan
 
@@ -463,6 +464,10 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
     return None, None
 
 
+def _coding_fault(spec: ResponseSpec) -> bool:
+    return spec.fault is not None and spec.fault.kind in ENCODING_FAULTS
+
+
 def _streamed(
     spec: ResponseSpec, plan: ResponsePlan, facts: RequestFacts, ctx: TemplateContext
 ) -> ResponsePlan:
@@ -487,9 +492,10 @@ def _streamed(
             stream=stream.stream_plan(spec.stream, ctx, facts.header("last-event-id")),
             reused=False,
         )
-    if spec.compress == "off":
+    if spec.compress == "off" and not _coding_fault(spec):
         return plan
-    coding = encoding.choose(spec.compress, facts.header("accept-encoding"))
+    compress = "gzip" if spec.compress == "off" else spec.compress  # a coding fault needs one
+    coding = encoding.choose(compress, facts.header("accept-encoding"))
     fault = plan.fault.kind if plan.fault is not None else None
     return encoding.compress_plan(plan, coding, fault)
 

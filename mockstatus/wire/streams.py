@@ -136,6 +136,11 @@ class _Writer:
         else:
             items = iter(((0.0, self.plan.body),))
         corrupt_next = self.kind == "corrupt-encoding" and coder is not None
+        # truncate-encoding: half the events, then half of the next one's coded bytes, then the
+        # chunked terminator: the HTTP framing is complete, the compressed data is not.
+        cut_at = None
+        if self.kind == "truncate-encoding" and coder is not None and stream is not None:
+            cut_at = (stream.events or 2) // 2
         position = self.position
         if position is not None and position.unit == "events" and position.amount == 0:
             return await self._strike(b"")
@@ -150,6 +155,9 @@ class _Writer:
                 data = coder.compress(data) + coder.flush()
                 if corrupt_next and data:
                     data, corrupt_next = corrupt(data), False
+                if cut_at is not None and self.events >= cut_at:
+                    await self._write(data[: max(1, len(data) // 2)])
+                    break
             if position is not None and position.unit == "bytes":
                 room = int(position.amount) - self.sent
                 if len(data) > room or room <= 0:
@@ -219,7 +227,8 @@ class _Writer:
         kind = self.kind
         head = data if room is None else data[: max(0, room)]
         transport = _alive(self.request)
-        if kind == "truncate" and room is not None and 0 < room < len(data) and self.resp.chunked:
+        chunked = getattr(self.request.writer, "chunked", False)  # aiohttp chose chunked framing
+        if kind == "truncate" and room is not None and 0 < room < len(data) and chunked:
             # The chunk announces the whole piece; fewer bytes follow (written past aiohttp's
             # framing, after what it has written is flushed).
             await self.request.writer.drain()
