@@ -178,7 +178,7 @@ class Mockstatus:
             if plan.upgrade is not None:
                 return await self._upgrade(request, plan)
             plan = semantics.with_interims(plan, facts, self.interim_mode)
-            if plan.interims or plan.delay or plan.fault or plan.drip:
+            if plan.interims or plan.delay or plan.fault or plan.drip or plan.stream:
                 return await wire.send(request, plan)
             return wire.build_response(plan)  # the common case: no coroutine to schedule
         except RequestError as err:
@@ -213,7 +213,7 @@ class Mockstatus:
         if plan.upgrade is not None:
             return await self._upgrade(request, plan)
         plan = semantics.with_interims(plan, facts, self.interim_mode)
-        if plan.interims or plan.delay or plan.fault or plan.drip:
+        if plan.interims or plan.delay or plan.fault or plan.drip or plan.stream:
             return await wire.send(request, plan)
         return wire.build_response(plan)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mockstatus.scenarios.matcher import BodyMatch, PathPattern, ValueMatch
+from mockstatus.scenarios.stream import StreamSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.types import Drip, Fault
 
@@ -59,6 +60,8 @@ class ResponseSpec:
     # hashed once at load time (None when the body is templated or the code's default).
     etag: str | bool | None = None
     body_digest: str | None = None
+    stream: StreamSpec | None = None  # a timed body (scenarios/stream.py) instead of body/json
+    compress: str = "off"  # off | auto | gzip | deflate | br (encoding.py)
 
     @property
     def status(self) -> int:

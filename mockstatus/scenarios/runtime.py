@@ -36,7 +36,7 @@ from mockstatus.scenarios.model import (
 )
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
-from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
+from mockstatus.types import ENCODING_FAULTS, Clock, Fault, RequestFacts, ResponsePlan
 
 # Keys for a response drawn outside any call (a template-free plan is built once and reused).
 _FIXED_KEYS = draws.keys_for("fixed", "", "", None)
@@ -321,6 +321,9 @@ class ScenarioRuntime:
                 and all(t.is_static for _, t in spec.headers)
                 and (spec.body is None or spec.body.is_static)
                 and (spec.json is None or spec.json.is_static)
+                and spec.stream is None  # a stream is rendered per request (ids, templates)
+                and spec.compress == "off"  # the coding depends on Accept-Encoding
+                and not _coding_fault(spec)
             )
             self._own_names[id(spec)] = frozenset(n.lower() for n, _ in spec.headers)
         return static
@@ -378,12 +381,15 @@ class ScenarioRuntime:
             # RFC 8297 §2: the final response repeats the hinted Link fields.
             hinted = next(i for i in interims if i.status == 103).headers
             plan = plan.evolve(headers=plan.headers + hinted)
-        return plan.evolve(
+        plan = plan.evolve(
             interims=interims,
             delay=spec.delay or 0.0,
             fault=spec.fault,
             drip=spec.drip,
         )
+        if spec.stream is not None or spec.compress != "off" or _coding_fault(spec):
+            plan = _streamed(spec, plan, facts, ctx)
+        return plan
 
     def _rejected(self, facts: RequestFacts, fields: tuple[tuple[str, str], ...]) -> ResponsePlan:
         """429 with the limiter's fields; the per-code part is built once per (method, format)."""
@@ -509,6 +515,42 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
     if spec.body is not None:
         return spec.body.render(ctx).encode(), spec.content_type or "text/plain; charset=utf-8"
     return None, None
+
+
+def _coding_fault(spec: ResponseSpec) -> bool:
+    return spec.fault is not None and spec.fault.kind in ENCODING_FAULTS
+
+
+def _streamed(
+    spec: ResponseSpec, plan: ResponsePlan, facts: RequestFacts, ctx: TemplateContext
+) -> ResponsePlan:
+    """A stream's plan (scenarios/stream.py) and the content coding (encoding.py)."""
+    from mockstatus import encoding
+
+    if spec.stream is not None:
+        from mockstatus.scenarios import stream
+
+        kind = spec.stream.kind
+        own = {n.lower() for n, _ in spec.headers}
+        # The code's default body is not sent: drop the type and entity-tag derived from it.
+        dropped = {"content-type", "etag"} - own
+        headers = [(n, v) for n, v in plan.headers if n.lower() not in dropped]
+        if "content-type" not in own:
+            headers.insert(0, ("Content-Type", stream.CONTENT_TYPES[kind]))
+        if kind == "sse" and all(n.lower() != "cache-control" for n, _ in headers):
+            headers.append(("Cache-Control", "no-cache"))
+        plan = plan.evolve(
+            headers=tuple(headers),
+            body=b"",
+            stream=stream.stream_plan(spec.stream, ctx, facts.header("last-event-id")),
+            reused=False,
+        )
+    if spec.compress == "off" and not _coding_fault(spec):
+        return plan
+    compress = "gzip" if spec.compress == "off" else spec.compress  # a coding fault needs one
+    coding = encoding.choose(compress, facts.header("accept-encoding"))
+    fault = plan.fault.kind if plan.fault is not None else None
+    return encoding.compress_plan(plan, coding, fault)
 
 
 _LOWER_NAMES: dict[int, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
