@@ -124,6 +124,7 @@ class Entry(NamedTuple):
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
+    http_version: str = "HTTP/1.1"  # the protocol the request came in ("HTTP/2" over h2)
     note: str | None = None  # the plan's note (e.g. why a rate limit refused)
 
     def to_dict(self) -> dict[str, object]:
@@ -147,6 +148,7 @@ class Entry(NamedTuple):
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
             "latin1": latin1 + list(self.latin1),
+            "http_version": self.http_version,
             "truncated": list(self.truncated),
             "note": self.note,
         }
@@ -297,6 +299,7 @@ class Journal:
         status: int,
         fault: str | None,
         duration_ms: float,
+        http_version: str = "HTTP/1.1",
         note: str | None = None,
     ) -> None:
         count = len(headers)
@@ -325,6 +328,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+            http_version,
             note,
         ))  # fmt: skip
         entries = self.entries
