@@ -59,6 +59,7 @@ def route_limits(route: Route, route_key: str) -> RouteLimits:
     simple = (
         len(specs) == 1
         and spec0.shared is None
+        and spec0.name == "default"  # the fast path's fields name the policy "default"
         and spec0.styles is None
         and spec0.respond is None
         and spec0.retry_after == "seconds"

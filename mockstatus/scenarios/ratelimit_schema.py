@@ -216,6 +216,10 @@ class _RateLimits(_Responses):
             if style is None:
                 ok = False
                 continue
+            if any(style == chosen for chosen, _ in out):
+                self.problem(name_v, f"style '{style}' is listed twice in 'headers'")
+                ok = False
+                continue
             options: list[tuple[str, str]] = []
             if opts_v is not None and opts_v.kind != "null":
                 allowed = STYLES[style].options

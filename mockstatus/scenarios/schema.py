@@ -28,6 +28,8 @@ from mockstatus.scenarios.model import (
     SequenceSpec,
     StateSpec,
 )
+from mockstatus.scenarios.ratelimit_schema import _ALGORITHMS as _RATE_ALGORITHMS
+from mockstatus.scenarios.ratelimit_schema import SPEC_KEYS as _RATE_KEYS
 from mockstatus.scenarios.ratelimit_schema import _RateLimits
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _V, At, Params, Report, _describe
@@ -51,6 +53,8 @@ _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
 _STATE_KEYS = ("machine", "when", "set")
 _NO_LIMITERS = _V("map", {}, "", 1, 1, {})
+# The rate-limit key tables, where the JSON Schema export (issue 14) reads every key table.
+__all__ = ["_RATE_ALGORITHMS", "_RATE_KEYS", "_Schema"]
 
 
 class _Schema(_RateLimits):

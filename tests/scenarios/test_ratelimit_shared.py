@@ -244,3 +244,23 @@ def test_bad_rate_limits_are_located_errors(text, expected):
     assert len(found) == len(expected), found
     for (line, col, fragment), got in zip(expected, found, strict=True):
         assert (line, col) == got[:2] and fragment in got[2], found
+
+
+def test_a_named_lone_inline_policy_is_named_in_its_fields(make_server):
+    """Regression: the single-policy fast path wrote "default" whatever `name:` said."""
+    text = "routes:\n  - match: {path: /n}\n    rate_limit: {limit: 2, window: 1m, name: api}\n"
+    server = make_server({"n.yaml": text + "    respond: {status: 200}\n"})
+    r = get(server, "/n")
+    assert r.header("RateLimit-Policy") == '"api";q=2;w=60'
+    assert r.header("RateLimit") == '"api";r=1;t=60'
+
+
+def test_a_style_listed_twice_is_a_located_error():
+    found = problems(
+        """
+        routes:
+          - respond: {status: 200}
+            rate_limit: {limit: 1, window: 1s, headers: [ietf, ietf]}
+        """
+    )
+    assert found == [(4, 56, "style 'ietf' is listed twice in 'headers'")]
