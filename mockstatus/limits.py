@@ -63,8 +63,9 @@ MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
-MAX_RATE_LAYERS = 8  # policies on one route's `rate_limit` (each is checked per request)
-MAX_LIMITERS = 100  # named `limiters` in one scenario file
+MAX_ADMIN_TEXT = (
+    2000  # characters of an admin text parameter (a journal filter, an owner, a session)
+)
 
 # --- streams (docs/streams.md) -------------------------------------------------------------------
 MAX_STREAM_EVENTS = 10_000  # events listed in one `stream:` (sse, ndjson or chunks)
@@ -82,3 +83,5 @@ MAX_AFTER_EVENTS = 1_000_000  # events an `after` may name
 MIN_BANDWIDTH = 1.0  # bytes per second a `bandwidth` fault sends, at least
 MAX_BANDWIDTH = float(1 << 40)  # bytes per second a `bandwidth` fault may name
 MAX_STALL = MAX_HANG  # seconds a `stall` keeps the connection before closing it
+MAX_RATE_LAYERS = 8  # policies on one route's `rate_limit` (each is checked per request)
+MAX_LIMITERS = 100  # named `limiters` in one scenario file
