@@ -10,40 +10,39 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiohttp.http import HttpVersion11
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
+from aiohttp.http import HttpVersion10, HttpVersion11
 
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
+from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.http_syntax import ADMIN_PREFIX, SESSION_HEADER
 from mockstatus.journal import DEFAULT_REDACT, Journal
-from mockstatus.limits import (
-    BODY_READ_TIMEOUT,
-    IDLE_TIMEOUT,
-    MAX_CONTINUE_DELAY_MS,
-    MAX_UPGRADE_ECHO,
-)
+from mockstatus.limits import BODY_READ_TIMEOUT, IDLE_TIMEOUT, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
     EMPTY_QUERY,
+    BodySource,
     Clock,
+    Decision,
     Query,
     RequestFacts,
     ResponsePlan,
     SystemClock,
 )
+from mockstatus.wire.body import RequestBody
 from mockstatus.wire.server import MockstatusServer
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
+_SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
+_HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 
 
 def bundled_scenarios() -> Path:
@@ -118,128 +117,134 @@ class Mockstatus:
     # --- dispatch ----------------------------------------------------------------------------
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """The HTTP/1.1 transport: facts -> decide -> wire -> record."""
         started = time.perf_counter()
         if request.version.major != 1:
             return self._unsupported_version(request)
-        path = request.path
-        if path.startswith(_ADMIN_ROOT):
+        if request.path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
-        facts = facts_from(request)
-        scenario = route = None
-        plan: ResponsePlan | None = None
+        decision = None
         try:
-            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-                plan = endpoints.preflight_plan(facts)
-                return wire.build_response(plan)
-            runtime = self.store.runtime
-            if runtime is not None and not runtime.has_routes:
-                runtime = None
-            expect = request.headers.get("Expect")
-            if expect is not None:
-                early, decide_first = self._expect_checks(request, facts, expect)
-                if early is not None:
-                    plan = early
-                    return wire.build_response(plan)
-                if decide_first and not (
-                    endpoints.is_echo(path) or (runtime is not None and runtime.needs_body(facts))
-                ):
-                    # RFC 9110 §10.1.1: a server that knows its final answer without the body
-                    # may send it instead of the 100. 413 and 417 refuse the body itself, so
-                    # they go out instead of `100 Continue`; every other code gets the 100.
-                    answer = runtime.respond(facts) if runtime else None
-                    if answer is not None:
-                        plan, scenario, route = answer
-                    else:
-                        plan = endpoints.builtin_plan(facts, self.semantics)
-                    if plan.status in (413, 417):
-                        plan = plan.evolve(close=True)  # the body was not read
-                        return await self._execute(request, plan, facts)
-                early = await self._continue(request, facts)
-                if early is not None:
-                    plan = early
-                    return wire.build_response(plan)
-                if plan is not None:
-                    return await self._execute(request, plan, facts)
-            if runtime is not None:
-                if runtime.needs_body(facts):
-                    facts = replace(facts, body=await self._read_body(request))
-                elif request.body_exists and _journal_wants(request):
-                    # Not needed to answer; read for the journal only when it fits the cap, so a
-                    # large upload to /status/503 is answered 503, never 413.
-                    facts = replace(facts, body=await self._read_body(request))
-                answer = runtime.respond(facts)
-                if answer is not None:
-                    plan, scenario, route = answer
-            if plan is None:
-                if facts.body is None and request.body_exists and endpoints.is_echo(path):
-                    facts = replace(facts, body=await self._read_body(request))
-                plan = endpoints.builtin_plan(facts, self.semantics)
-            # _execute, inlined: the hot path schedules no extra coroutine.
+            decision = await self.decide(
+                facts_from(request), RequestBody(request, self.body_read_timeout)
+            )
+            plan = decision.plan
             if plan.upgrade is not None:
                 return await self._upgrade(request, plan)
-            plan = semantics.with_interims(plan, facts, self.interim_mode)
             if plan.interims or plan.delay or plan.fault or plan.drip or plan.stream:
                 return await wire.send(request, plan)
             return wire.build_response(plan)  # the common case: no coroutine to schedule
+        finally:
+            if decision is not None:
+                version = request.version
+                self.record(
+                    decision,
+                    started,
+                    request.query_string,
+                    request.headers,
+                    _HTTP_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
+                )
+
+    async def decide(self, facts: RequestFacts, body: BodySource) -> Decision:
+        """The answer to one request, whatever the transport: match -> plan, reading the body
+        only when the answer needs it. Never raises a `RequestError`: that becomes its plan."""
+        scenario = route = None
+        plan: ResponsePlan | None = None
+        try:
+            if facts.method == "OPTIONS" and "access-control-request-method" in facts.headers:
+                return Decision(endpoints.preflight_plan(facts), facts)
+            runtime = self.store.runtime
+            if runtime is not None and not runtime.has_routes:
+                runtime = None
+            expect = facts.headers.get("expect")
+            if expect is not None:
+                answer = answer_expect(facts, expect, self.interim_mode, body.length, body.limit)
+                if answer is not None:
+                    if answer.final is not None:
+                        return Decision(answer.final, facts)
+                    if answer.decide_first and not (
+                        endpoints.is_echo(facts.path)
+                        or (runtime is not None and runtime.needs_body(facts))
+                    ):
+                        # RFC 9110 §10.1.1: a server that knows its final answer without the
+                        # body may send it instead of the 100. 413 and 417 refuse the body
+                        # itself, so they go out instead of `100 Continue`; every other code
+                        # gets the 100.
+                        matched = runtime.respond(facts) if runtime else None
+                        if matched is not None:
+                            plan, scenario, route = matched
+                        else:
+                            plan = endpoints.builtin_plan(facts, self.semantics)
+                        if plan.status in (413, 417):
+                            plan = self._ready(plan.evolve(close=True), facts)  # body unread
+                            return Decision(plan, facts, scenario, route)
+                    if not await body.send_continue(answer.interim, answer.delay):
+                        return Decision(closing_plan(facts, 499), facts, scenario, route)
+                    if body.exists:
+                        try:
+                            facts = replace(facts, body=await body.read())
+                        except RequestError as err:
+                            return Decision(closing_plan(facts, err.status), facts, scenario, route)
+                    if plan is not None:
+                        return Decision(self._ready(plan, facts), facts, scenario, route)
+            if runtime is not None:
+                if facts.body is None:
+                    if runtime.needs_body(facts):
+                        facts = replace(facts, body=await body.read())
+                    elif body.exists and body.length is not None and body.length <= body.limit:
+                        # Not needed to answer; read for the journal only when it fits the cap,
+                        # so a large upload to /status/503 is answered 503, never 413.
+                        facts = replace(facts, body=await body.read())
+                matched = runtime.respond(facts)
+                if matched is not None:
+                    plan, scenario, route = matched
+            if plan is None:
+                if facts.body is None and body.exists and endpoints.is_echo(facts.path):
+                    facts = replace(facts, body=await body.read())
+                plan = endpoints.builtin_plan(facts, self.semantics)
+            return Decision(self._ready(plan, facts), facts, scenario, route)
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
             if getattr(err, "unread_body", False):
                 plan = plan.evolve(close=True)  # the rest of the body must not be parsed
-            return wire.build_response(plan)
-        finally:
-            if plan is not None:
-                fault_kind = plan.fault.kind if plan.fault else None
-                self.metrics.observe(scenario, route, plan.status, fault_kind)
-                self.journal.record(
-                    self.clock.wall(),
-                    facts.method,
-                    facts.path,
-                    request.query_string,
-                    request.headers,
-                    # a body read further down (/anything) is cached by aiohttp: journal it too
-                    facts.body if facts.body is not None else request._read_bytes,
-                    scenario,
-                    route,
-                    request.headers.get(SESSION_HEADER),
-                    plan.status,
-                    fault_kind,
-                    (time.perf_counter() - started) * 1000,
-                )
+            return Decision(plan, facts, scenario, route)
 
-    async def _execute(
-        self, request: web.BaseRequest, plan: ResponsePlan, facts: RequestFacts
-    ) -> web.StreamResponse:
+    def _ready(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+        """The plan with the interims the request asked for (an upgrade's 101 takes none)."""
         if plan.upgrade is not None:
-            return await self._upgrade(request, plan)
-        plan = semantics.with_interims(plan, facts, self.interim_mode)
-        if plan.interims or plan.delay or plan.fault or plan.drip or plan.stream:
-            return await wire.send(request, plan)
-        return wire.build_response(plan)
+            return plan
+        return semantics.with_interims(plan, facts, self.interim_mode)
 
-    async def _read_body(self, request: web.BaseRequest) -> bytes:
-        """The request body, cached by aiohttp; a body that does not arrive within
-        `body_read_timeout` is a 408, one over the size cap a 413 (both close the connection)."""
-        try:
-            async with asyncio.timeout(self.body_read_timeout):
-                return await request.read()
-        except TimeoutError:
-            err = RequestError(
-                f"the request body did not arrive within {self.body_read_timeout:g} s",
-                status=408,
-            )
-        except web.HTTPRequestEntityTooLarge:
-            err = RequestError(
-                f"the request body is over {request.client_max_size} bytes", status=413
-            )
-        except (HttpProcessingError, RequestPayloadError) as exc:
-            # A body that cannot be decoded (a bad gzip, a broken chunk): the client's fault.
-            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-            lines = [ln for ln in lines if not ln.endswith(", message:")]  # "400, message:"
-            problem = lines[0] if lines else "malformed"
-            err = RequestError(f"the request body cannot be read: {problem.rstrip(':')}")
-        err.unread_body = True  # type: ignore[attr-defined]  # the answer closes the connection
-        raise err
+    def record(
+        self,
+        decision: Decision,
+        started: float,
+        query_string: str,
+        headers: Mapping[str, str],
+        http_version: str,
+    ) -> None:
+        """Journal and count one answered request (every transport, the same way). `started`
+        is `time.perf_counter()` when the request arrived; `headers` are the request's fields as
+        received, as the journal shows them."""
+        plan = decision.plan
+        facts = decision.facts
+        fault_kind = plan.fault.kind if plan.fault else None
+        self.metrics.observe(decision.scenario, decision.route, plan.status, fault_kind)
+        self.journal.record(
+            self.clock.wall(),
+            facts.method,
+            facts.path,
+            query_string,
+            headers,
+            facts.body,
+            decision.scenario,
+            decision.route,
+            facts.headers.get(_SESSION_KEY),
+            plan.status,
+            fault_kind,
+            (time.perf_counter() - started) * 1000,
+            http_version,
+        )
 
     def _unsupported_version(self, request: web.BaseRequest) -> web.StreamResponse:
         """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed
@@ -255,65 +260,6 @@ class Mockstatus:
         request._cache["version"] = HttpVersion11  # reify's cache: our status line says 1.1
         plan = semantics.error_plan(err, facts_from(request)).evolve(close=True)
         return wire.build_response(plan)
-
-    # --- 1xx ---------------------------------------------------------------------------------
-
-    def _expect_checks(
-        self, request: web.BaseRequest, facts: RequestFacts, expect: str
-    ) -> tuple[ResponsePlan | None, bool]:
-        """RFC 9110 §10.1.1, the checks made before anything is sent: (a final plan that ends the
-        request here, whether the final status may be decided before the 100).
-
-        The status is decided first only without an explicit `?continue=` (which always wins).
-        """
-        try:
-            mode = queries.interim_mode(facts.query, self.interim_mode)
-            if request.version < (1, 1) and mode != "force":
-                return None, False  # §10.1.1: a 100-continue from an HTTP/1.0 client is ignored
-            if expect.strip().lower() != "100-continue":
-                return _closing(facts, 417), False  # an expectation we cannot meet
-            how = facts.query.get("continue") if facts.query else None
-            if how in ("reject", "417"):
-                return _closing(facts, 417), False
-            length = request.content_length
-            if length is not None and length > request.client_max_size:
-                return _closing(facts, 413), False  # what Expect is for: refuse before the body
-            if how is not None and _continue_delay(how) is None:
-                raise RequestError(
-                    f"invalid continue {how!r}: send, withhold, reject, or a delay in ms "
-                    f"(0 to {MAX_CONTINUE_DELAY_MS})",
-                    param="continue",
-                )
-        except RequestError as err:
-            return semantics.error_plan(err, facts).evolve(close=True), False
-        return None, how is None
-
-    async def _continue(self, request: web.BaseRequest, facts: RequestFacts) -> ResponsePlan | None:
-        """Answer `Expect: 100-continue` (after `_expect_checks` passed): `?continue=send`
-        (default) writes `100 Continue`, `withhold` writes nothing (the client sends the body
-        after its own timeout), `<ms>` waits that long first. The body is then read, so the final
-        response always follows it. Returns a plan only when the request ends here."""
-        from mockstatus.wire.core import ClientGone
-
-        mode = queries.interim_mode(facts.query, self.interim_mode)
-        if request.version < (1, 1) and mode != "force":
-            return None
-        how = (facts.query.get("continue") if facts.query else None) or "send"
-        try:
-            delay = _continue_delay(how)
-            if delay:
-                await asyncio.sleep(delay / 1000.0)
-            if how != "withhold" and mode != "off":
-                (cont,) = semantics.interims_for(100, queries.DEFAULT_OPTIONS, (1, 1))
-                await wire.write_interim(request, cont)
-        except ClientGone:
-            return _closing(facts, 499)
-        if request.body_exists:
-            try:
-                await self._read_body(request)  # cached: later reads (echo, scenarios) get it
-            except RequestError as err:
-                return _closing(facts, err.status)
-        return None
 
     # --- 101 ---------------------------------------------------------------------------------
 
@@ -357,29 +303,6 @@ class Mockstatus:
                 task = asyncio.ensure_future(ws.close(code=1001, message=b"server shutting down"))
                 self._closing.add(task)  # held until done: the loop keeps only weak references
                 task.add_done_callback(self._closing.discard)
-
-
-def _closing(facts: RequestFacts, code: int) -> ResponsePlan:
-    """A final plan that closes the connection: the body was not (fully) read, so it must not be
-    parsed as the next request."""
-    fmt = semantics.negotiate(facts.header("accept"))
-    return semantics.build_plan(code, facts.method, fmt)[0].evolve(close=True)
-
-
-def _journal_wants(request: web.BaseRequest) -> bool:
-    length = request.content_length
-    return length is not None and length <= request.client_max_size
-
-
-def _continue_delay(how: str) -> float | None:
-    """`?continue=<ms>` in milliseconds (0 for send/withhold); None when invalid."""
-    if how in ("send", "withhold"):
-        return 0.0
-    try:
-        delay = float(how)
-    except ValueError:
-        return None
-    return delay if 0 <= delay <= MAX_CONTINUE_DELAY_MS else None  # also rejects nan
 
 
 def _malformed_plan(status: int, message: str) -> ResponsePlan:

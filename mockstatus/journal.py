@@ -124,6 +124,7 @@ class Entry(NamedTuple):
     truncated: tuple[str, ...] = ()  # what was cut: "body", "headers", "header:<Name>"
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
+    http_version: str = "HTTP/1.1"  # the protocol the request came in ("HTTP/2" over h2)
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -146,6 +147,7 @@ class Entry(NamedTuple):
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
             "latin1": latin1 + list(self.latin1),
+            "http_version": self.http_version,
             "truncated": list(self.truncated),
         }
 
@@ -295,6 +297,7 @@ class Journal:
         status: int,
         fault: str | None,
         duration_ms: float,
+        http_version: str = "HTTP/1.1",
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -322,6 +325,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
+            http_version,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

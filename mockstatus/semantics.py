@@ -448,7 +448,8 @@ def with_interims(plan: ResponsePlan, facts: RequestFacts, default_mode: str) ->
     if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
         interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
     elif interims and (facts.header("expect") or "").strip().lower() == "100-continue":
-        # _expect already sent (or deliberately withheld) the 100 before reading the body.
+        # The transport sent (or deliberately withheld) the 100 before reading the body
+        # (`expect.answer_expect`).
         interims = tuple(i for i in interims if i.status != 100)
     if plan.delay > 0 and any(i.status == 102 for i in interims):
         # 102 repeats every `?interval=` ms (default 1 s) while the delay runs. Parsed only

@@ -243,3 +243,41 @@ class ResponsePlan:
 
 
 _PLAN_FIELDS = tuple(ResponsePlan.__dataclass_fields__)
+
+
+class BodySource(Protocol):
+    """A request body as a transport offers it (HTTP/1.1: aiohttp's request, `wire.body`; HTTP/2:
+    a stream). `decide` reads it only when the answer needs it."""
+
+    @property
+    def exists(self) -> bool:
+        """The request has a body (Content-Length > 0 or chunked)."""
+
+    @property
+    def length(self) -> int | None:
+        """The announced size (Content-Length); None when unknown."""
+
+    @property
+    def limit(self) -> int:
+        """The largest body `read` accepts."""
+
+    async def read(self) -> bytes:
+        """The whole body (read once, then cached). Raises `errors.RequestError`: 408 when it does
+        not arrive in time, 413 over `limit`, 400 when it cannot be decoded; such an error has
+        `unread_body = True` (its answer closes the connection)."""
+
+    async def send_continue(self, interim: Interim | None, delay: float) -> bool:
+        """Wait `delay` seconds, then send `interim` (a `100 Continue`; None: send nothing).
+        False when the client left meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What `Mockstatus.decide` answers for one request, ready for a transport: `plan` has its
+    interims applied (`semantics.with_interims`); `facts` carries the body when it was read;
+    `scenario`/`route` name the scenario route that answered (None: a built-in endpoint)."""
+
+    plan: ResponsePlan
+    facts: RequestFacts
+    scenario: str | None = None
+    route: str | None = None

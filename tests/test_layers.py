@@ -23,7 +23,7 @@ PLAN_EVERY_CODE = textwrap.dedent(
     import json, random, sys
 
     def summary():
-        from mockstatus import codes, endpoints, queries, rules, semantics  # noqa: F401
+        from mockstatus import codes, endpoints, expect, queries, rules, semantics  # noqa: F401
         from mockstatus.scenarios import load_text
         from mockstatus.types import RequestFacts
 
