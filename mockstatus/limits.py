@@ -72,6 +72,9 @@ MIN_HEARTBEAT = 0.1  # seconds: a shorter `heartbeat:` would be a busy writer
 MIN_FOREVER_CYCLE = (
     0.01  # seconds of delays one cycle of a `repeat: forever` stream takes, at least
 )
+MAX_FAST_EVENTS = (
+    100_000  # events a stream whose rounds take under MIN_FOREVER_CYCLE may send in all
+)
 MAX_RESUME_SCAN = 100_000  # events whose ids are compared to find a `Last-Event-ID`
 MAX_SSE_COUNT = 1000  # `/sse?count=`
 MAX_STREAM_LINES = 100  # `/stream/{n}`
