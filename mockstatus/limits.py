@@ -72,9 +72,8 @@ MAX_STREAM_EVENTS = 10_000  # events listed in one `stream:` (sse, ndjson or chu
 MAX_STREAM_REPEAT = 1_000_000  # `repeat:` count of a stream
 MAX_STREAM_SECONDS = 3600.0  # seconds one stream (even `repeat: forever`) runs before it ends
 MIN_HEARTBEAT = 0.1  # seconds: a shorter `heartbeat:` would be a busy writer
-MIN_FOREVER_CYCLE = (
-    0.01  # seconds of delays one cycle of a `repeat: forever` stream takes, at least
-)
+MIN_FOREVER_CYCLE = 0.01  # seconds the delays of one round of a `forever` stream add to, at least
+MAX_FAST_EVENTS = 100_000  # events in all of a stream whose rounds take under MIN_FOREVER_CYCLE
 MAX_RESUME_SCAN = 100_000  # events whose ids are compared to find a `Last-Event-ID`
 MAX_SSE_COUNT = 1000  # `/sse?count=`
 MAX_STREAM_LINES = 100  # `/stream/{n}`

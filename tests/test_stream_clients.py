@@ -142,7 +142,7 @@ def node(url: str, timeout_ms: int = 3000) -> dict:
     done = subprocess.run(
         [NODE or "node", str(READ_STREAM), url, str(timeout_ms)],
         capture_output=True,
-        timeout=30,
+        timeout=60,
         check=True,
     )
     return json.loads(done.stdout)
@@ -170,7 +170,8 @@ NODE_FAULTS = {
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 @pytest.mark.parametrize("kind", sorted(NODE_FAULTS))
 def test_node_fetch_on_stream_faults(srv: BackgroundServer, kind: str) -> None:
-    out = node(fault_url(srv, kind), timeout_ms=500)
+    # Only the stall should meet the abort timeout; the others get room for a loaded machine.
+    out = node(fault_url(srv, kind), timeout_ms=1000 if kind == "stall" else 15000)
     expected = NODE_FAULTS[kind]
     if expected is None:
         assert out["error"] is None and out["text"].count("event: ping") == 2

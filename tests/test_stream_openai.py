@@ -133,9 +133,12 @@ def test_stall(base_url: str) -> None:
 
 
 def test_plain_faults(base_url: str, sleeps: list[float]) -> None:
-    c = client(base_url, max_retries=1, timeout=0.5)
     with pytest.raises(openai.APIConnectionError):  # a truncated body, retried once
-        c.chat.completions.create(model="fault-cut-after-3", messages=MESSAGES)
+        client(base_url, max_retries=1).chat.completions.create(
+            model="fault-cut-after-3", messages=MESSAGES
+        )
     with pytest.raises(openai.APITimeoutError):
-        c.chat.completions.create(model="fault-stall", messages=MESSAGES)
+        client(base_url, max_retries=1, timeout=0.5).chat.completions.create(
+            model="fault-stall", messages=MESSAGES
+        )
     assert len(sleeps) == 2

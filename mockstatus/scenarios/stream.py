@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from mockstatus.limits import (
     MAX_DELAY,
+    MAX_FAST_EVENTS,
     MAX_RESUME_SCAN,
     MAX_STREAM_EVENTS,
     MAX_STREAM_REPEAT,
@@ -278,6 +279,15 @@ def read_stream(reader: Any, v: Any, params: frozenset[str] | None) -> StreamSpe
             m["repeat"],
             "'repeat: forever' needs delays: the events of one round must take at least "
             f"{MIN_FOREVER_CYCLE * 1000:g}ms",
+        )
+        return None
+    fast = sum(e.delay for e in done) < MIN_FOREVER_CYCLE
+    if repeat is not None and fast and repeat * len(done) > MAX_FAST_EVENTS:
+        # Without pauses every event is written back to back: a core per client for long.
+        reader.problem(
+            m["repeat"],
+            f"'repeat: {repeat}' sends {repeat * len(done)} events without pauses: at most "
+            f"{MAX_FAST_EVENTS} (add delays or repeat fewer times)",
         )
         return None
     return StreamSpec(kind, done, heartbeat, repeat)

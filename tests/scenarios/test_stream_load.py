@@ -125,6 +125,11 @@ def test_positioned_fault_model() -> None:
             id="huge-repeat",
         ),
         pytest.param(
+            "stream: {sse: [{data: a}, {data: b}], repeat: 60000}\n",
+            [(4, 53, "sends 120000 events without pauses: at most 100000")],
+            id="fast-and-long",
+        ),
+        pytest.param(
             "stream: {sse: [{data: a, delay: -1s}]}\n",
             [(4, 39, "'delay' must be a duration")],
             id="negative-delay",
