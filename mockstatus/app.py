@@ -143,7 +143,7 @@ class Mockstatus(Pipeline):
                     return await wire.upgrade(request, plan, self.websockets, MAX_UPGRADE_ECHO)
                 except RequestError as err:  # a WebSocket handshake aiohttp refuses
                     return wire.build_response(semantics.error_plan(err, decision.facts))
-            if plan.interims or plan.delay or plan.fault or plan.drip:
+            if plan.interims or plan.delay or plan.fault or plan.drip or plan.stream:
                 return await wire.send(request, plan)
             return wire.build_response(plan)  # the common case: no coroutine to schedule
         finally:

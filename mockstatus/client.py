@@ -106,6 +106,7 @@ class JournalEntry(TypedDict):
     latin1: list[str]  # the fields whose non-UTF-8 bytes are shown as ISO-8859-1
     http_version: str  # "HTTP/1.1", "HTTP/1.0" or "HTTP/2"
     truncated: list[str]
+    note: str | None  # why a scenario answered as it did, when not obvious (rate-limit costs)
 
 
 class JournalPage(TypedDict):

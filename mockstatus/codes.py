@@ -355,3 +355,8 @@ def lookup(code: int) -> StatusInfo:
 def aliases() -> dict[str, int]:
     """Older names accepted as aliases, for docs and the catalog."""
     return dict(_ALIASES)
+
+
+def is_bodiless(status: int) -> bool:
+    """RFC 9110 §6.4.1: 1xx, 204 and 304 never carry content (nor Content-Length)."""
+    return status < 200 or status == 204 or status == 304

@@ -38,6 +38,7 @@ from mockstatus.semantics import (
 )
 from mockstatus.types import (
     DEFAULT_OPTIONS,
+    ENCODING_FAULTS,
     FORMATS,
     Headers,
     Options,
@@ -354,6 +355,13 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
         plan = conditional_plan(facts, path[6:])
     elif path == "/":
         plan = index_plan(facts)
+    elif path == "/sse" or path.startswith("/stream/"):
+        from mockstatus import stream_endpoints
+
+        if path == "/sse":
+            plan = stream_endpoints.sse_plan(facts, sem.clock)
+        else:
+            plan = stream_endpoints.stream_lines_plan(facts, path[8:])
     else:
         found = httpbin.plan(facts, sem._rng, sem.clock)  # the httpbin catalog (docs/httpbin.md)
         if found is None:
@@ -363,8 +371,16 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
         fault, drip = parse_fault_options(facts.query)
         if fault is not None or drip is not None:
             plan = plan.evolve(fault=fault, drip=drip)
+            if fault is not None and fault.after is not None:
+                from mockstatus.positions import check_reachable
+
+                check_reachable(plan)  # 400 for an `after` past the body (docs/streams.md)
             if fault is not None and fault.kind == "slow-headers":
                 plan = plan.evolve(delay=0.0)  # its `sleep` is the pace of the head
+        if "compress" in facts.query or (fault is not None and fault.kind in ENCODING_FAULTS):
+            from mockstatus.encoding import compress_query
+
+            plan = compress_query(plan, facts)  # ?compress= (docs/streams.md)
     return plan
 
 

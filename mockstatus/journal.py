@@ -129,6 +129,7 @@ class Entry(NamedTuple):
     # () for a request nothing answered (the final 404) without near misses; None otherwise.
     near_misses: tuple[Mapping[str, object], ...] | None = None
     upstream: dict[str, object] | None = None  # url, status, duration_ms, error when forwarded
+    note: str | None = None  # the plan's note (e.g. why a rate limit refused)
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -155,6 +156,7 @@ class Entry(NamedTuple):
             "truncated": list(self.truncated),
             **({} if self.near_misses is None else {"near_misses": list(self.near_misses)}),
             "upstream": self.upstream,
+            "note": self.note,
         }
 
 
@@ -306,6 +308,7 @@ class Journal:
         http_version: str = "HTTP/1.1",
         near_misses: tuple[Mapping[str, object], ...] | None = None,
         upstream: dict[str, object] | None = None,  # a forwarded request (issue 14)
+        note: str | None = None,
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -333,7 +336,7 @@ class Journal:
         entry = _new_entry(Entry, (  # tuple.__new__: skips NamedTuple's Python-level __new__
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
-            http_version, near_misses, upstream,
+            http_version, near_misses, upstream, note,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

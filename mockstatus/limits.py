@@ -92,3 +92,21 @@ UPSTREAM_CHUNK = 64 * KIB  # bytes relayed per read, each way (a body is never h
 RECORD_SIDE_FILE = 64 * KIB  # recorded bodies above this go to a side file (`file:`)
 MAX_RECORD_BODY = MAX_BODY_FILE_BYTES  # a recorded body above this is not recorded (`file:` cap)
 MAX_RECORD_ROUTES = MAX_ROUTES_PER_FILE  # routes `--record` writes; later new ones are skipped
+
+# --- streams (docs/streams.md) -------------------------------------------------------------------
+MAX_STREAM_EVENTS = 10_000  # events listed in one `stream:` (sse, ndjson or chunks)
+MAX_STREAM_REPEAT = 1_000_000  # `repeat:` count of a stream
+MAX_STREAM_SECONDS = 3600.0  # seconds one stream (even `repeat: forever`) runs before it ends
+MIN_HEARTBEAT = 0.1  # seconds: a shorter `heartbeat:` would be a busy writer
+MIN_FOREVER_CYCLE = 0.01  # seconds the delays of one round of a `forever` stream add to, at least
+MAX_FAST_EVENTS = 100_000  # events in all of a stream whose rounds take under MIN_FOREVER_CYCLE
+MAX_RESUME_SCAN = 100_000  # events whose ids are compared to find a `Last-Event-ID`
+MAX_SSE_COUNT = 1000  # `/sse?count=`
+MAX_STREAM_LINES = 100  # `/stream/{n}`
+MAX_AFTER_BYTES = 1 << 30  # bytes an `after` may name
+MAX_AFTER_EVENTS = 1_000_000  # events an `after` may name
+MIN_BANDWIDTH = 1.0  # bytes per second a `bandwidth` fault sends, at least
+MAX_BANDWIDTH = float(1 << 40)  # bytes per second a `bandwidth` fault may name
+MAX_STALL = MAX_HANG  # seconds a `stall` keeps the connection before closing it
+MAX_RATE_LAYERS = 8  # policies on one route's `rate_limit` (each is checked per request)
+MAX_LIMITERS = 100  # named `limiters` in one scenario file

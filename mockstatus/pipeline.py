@@ -151,4 +151,5 @@ class Pipeline:
             http_version,
             decision.near_misses,
             upstream,
+            plan.note,
         )

@@ -360,5 +360,8 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                     f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
                     param=param,
                 ) from None
-        fault = Fault(kind=value, delay=delay, drip=drip)
+        from mockstatus.positions import fault_extras_from_query
+
+        extras = fault_extras_from_query(value, query)  # after=, hold=, rate= (docs/streams.md)
+        fault = Fault(kind=value, delay=delay, drip=drip, **extras)  # type: ignore[arg-type]
     return fault, drip

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from mockstatus.scenarios.ratelimit_styles import default_fields  # the one home of the format
 from mockstatus.types import FORMATS, Options, RandomSource
 
 STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -215,13 +216,7 @@ def _rule_429(d: Draft) -> None:
     window = RATE_LIMIT_DEFAULT
     retry_after = d.opts.retry_after
     reset = retry_after if retry_after is not None and retry_after.isdigit() else str(window)
-    d.headers += [
-        ("RateLimit-Policy", f'"default";q={RATE_LIMIT_DEFAULT};w={window}'),
-        ("RateLimit", f'"default";r=0;t={reset}'),
-        ("X-RateLimit-Limit", str(RATE_LIMIT_DEFAULT)),
-        ("X-RateLimit-Remaining", "0"),
-        ("X-RateLimit-Reset", reset),
-    ]
+    d.headers += default_fields(RATE_LIMIT_DEFAULT, window, 0, reset)
 
 
 def _rule_451(d: Draft) -> None:

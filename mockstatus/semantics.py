@@ -17,6 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from mockstatus import __version__, codes, conditional
+from mockstatus.codes import is_bodiless
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FRAMING_HEADERS
 from mockstatus.queries import (
@@ -144,11 +145,6 @@ def error_plan(err: RequestError, facts: RequestFacts) -> ResponsePlan:
             head=facts.method == "HEAD",
         )
     )
-
-
-def is_bodiless(status: int) -> bool:
-    """RFC 9110 §6.4.1: 1xx, 204 and 304 never carry content (nor Content-Length)."""
-    return status < 200 or status == 204 or status == 304
 
 
 def finish(plan: ResponsePlan) -> ResponsePlan:

@@ -7,7 +7,7 @@ Nothing here imports aiohttp.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -157,17 +157,52 @@ class Drip:
 
 
 @dataclass(frozen=True, slots=True)
+class After:
+    """Where a positioned fault strikes: after `amount` body bytes (after content coding),
+    events (stream pieces) or seconds since the head was sent."""
+
+    unit: str  # "bytes" | "events" | "seconds"
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """A deliberate connection fault. `kind` is one of FAULT_KINDS."""
 
     kind: str
     delay: float = 0.0  # slow-headers: seconds over which the head is written
     drip: Drip | None = None
+    after: After | None = None  # reset, close, truncate, garbage, stall: where in the body
+    rate: float = 0.0  # bandwidth: bytes per second for the whole body
+    hold: float = 0.0  # slow-close: seconds the connection stays open after the last byte
 
 
 FAULT_KINDS = frozenset(
     {"reset", "close", "truncate", "garbage", "hang", "malformed-chunk", "drip", "slow-headers"}
+    | {"stall", "bandwidth", "slow-close"}
+    | {"corrupt-encoding", "truncate-encoding", "wrong-encoding"}
 )
+# Faults that may be placed in the body with `after` (the wire/streams writer executes them).
+POSITIONED_FAULTS = frozenset({"reset", "close", "truncate", "garbage", "stall"})
+# Faults on the content coding (a compressed body): planned by `encoding`, sent normally.
+ENCODING_FAULTS = frozenset({"corrupt-encoding", "truncate-encoding", "wrong-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlan:
+    """A body sent as timed pieces (SSE events, NDJSON lines, chunks) over chunked framing.
+
+    `pieces()` yields (at, data): `at` is seconds since the head was sent (non-decreasing),
+    `data` one event's bytes (an empty `data` is a heartbeat-free pause). Each call starts the
+    stream afresh. `heartbeat`: the bytes of a keep-alive comment written after `every` idle
+    seconds (SSE only). `coding`: the content coding applied piece by piece (None: identity).
+    """
+
+    pieces: Callable[[], Iterator[tuple[float, bytes]]]
+    heartbeat: bytes = b""
+    every: float = 0.0
+    coding: str | None = None
+    events: int | None = None  # events in the stream when finite (truncate's default cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +232,9 @@ class ResponsePlan:
     reused: bool = False
     # Forward the request there and relay the answer (issue 14); `headers` are added to it.
     forward: ProxyTarget | None = None
+    stream: StreamPlan | None = None  # a timed body (wire/streams) instead of `body`
+    # Why a scenario answered as it did when it is not obvious (a rate-limit cost error): journalled.
+    note: str | None = None
 
     def evolve(self, **changes: object) -> ResponsePlan:
         """A copy with `changes` applied: dataclasses.replace, without its per-call introspection

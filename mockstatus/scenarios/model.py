@@ -12,12 +12,16 @@ from typing import Literal
 
 from mockstatus.proxy import ProxyTarget
 from mockstatus.scenarios.matcher import MatchSpec, StateSpec
+from mockstatus.scenarios.stream import StreamSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.types import Drip, Fault
 
 SequenceAfter = Literal["repeat-last", "loop"]
 RateAlgorithm = Literal["fixed-window", "sliding-window", "token-bucket"]
 LatencyKind = Literal["fixed", "uniform", "normal", "lognormal"]
+RateUnit = Literal["requests", "tokens"]
+RetryAfterForm = Literal["seconds", "http-date", "none"]  # none: no Retry-After at all
+CostErrorAction = Literal["allow", "reject"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ class ResponseSpec:
     body_digest: str | None = None
     proxy: ProxyTarget | None = None  # forward instead (only `delay` applies beside it)
     verbatim: bool = False  # exactly these status, headers and body: no per-code defaults
+    stream: StreamSpec | None = None  # a timed body (scenarios/stream.py) instead of body/json
+    compress: str = "off"  # off | auto | gzip | deflate | br (encoding.py)
 
     @property
     def status(self) -> int:
@@ -69,10 +75,24 @@ class SequenceSpec:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitSpec:
+    """One policy (docs/rate-limits.md). `styles` None: the default fields (ietf + x-ratelimit);
+    `respond` None: the plain 429; `shared` names the file's limiter whose buckets it draws from
+    (None: the route's own); `cost_template` (when set) replaces the fixed `cost` per request."""
+
     limit: int
     window: float
     algorithm: RateAlgorithm = "fixed-window"
     key: str = "client"  # "client" | "global" | "header:<name>" | "query:<name>"
+    name: str = "default"
+    unit: RateUnit = "requests"
+    styles: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None = None
+    respond: ResponseSpec | None = None
+    retry_after: RetryAfterForm = "seconds"
+    cost: int = 1
+    cost_template: Template | None = None
+    on_cost_error: CostErrorAction = "allow"
+    shared: str | None = None
+    secondary: bool = False  # a GitHub secondary limit (`{github: {secondary: true}}`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +144,8 @@ class Route:
     latency: LatencySpec | None = None
     state: StateSpec | None = None
     priority: int = 0  # higher is tried first (ScenarioSet.route_key)
+    # Every policy of the route, `rate_limit` first (layered: the tightest decides).
+    rate_limits: tuple[RateLimitSpec, ...] = ()
 
     def behaviours(self) -> tuple[str, ...]:
         """The behaviours this route uses, in the order they are applied."""

@@ -186,7 +186,7 @@ def plan_for(
     if spec.proxy is not None:
         # The status is the wire's to find out; 502 stands in until the upstream answers.
         return ResponsePlan(502, "Bad Gateway", extra_headers, delay=spec.delay, forward=spec.proxy)
-    from mockstatus.semantics import is_bodiless
+    from mockstatus.codes import is_bodiless
 
     code = spec.status
     bodiless = is_bodiless(code) or code == 205

@@ -11,9 +11,13 @@ fixed window: a new window starts then; while a key is busy its windows follow b
 So whether the sweep has dropped its bucket yet — which depends on other keys' traffic — never
 shows in an answer.
 
-Response fields: the IETF httpapi draft "RateLimit header fields for HTTP"
-(`RateLimit-Policy: "default";q=10;w=60` and `RateLimit: "default";r=3;t=42`) plus the common
-`X-RateLimit-Limit/Remaining/Reset`; Retry-After (RFC 9110 §10.2.3) on a 429.
+A request may cost more than 1 (`cost`), and a route may draw from several policies at once
+(layered, or a file's shared `limiters`): `check_layers` first evaluates every policy without
+taking anything, then takes from all of them only when all allow, so a refusal by one policy
+costs the others nothing ("the tightest decides"). Still no `await` in between: exact.
+
+Response fields come from `ratelimit_styles` (the one home of their format); Retry-After
+(RFC 9110 §10.2.3) on a rejection.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import NamedTuple
 
 from mockstatus.limits import MAX_KEYS
 from mockstatus.scenarios.model import RateLimitSpec
+from mockstatus.scenarios.ratelimit_styles import Fields, PolicyState, default_fields
 from mockstatus.types import RequestFacts
 
 SWEEP_STEPS = 2  # oldest buckets each check examines for idleness: the sweep keeps pace with
@@ -50,7 +55,7 @@ class _Bucket:
     last_seen: float
     window_start: float = 0.0  # fixed: start of the current window; token: last refill
     count: int = 0
-    hits: deque[float] = field(default_factory=deque)
+    hits: deque[tuple[float, int]] = field(default_factory=deque)  # sliding: (time, cost)
     tokens: float = -1.0
 
 
@@ -67,36 +72,33 @@ def client_key(spec: RateLimitSpec, facts: RequestFacts) -> str:
     raise ValueError(f"unknown rate-limit key {key!r}")  # the loader rejects these
 
 
-def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> tuple[tuple[str, str], ...]:
-    """The IETF draft's RateLimit-Policy/RateLimit fields plus the common X-RateLimit-* ones."""
-    policy, limit = _policy(spec)
-    left, seconds = str(remaining), str(reset)
-    return (
-        ("RateLimit-Policy", policy),
-        ("RateLimit", f'"default";r={left};t={seconds}'),
-        ("X-RateLimit-Limit", limit),
-        ("X-RateLimit-Remaining", left),
-        ("X-RateLimit-Reset", seconds),
-    )
+def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> Fields:
+    """The default fields (`ratelimit_styles.default_fields`) of one policy."""
+    return default_fields(spec.limit, _window_seconds(spec), remaining, reset)
 
 
-_POLICIES: dict[int, tuple[RateLimitSpec, str, str]] = {}
+_WINDOWS: dict[int, tuple[RateLimitSpec, int]] = {}
 
 
-def _policy(spec: RateLimitSpec) -> tuple[str, str]:
-    """The fields that depend on the spec only, made once per spec (keyed by identity: hashing
+def _window_seconds(spec: RateLimitSpec) -> int:
+    """The window in whole seconds (at least 1), made once per spec (keyed by identity: hashing
     the spec per request would cost more; the entry holds the spec, so its id stays unique)."""
-    entry = _POLICIES.get(id(spec))
+    entry = _WINDOWS.get(id(spec))
     if entry is None:
-        window = max(1, math.ceil(spec.window - _EPS))
-        if len(_POLICIES) >= 4096:
-            _POLICIES.clear()
-        entry = _POLICIES[id(spec)] = (
-            spec,
-            f'"default";q={spec.limit};w={window}',
-            str(spec.limit),
-        )
-    return entry[1], entry[2]
+        if len(_WINDOWS) >= 4096:
+            _WINDOWS.clear()
+        entry = _WINDOWS[id(spec)] = (spec, max(1, math.ceil(spec.window - _EPS)))
+    return entry[1]
+
+
+class Verdict(NamedTuple):
+    """The answer of every policy of a route for one request."""
+
+    allowed: bool
+    retry_after: int  # whole seconds until a request would pass; 0 when allowed
+    policies: tuple[PolicyState, ...]  # in the route's order
+    decider: RateLimitSpec | None  # the policy whose refusal is answered (None when allowed)
+    note: str | None  # why, for the journal: a cost above a limit, a cost that is not a number
 
 
 def _ceil(seconds: float) -> int:
@@ -115,12 +117,76 @@ class RateLimiter:
         self.evictions = 0
 
     def check(self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float) -> Decision:
+        """One policy, cost 1, with the default fields (the single-limit fast path)."""
+        allowed, remaining, reset, retry = self._evaluate(route, spec, facts, now, 1, True)
+        return Decision(allowed, remaining, reset, retry, rate_headers(spec, remaining, reset))
+
+    def check_layers(
+        self,
+        owners: tuple[str, ...],
+        specs: tuple[RateLimitSpec, ...],
+        facts: RequestFacts,
+        now: float,
+        costs: tuple[int, ...],
+    ) -> Verdict:
+        """Every policy of a route (`owners[i]` owns `specs[i]`'s buckets: a route or a shared
+        limiter), each taking `costs[i]`: all take, or none does."""
+        single = len(specs) == 1
+        if single:
+            results = [self._evaluate(owners[0], specs[0], facts, now, costs[0], True)]
+        else:
+            results = [
+                self._evaluate(owner, spec, facts, now, cost, False)
+                for owner, spec, cost in zip(owners, specs, costs, strict=True)
+            ]
+        allowed = all(r[0] for r in results)
+        if allowed and not single:
+            results = [
+                self._evaluate(owner, spec, facts, now, cost, True)
+                for owner, spec, cost in zip(owners, specs, costs, strict=True)
+            ]
+        policies = tuple(
+            PolicyState(
+                spec.name, spec.limit, _window_seconds(spec), r[1], r[2], spec.unit, spec.secondary
+            )
+            for spec, r in zip(specs, results, strict=True)
+        )
+        if allowed:
+            return Verdict(True, 0, policies, None, None)
+        # Refused: the policies that would have allowed took nothing, so they report what is
+        # left without this request's cost.
+        policies = tuple(
+            p._replace(remaining=p.remaining + cost) if r[0] else p
+            for p, r, cost in zip(policies, results, costs, strict=True)
+        )
+        # The refusing policy with the longest wait decides: waiting less would fail again.
+        retry, index = max((r[3], -i) for i, r in enumerate(results) if not r[0])
+        decider = specs[-index]
+        note = None
+        if costs[-index] > decider.limit:
+            note = (
+                f"rate limit '{decider.name}': cost {costs[-index]} is above the limit "
+                f"{decider.limit}: refused whatever the wait"
+            )
+        return Verdict(False, retry, policies, decider, note)
+
+    def _evaluate(
+        self,
+        owner: str,
+        spec: RateLimitSpec,
+        facts: RequestFacts,
+        now: float,
+        cost: int,
+        commit: bool,
+    ) -> tuple[bool, int, int, int]:
+        """(allowed, remaining, reset, retry) for a request costing `cost`; takes the cost from
+        the bucket only when `commit` (a layered check asks first, then takes)."""
         buckets = self.buckets
         if buckets:  # peek at the oldest bucket; sweep only when it is idle
             oldest = next(iter(buckets.values()))
             if now - oldest.last_seen >= oldest.window:
                 self._sweep_some(now)
-        key = (route, client_key(spec, facts))
+        key = (owner, client_key(spec, facts))
         bucket = buckets.get(key)
         if bucket is None:
             if len(buckets) >= MAX_KEYS:
@@ -133,15 +199,17 @@ class RateLimiter:
                 # A changed spec, or idle a whole window: a new key (see the module docstring).
                 bucket = buckets[key] = _Bucket(spec.window, now, window_start=now)
         bucket.last_seen = now
-        if spec.limit <= 0:  # nothing ever passes; the honest wait is "a window"
-            allowed, remaining, reset, retry = False, 0, _ceil(spec.window), _ceil(spec.window)
-        elif spec.algorithm == "sliding-window":
-            allowed, remaining, reset, retry = _sliding(bucket, spec, now)
-        elif spec.algorithm == "token-bucket":
-            allowed, remaining, reset, retry = _token(bucket, spec, now)
-        else:
-            allowed, remaining, reset, retry = _fixed(bucket, spec, now)
-        return Decision(allowed, remaining, reset, retry, rate_headers(spec, remaining, reset))
+        if spec.limit <= 0 or cost > spec.limit:
+            # Nothing ever passes (a limit of 0, or a cost no window can hold); the honest wait
+            # is "a window".
+            wait = _ceil(spec.window)
+            left = _remaining(bucket, spec, now) if spec.limit > 0 else 0
+            return False, left, wait, wait
+        if spec.algorithm == "sliding-window":
+            return _sliding(bucket, spec, now, cost, commit)
+        if spec.algorithm == "token-bucket":
+            return _token(bucket, spec, now, cost, commit)
+        return _fixed(bucket, spec, now, cost, commit)
 
     def _sweep_some(self, now: float) -> None:
         """Look at up to SWEEP_STEPS of the least recently used buckets; drop the idle ones.
@@ -173,32 +241,59 @@ def _idle(b: _Bucket, now: float) -> bool:
     return now - b.last_seen >= b.window
 
 
-def _fixed(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
+def _remaining(b: _Bucket, spec: RateLimitSpec, now: float) -> int:
+    """What is left now, taking nothing (for a request refused whatever the wait)."""
+    if spec.algorithm == "sliding-window":
+        return _sliding(b, spec, now, 0, False)[1]
+    if spec.algorithm == "token-bucket":
+        return _token(b, spec, now, 0, False)[1]
+    return _fixed(b, spec, now, 0, False)[1]
+
+
+def _fixed(
+    b: _Bucket, spec: RateLimitSpec, now: float, cost: int = 1, commit: bool = True
+) -> tuple[bool, int, int, int]:
     # Windows start at the first request of a key and follow back to back.
     if now - b.window_start >= spec.window - _EPS:
         b.window_start += (now - b.window_start + _EPS) // spec.window * spec.window
         b.count = 0
     reset = _ceil(b.window_start + spec.window - now)
-    if b.count < spec.limit:
-        b.count += 1
-        return True, spec.limit - b.count, reset, 0
-    return False, 0, reset, reset
+    if b.count + cost <= spec.limit:
+        if commit:
+            b.count += cost
+        return True, spec.limit - b.count - (0 if commit else cost), reset, 0
+    return False, spec.limit - b.count, reset, reset
 
 
-def _sliding(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
-    # A log of the hits inside the last `window` seconds (exact, at most `limit` entries).
+def _sliding(
+    b: _Bucket, spec: RateLimitSpec, now: float, cost: int = 1, commit: bool = True
+) -> tuple[bool, int, int, int]:
+    # A log of the hits inside the last `window` seconds, each (time, cost), with their total in
+    # `count` (exact; at most `limit` entries, since each costs at least 1).
     hits = b.hits
-    while hits and now - hits[0] >= spec.window - _EPS:
-        hits.popleft()
-    if len(hits) < spec.limit:
-        hits.append(now)
-        reset = _ceil(hits[0] + spec.window - now)
-        return True, spec.limit - len(hits), reset, 0
-    retry = _ceil(hits[0] + spec.window - now)
-    return False, 0, retry, retry
+    while hits and now - hits[0][0] >= spec.window - _EPS:
+        b.count -= hits.popleft()[1]
+    if b.count + cost <= spec.limit:
+        if commit and cost:
+            hits.append((now, cost))
+            b.count += cost
+        used = b.count + (0 if commit else cost)
+        first = hits[0][0] if hits else now
+        return True, spec.limit - used, _ceil(first + spec.window - now), 0
+    # Wait until enough of the oldest hits expire for `cost` to fit.
+    need, freed, until = b.count + cost - spec.limit, 0, now
+    for when, took in hits:
+        freed += took
+        until = when
+        if freed >= need:
+            break
+    retry = _ceil(until + spec.window - now)
+    return False, spec.limit - b.count, retry, retry
 
 
-def _token(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int, int]:
+def _token(
+    b: _Bucket, spec: RateLimitSpec, now: float, cost: int = 1, commit: bool = True
+) -> tuple[bool, int, int, int]:
     # The bucket holds `limit` tokens and refills at limit/window per second. State: `tokens` at
     # `window_start`, moved only when a token is taken. A refused request changes nothing, so
     # every check until then computes the same `ready` from the same floats, and Retry-After is
@@ -206,15 +301,18 @@ def _token(b: _Bucket, spec: RateLimitSpec, now: float) -> tuple[bool, int, int,
     rate = spec.limit / spec.window
     if b.tokens < 0:
         b.tokens, b.window_start = float(spec.limit), now
-    ready = b.window_start + (1.0 - b.tokens) / rate if b.tokens < 1.0 else b.window_start
+    ready = b.window_start + (cost - b.tokens) / rate if b.tokens < cost else b.window_start
     ready -= _EPS  # a client that waited what it was told is on time, up to 1 µs early
     if now >= ready:
         tokens = min(float(spec.limit), b.tokens + (now - b.window_start) * rate)
-        b.tokens, b.window_start = max(0.0, tokens - 1.0), now
-        full = _ceil((spec.limit - b.tokens) / rate)
-        return True, math.floor(b.tokens + _EPS), full, 0
+        left = max(0.0, tokens - cost)
+        if commit and cost:
+            b.tokens, b.window_start = left, now
+        full = _ceil((spec.limit - left) / rate)
+        return True, math.floor(left + _EPS), full, 0
     retry = _wait_until(now, ready)
-    return False, 0, retry, retry
+    tokens = b.tokens + (now - b.window_start) * rate
+    return False, math.floor(min(float(spec.limit), tokens) + _EPS), retry, retry
 
 
 def _wait_until(now: float, ready: float) -> int:

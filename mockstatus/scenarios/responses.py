@@ -8,11 +8,16 @@ import difflib
 import math
 import mimetypes
 import stat
+from collections.abc import Sequence
 
+from mockstatus.codes import is_bodiless
+from mockstatus.encoding import COMPRESS_CHOICES
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_DELAY, MIN_DRIP_EVERY
+from mockstatus.positions import parse_after, parse_rate
 from mockstatus.scenarios.model import ResponseSpec
 from mockstatus.scenarios.proxy import check_proxy_siblings, read_proxy, read_verbatim
+from mockstatus.scenarios.stream import StreamSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.scenarios.values import (
     _DIGITS,
@@ -22,8 +27,7 @@ from mockstatus.scenarios.values import (
     _describe,
     _Reader,
 )
-from mockstatus.semantics import is_bodiless
-from mockstatus.types import FAULT_KINDS, Drip, Fault
+from mockstatus.types import FAULT_KINDS, POSITIONED_FAULTS, Drip, Fault
 
 # What to use instead of each framing header (http_syntax.FRAMING_HEADERS) a scenario may not
 # set. No fault takes them either: `truncate` and `malformed-chunk` write their own lying framing.
@@ -34,10 +38,10 @@ _FRAMING_ADVICE = {
 }
 _RESPONSE_KEYS = (
     *("status", "reason", "headers", "body", "json", "file", "etag"),
-    *("interim", "delay", "fault", "drip", "proxy", "verbatim"),
+    *("interim", "delay", "fault", "drip", "proxy", "verbatim", "stream", "compress"),
 )
 _STEP_KEYS = (*_RESPONSE_KEYS, "times")
-_FAULT_KEYS = ("kind", "delay", "drip")
+_FAULT_KEYS = ("kind", "delay", "drip", "after", "hold", "rate")
 _DRIP_KEYS = ("chunk", "every")
 
 
@@ -113,7 +117,16 @@ class _Responses(_Reader):
                     f"the '{given_key}' would be dropped; remove it or use another status",
                 )
                 return None
-        if statuses is None:
+        stream = compress = None
+        if "stream" in m:
+            stream = self.stream_spec(m, v, params, given, statuses)
+        if "compress" in m:
+            compress = self.choice(m["compress"], "compress", COMPRESS_CHOICES)
+        if fault is not None and fault.after is not None:
+            fv = m["fault"]
+            at = fv.value.get("after", fv) if fv.kind == "map" else fv
+            self.fault_position(at, fault, stream, _fixed_body(body, json) or file)
+        if statuses is None or ("stream" in m and stream is None):
             return None
         return ResponseSpec(
             statuses,
@@ -129,7 +142,39 @@ class _Responses(_Reader):
             content_type,
             etag,
             digest,
+            stream=stream,
+            compress=compress or "off",
         )
+
+    def stream_spec(
+        self, m: dict[str, _V], v: _V, params: Params, given: Sequence[str], statuses: object
+    ) -> StreamSpec | None:
+        from mockstatus.scenarios.stream import read_stream
+
+        if given:
+            self.problem(v, f"a response has 'stream' or '{given[0]}', not both")
+        if isinstance(statuses, tuple) and any(c in (204, 205, 304) for c, _ in statuses):
+            self.problem(m["stream"], "a 204, 205 or 304 has no body to stream")
+        return read_stream(self, m["stream"], params)
+
+    def fault_position(
+        self, v: _V, fault: Fault, stream: StreamSpec | None, body: bytes | None
+    ) -> None:
+        """An `after` that can never be reached is a mistake in the file, not a fault."""
+        after = fault.after
+        assert after is not None
+        if after.unit == "events" and stream is None:
+            self.problem(v, "'after: N events' needs a 'stream' (a plain body is one piece)")
+        elif after.unit == "events" and stream is not None and stream.total is not None:
+            if after.amount > stream.total:
+                self.problem(
+                    v, f"'after' names event {int(after.amount)} but the stream has {stream.total}"
+                )
+        elif after.unit == "bytes" and stream is None and body is not None:  # noqa: SIM102
+            if after.amount > len(body):
+                self.problem(
+                    v, f"'after' names byte {int(after.amount)} but the body has {len(body)}"
+                )
 
     def etag(self, v: _V, headers: tuple[tuple[str, Template], ...]) -> str | bool | None:
         """`etag: false` (no ETag), `true` (derived from the body: the default) or a value."""
@@ -323,6 +368,13 @@ class _Responses(_Reader):
             drip = self.drip(m["drip"]) if "drip" in m else None
             if ("delay" in m and delay is None) or ("drip" in m and drip is None):
                 return None, False
+            extra = self.fault_extras(m, self.string(m["kind"], "fault"))
+            if extra is None:
+                return None, False
+            if extra:
+                kind = self.string(kind_v, "fault")
+                if kind is not None and kind in FAULT_KINDS:
+                    return Fault(kind, **extra), False  # type: ignore[arg-type]
         kind = self.string(kind_v, "fault")
         if kind is None:
             return None, False
@@ -351,7 +403,49 @@ class _Responses(_Reader):
                 self.problem(v, "fault 'drip' needs a 'drip: {chunk: N, every: T}'")
                 return None, False
             return Fault(kind, drip=drip), False
+        if kind in ("bandwidth", "slow-close"):
+            key = "rate" if kind == "bandwidth" else "hold"
+            example = (
+                "{kind: bandwidth, rate: 10KiB/s}"
+                if key == "rate"
+                else "{kind: slow-close, hold: 2s}"
+            )
+            self.problem(v, f"fault '{kind}' needs '{key}', as in {example}")
+            return None, False
         return Fault(kind, delay=delay or 0.0), False
+
+    def fault_extras(self, m: dict[str, _V], kind: str | None) -> dict[str, object] | None:
+        """`after`, `hold`, `rate` of a fault mapping, each only where its kind takes it."""
+        out: dict[str, object] = {}
+        takes = {"after": POSITIONED_FAULTS, "hold": {"slow-close"}, "rate": {"bandwidth"}}
+        ok = True
+        for key, kinds in takes.items():
+            if key not in m:
+                continue
+            if kind is not None and kind not in kinds:
+                self.problem(
+                    m[key], f"'{key}' applies to fault {', '.join(sorted(kinds))}, not '{kind}'"
+                )
+                ok = False
+                continue
+            item = m[key]
+            if key == "hold":
+                seconds = self.duration(item, "hold", cap=MAX_DELAY)
+                ok = ok and seconds is not None
+                out["hold"] = seconds
+                continue
+            try:
+                raw = item.value if item.kind in ("str", "int") else None
+                if raw is None:
+                    raise ValueError(
+                        f"'{key}' must be a string such as "
+                        + ("'3 events'" if key == "after" else "'10KiB/s'")
+                    )
+                out[key] = parse_after(raw) if key == "after" else parse_rate(raw)
+            except ValueError as exc:
+                self.problem(item, str(exc))
+                ok = False
+        return out if ok else None
 
 
 def _fixed_body(body: Template | None, json: JsonTemplate | None) -> bytes | None:

@@ -24,7 +24,16 @@ from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
-from mockstatus.scenarios import chaos, draws, latency, nearmiss, outage, proxy, sequence
+from mockstatus.scenarios import (
+    chaos,
+    draws,
+    latency,
+    nearmiss,
+    outage,
+    proxy,
+    ratelimit_respond,
+    sequence,
+)
 from mockstatus.scenarios.matcher import Matcher, StateOf
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
@@ -37,7 +46,7 @@ from mockstatus.scenarios.model import (
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
-from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
+from mockstatus.types import ENCODING_FAULTS, Clock, Fault, RequestFacts, ResponsePlan
 
 # Keys for a response drawn outside any call (a template-free plan is built once and reused).
 _FIXED_KEYS = draws.keys_for("fixed", "", "", None)
@@ -97,6 +106,7 @@ class ScenarioRuntime:
         self._static: dict[int, bool] = {}
         self._rejections: dict[tuple[str, str], ResponsePlan] = {}
         self._own_names: dict[int, frozenset[str]] = {}
+        self._limits: dict[int, ratelimit_respond.RouteLimits] = {}  # by id(route)
         # Each scenario's clock starts when it is loaded (or on reset: SessionState.started).
         loaded_at = clock.monotonic()
         self.loaded: dict[str, float] = {s.name: loaded_at for s in scenario_set.scenarios}
@@ -249,13 +259,25 @@ class ScenarioRuntime:
         retry_after: str | None = None
         override: ResponseSpec | None = None
         fault: Fault | None = None
+        note: str | None = None  # for the journal
         if route.rate_limit is not None:
-            decision = state.limiter.check(key, route.rate_limit, facts, now)
-            extra_headers = decision.headers  # on allowed responses too
-            if not decision.allowed:
-                self.rejections[(route.scenario, route.name)] += 1
-                plan = self._rejected(facts, decision)
-                return plan, route.scenario, route.name
+            limits = self._limits.get(id(route))
+            if limits is None:
+                limits = self._limits[id(route)] = ratelimit_respond.route_limits(route, key)
+            if limits.simple:
+                decision = state.limiter.check(key, route.rate_limit, facts, now)
+                extra_headers = decision.headers  # on allowed responses too
+                if not decision.allowed:
+                    self.rejections[(route.scenario, route.name)] += 1
+                    fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
+                    return self._rejected(facts, fields), route.scenario, route.name
+            else:
+                refused, extra_headers, note = self._limited(
+                    route, limits, state, facts, params, now
+                )
+                if refused is not None:
+                    self.rejections[(route.scenario, route.name)] += 1
+                    return refused, route.scenario, route.name
         window = outage.active(route.outage, elapsed)
         if window is not None:
             override, fault = window.respond, window.fault
@@ -302,6 +324,8 @@ class ScenarioRuntime:
             state_key = None if whose == "global" else per_value(whose, facts)
             self._set_state(state, route.scenario, route.state.machine, state_key, route.state.set)
         plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
+        if note is not None:
+            plan = plan.evolve(note=note, reused=False)
         return plan, route.scenario, route.name
 
     def _draws(
@@ -381,6 +405,9 @@ class ScenarioRuntime:
                 and all(t.is_static for _, t in spec.headers)
                 and (spec.body is None or spec.body.is_static)
                 and (spec.json is None or spec.json.is_static)
+                and spec.stream is None  # a stream is rendered per request (ids, templates)
+                and spec.compress == "off"  # the coding depends on Accept-Encoding
+                and not _coding_fault(spec)
             )
             self._own_names[id(spec)] = frozenset(n.lower() for n, _ in spec.headers)
         return static
@@ -440,14 +467,17 @@ class ScenarioRuntime:
             # RFC 8297 §2: the final response repeats the hinted Link fields.
             hinted = next(i for i in interims if i.status == 103).headers
             plan = plan.evolve(headers=plan.headers + hinted)
-        return plan.evolve(
+        plan = plan.evolve(
             interims=interims,
             delay=spec.delay or 0.0,
             fault=spec.fault,
             drip=spec.drip,
         )
+        if spec.stream is not None or spec.compress != "off" or _coding_fault(spec):
+            plan = _streamed(spec, plan, facts, ctx)
+        return plan
 
-    def _rejected(self, facts: RequestFacts, decision: Any) -> ResponsePlan:
+    def _rejected(self, facts: RequestFacts, fields: tuple[tuple[str, str], ...]) -> ResponsePlan:
         """429 with the limiter's fields; the per-code part is built once per (method, format)."""
         fmt = semantics.negotiate(facts.header("accept"))
         key = (facts.method, fmt)
@@ -456,8 +486,46 @@ class ScenarioRuntime:
             base, _ = semantics.build_plan(429, facts.method, fmt)
             if facts.method in rules.STANDARD_METHODS:
                 base = self._rejections[key] = base.evolve(reused=True)
-        fields = (("Retry-After", str(decision.retry_after)), *decision.headers)
         return base.evolve(headers=_prepend(fields, base.headers), reused=False)
+
+    def _limited(
+        self,
+        route: Route,
+        limits: ratelimit_respond.RouteLimits,
+        state: SessionState,
+        facts: RequestFacts,
+        params: dict[str, str],
+        now: float,
+    ) -> tuple[ResponsePlan | None, tuple[tuple[str, str], ...], str | None]:
+        """Layered, shared, costed or styled limits (ratelimit_respond): the rejection plan or
+        None, the rate-limit fields of the answer, and a note for the journal."""
+        rr = ratelimit_respond
+        costs, note, refuse = rr.costs_of(limits, TemplateContext(facts=facts, params=params))
+        if refuse:  # evaluated at cost 0 for the fields; nothing is taken
+            costs = (0,) * len(costs)
+        verdict = state.limiter.check_layers(limits.owners, limits.specs, facts, now, costs)
+        if refuse:
+            spec = next(s for s in limits.specs if s.on_cost_error == "reject" and s.cost_template)
+            wait = max(1, math.ceil(spec.window))
+            verdict = verdict._replace(allowed=False, retry_after=wait, decider=spec)
+        note = note or verdict.note
+        wall = self.clock.wall()
+        fields = rr.fields(limits, verdict, wall)
+        if verdict.allowed or verdict.decider is None:
+            return None, fields, note
+        spec = verdict.decider
+        retry = rr.retry_after_value(spec, verdict.retry_after, wall)
+        front = (("Retry-After", retry), *fields) if retry is not None else fields
+        if spec.respond is None:
+            plan = self._rejected(facts, front)
+            own: frozenset[str] = frozenset()
+        else:
+            plan = self.build(spec.respond, facts, params, 0, front)
+            own = frozenset(n.lower() for n, _ in spec.respond.headers)
+        keep = own | {n.lower() for n, _ in front}
+        plan = rr.without_rule_fields(plan, keep, retry is None)
+        plan = rr.fill(plan, rr.decision_values(verdict, spec, wall))
+        return (plan.evolve(note=note) if note else plan), fields, note
 
     # --- admin view --------------------------------------------------------------------------
 
@@ -534,6 +602,42 @@ def _body(spec: ResponseSpec, ctx: TemplateContext) -> tuple[bytes | None, str |
     if spec.body is not None:
         return spec.body.render(ctx).encode(), spec.content_type or "text/plain; charset=utf-8"
     return None, None
+
+
+def _coding_fault(spec: ResponseSpec) -> bool:
+    return spec.fault is not None and spec.fault.kind in ENCODING_FAULTS
+
+
+def _streamed(
+    spec: ResponseSpec, plan: ResponsePlan, facts: RequestFacts, ctx: TemplateContext
+) -> ResponsePlan:
+    """A stream's plan (scenarios/stream.py) and the content coding (encoding.py)."""
+    from mockstatus import encoding
+
+    if spec.stream is not None:
+        from mockstatus.scenarios import stream
+
+        kind = spec.stream.kind
+        own = {n.lower() for n, _ in spec.headers}
+        # The code's default body is not sent: drop the type and entity-tag derived from it.
+        dropped = {"content-type", "etag"} - own
+        headers = [(n, v) for n, v in plan.headers if n.lower() not in dropped]
+        if "content-type" not in own:
+            headers.insert(0, ("Content-Type", stream.CONTENT_TYPES[kind]))
+        if kind == "sse" and all(n.lower() != "cache-control" for n, _ in headers):
+            headers.append(("Cache-Control", "no-cache"))
+        plan = plan.evolve(
+            headers=tuple(headers),
+            body=b"",
+            stream=stream.stream_plan(spec.stream, ctx, facts.header("last-event-id")),
+            reused=False,
+        )
+    if spec.compress == "off" and not _coding_fault(spec):
+        return plan
+    compress = "gzip" if spec.compress == "off" else spec.compress  # a coding fault needs one
+    coding = encoding.choose(compress, facts.header("accept-encoding"))
+    fault = plan.fault.kind if plan.fault is not None else None
+    return encoding.compress_plan(plan, coding, fault)
 
 
 _LOWER_NAMES: dict[int, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}

@@ -32,8 +32,6 @@ from mockstatus.scenarios.model import (
     LatencySpec,
     MatchSpec,
     OutageWindow,
-    RateAlgorithm,
-    RateLimitSpec,
     ResponseSpec,
     Route,
     Scenario,
@@ -42,7 +40,9 @@ from mockstatus.scenarios.model import (
     StateSpec,
 )
 from mockstatus.scenarios.perkey import PLAIN, PREFIXED
-from mockstatus.scenarios.responses import _Responses
+from mockstatus.scenarios.ratelimit_schema import _ALGORITHMS as _RATE_ALGORITHMS
+from mockstatus.scenarios.ratelimit_schema import SPEC_KEYS as _RATE_KEYS
+from mockstatus.scenarios.ratelimit_schema import _RateLimits
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _V, At, Params, Report, _describe
 from mockstatus.types import Fault
@@ -52,7 +52,7 @@ _METHODS = (
     *("PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT"),
     *("PURGE", "LINK", "UNLINK"),
 )
-_SCENARIO_KEYS = ("name", "description", "seed", "routes")
+_SCENARIO_KEYS = ("name", "description", "seed", "limiters", "routes")
 _ROUTE_KEYS = (
     *("name", "match", "respond", "sequence", "after", "per"),
     *("rate_limit", "outage", "chaos", "latency", "state", "priority"),
@@ -61,16 +61,17 @@ _MATCH_KEYS = ("method", "path", "query", "headers", "body", "cookies", "form", 
 _BODY_KEYS = ("contains", "json", "regex", "jsonpath")
 _CONDITION_KEYS = ("present", "absent", "not")  # a condition written as a mapping
 _CONDITION_HINT = "a value, a '~regex', {present: true}, {absent: true} or {not: ...}"
-_RATE_KEYS = ("limit", "window", "algorithm", "key")
-_RATE_ALGORITHMS: tuple[RateAlgorithm, ...] = get_args(RateAlgorithm)
 _SEQUENCE_AFTER: tuple[SequenceAfter, ...] = get_args(SequenceAfter)
 _OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
 _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
 _STATE_KEYS = ("machine", "when", "set", "per")
+_NO_LIMITERS = _V("map", {}, "", 1, 1, {})
+# The rate-limit key tables, where the JSON Schema export (issue 14) reads every key table.
+__all__ = ["_RATE_ALGORITHMS", "_RATE_KEYS", "_Schema"]
 
 
-class _Schema(_Responses):
+class _Schema(_RateLimits):
     """One file's scenario: validates its values and builds the model; records its name."""
 
     def __init__(self, file: str, base_dir: Path | None, report: Report) -> None:
@@ -98,6 +99,7 @@ class _Schema(_Responses):
         seed = None
         if "seed" in top:
             seed = self.integer(top["seed"], "seed", -math.inf, math.inf, "an integer")
+        self.read_limiters(top.get("limiters", _NO_LIMITERS))  # before the routes that use them
         routes: list[Route] = []
         routes_v = top.get("routes")
         if routes_v is None:
@@ -148,7 +150,7 @@ class _Schema(_Responses):
                 self.problem(m[key], f"'{key}' only applies to a 'sequence'")
         respond = self.response(m["respond"], "respond", params) if has_respond else None
         sequence = self.sequence(m, params) if has_sequence else None
-        rate_limit = self.rate_limit(m["rate_limit"]) if "rate_limit" in m else None
+        rate_limits = self.rate_limits(m["rate_limit"], params) if "rate_limit" in m else ()
         outage = self.outage(m["outage"], params) if "outage" in m else ()
         chaos = self.chaos(m["chaos"], params) if "chaos" in m else ()
         latency = self.latency(m["latency"]) if "latency" in m else None
@@ -168,12 +170,13 @@ class _Schema(_Responses):
             match,
             respond,
             sequence,
-            rate_limit,
+            rate_limits[0] if rate_limits else None,
             outage,
             chaos,
             latency,
             state,
-            priority,
+            priority=priority,
+            rate_limits=rate_limits,
         )
 
     def match(self, v: _V) -> tuple[MatchSpec | None, Params]:
@@ -335,30 +338,6 @@ class _Schema(_Responses):
         if not steps or len(steps) != len(v.value):
             return None
         return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")
-
-    def rate_limit(self, v: _V) -> RateLimitSpec | None:
-        m = self.mapping(v, "rate_limit", _RATE_KEYS)
-        if m is None:
-            return None
-        for key in ("limit", "window"):
-            if key not in m:
-                self.missing(v, "'rate_limit'", key)
-        limit = window = None
-        if "limit" in m:
-            limit = self.integer(m["limit"], "limit", 0, 10**9, "a whole number of requests")
-        if "window" in m:
-            window = self.duration(m["window"], "window", positive=True)
-        algorithm = (
-            self.choice(m["algorithm"], "algorithm", _RATE_ALGORITHMS) if "algorithm" in m else None
-        )
-        bucket_key = None
-        if "key" in m:
-            bucket_key = self.counter_key(
-                m["key"], "key", ("client", "global"), ("header", "query")
-            )
-        if limit is None or window is None:
-            return None
-        return RateLimitSpec(limit, window, algorithm or "fixed-window", bucket_key or "client")
 
     def respond_or_fault(
         self, m: dict[str, _V], at: _V, where: str, params: Params

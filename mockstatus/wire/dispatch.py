@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mockstatus.types import ResponsePlan
+from mockstatus.types import ENCODING_FAULTS, ResponsePlan
+from mockstatus.wire import streams
 from mockstatus.wire.core import ClientGone, _gone, build_response, send_interims
 from mockstatus.wire.faults import send_drip, send_fault
 
@@ -15,7 +16,9 @@ async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamRespon
     try:
         if plan.interims or plan.delay:
             await send_interims(request, plan)
-        if plan.fault is not None:
+        if plan.stream is not None or (plan.fault is not None and streams.handles(plan)):
+            return await streams.send_stream(request, plan)
+        if plan.fault is not None and plan.fault.kind not in ENCODING_FAULTS:
             return await send_fault(request, plan, plan.fault)
         if plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
             return await send_drip(request, plan, plan.drip)

@@ -328,6 +328,7 @@ class Lane:
         count_key: tuple[str, str] | None,
         started: float,
         query: str = "",
+        note: str | None = None,
     ) -> None:
         """The journal entry, metric and call count the general path records (app.handle)."""
         if count_key is not None:
@@ -350,6 +351,7 @@ class Lane:
             None,
             (time.perf_counter() - started) * 1000,
             "HTTP/1.1" if msg.version == (1, 1) else "HTTP/1.0",  # the lane takes no other
+            note,
         )
 
 
@@ -452,6 +454,7 @@ class FastLaneHandler(ConnectionHandler):
             scenario: str | None
             route: str | None
             length: str | None
+            note: str | None
             if found is True:
                 answer = lane.respond(msg, self._peer())
                 if answer is None:
@@ -461,15 +464,17 @@ class FastLaneHandler(ConnectionHandler):
                 before, after, length = render(plan, msg.method, msg.version, keep_alive)
                 wire = before if after is None else before + _date() + after
                 status, count_key = plan.status, None  # respond counted the call itself
+                note = plan.note
             else:
                 assert isinstance(found, Entry)
                 wire, keep_alive, length = found.bytes_now(), found.keep_alive, found.length
                 status, scenario, route = found.status, found.scenario, found.route
                 count_key = found.count_key
+                note = None
             out.append(wire)
             done += 1
             self._count_answer()
-            lane.record(msg, status, scenario, route, count_key, started)
+            lane.record(msg, status, scenario, route, count_key, started, note=note)
             if self._lane_log:
                 self._log(msg, status, length or "0", started)
             if not keep_alive:

@@ -25,9 +25,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from mockstatus.codes import is_bodiless
 from mockstatus.limits import UPSTREAM_CHUNK, UPSTREAM_CONNECTIONS, UPSTREAM_IDLE
 from mockstatus.proxy import ProxyTarget, request_headers, response_headers
-from mockstatus.semantics import is_bodiless
 from mockstatus.types import Interim, RequestFacts
 from mockstatus.wire.core import ClientGone, write_interim
 from mockstatus.wire.upgrade import _EchoParser

@@ -164,7 +164,13 @@ CASES = [
     (
         "fault",
         "routes:\n  - respond: {fault: rst}\n",
-        [(2, 22, "unknown fault 'rst' (did you mean 'reset'?); valid: close, drip, garbage, hang")],
+        [
+            (
+                2,
+                22,
+                "unknown fault 'rst' (did you mean 'reset'?); valid: bandwidth, close, corrupt-encoding, drip, garbage, hang",
+            )
+        ],
     ),
     (
         "fault-slow-headers",
