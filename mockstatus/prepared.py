@@ -62,7 +62,8 @@ def select(method: str, path: str, runtime: ScenarioRuntime | None) -> Selection
     first: Route | None = None
     first_conditional = False
     plain = True
-    for route in runtime.matcher.candidates(path):
+    candidates = runtime.matcher.candidates(path)
+    for route in candidates:
         spec = route.match
         if spec.methods is not None and method not in spec.methods:
             continue
@@ -77,7 +78,9 @@ def select(method: str, path: str, runtime: ScenarioRuntime | None) -> Selection
         if not conditional:
             break  # this one always matches: later routes are never reached
     if first is None:
-        return Selection(builtin=True)
+        # A route on this path for another method is a near miss the journal must record
+        # (scenarios/nearmiss): only the general path computes it.
+        return GENERAL if candidates else Selection(builtin=True)
     return Selection(route=None if first_conditional else first, renderable=plain)
 
 
