@@ -89,9 +89,10 @@ def test_catastrophic_patterns_answer_every_request_with_bounded_work(
                 assert reader.read_response()[1].status == 200
                 requests += 1
     assert requests == 50
-    # At most two runs a request: the regex path (tried on every path) and the one rule of the
-    # route whose path matched; each on no more than its cap. Admin requests run none.
-    assert 0 < len(regex_runs) <= 2 * requests
+    # At most two runs a request to match: the regex path (tried on every path) and the one rule
+    # of the route whose path matched; a request that matches nothing runs them once more to
+    # explain why (its near misses). Each run on no more than its cap; admin requests run none.
+    assert 0 < len(regex_runs) <= 3 * requests
     for pattern, size in regex_runs:
         cap = MAX_REGEX_BODY if pattern == "^(a+)+$" and size > MAX_REGEX_INPUT else MAX_REGEX_INPUT
         assert size <= cap, (pattern, size)
