@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.http import HttpVersion10, HttpVersion11
+from multidict import CIMultiDict
 
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
@@ -113,6 +114,8 @@ class Mockstatus:
             clock_controllable=clock_controllable,
             loopback_only=loopback_only,
         )
+
+    decline_h2c = False  # set by make_server when HTTP/2 is on
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -265,6 +268,15 @@ class Mockstatus:
 
     async def _upgrade(self, request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
         token = plan.upgrade or ""
+        if self.decline_h2c and token.lower() == "h2c":
+            # With HTTP/2 on, `Upgrade: h2c` is declined (docs/http2.md): answered in HTTP/1.1
+            # as if no upgrade had been offered, never taken as a raw echo token.
+            fields = CIMultiDict(
+                (n, v) for n, v in request.headers.items() if n.lower() != "upgrade"
+            )
+            facts = replace(facts_from(request), headers=fields, header_items=fields.items())
+            fmt = semantics.negotiate(request.headers.get("Accept"))
+            return wire.build_response(endpoints.switching_plan(facts, fmt))
         if token.lower() != "websocket":
             return await wire.raw_upgrade(request, plan, token, MAX_UPGRADE_ECHO)
         fmt = semantics.negotiate(request.headers.get("Accept"))
@@ -313,8 +325,16 @@ def _malformed_plan(status: int, message: str) -> ResponsePlan:
 _NO_FACTS = RequestFacts(method="GET", path="/")
 
 
-def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> MockstatusServer:
-    """The low-level server for `app` (keep-alive set explicitly: AppRunner's is an hour)."""
+def make_server(
+    app: Mockstatus,
+    *,
+    quiet: bool = False,
+    http2: bool = True,
+    h2_max_streams: int = 100,
+    **kwargs: Any,
+) -> MockstatusServer:
+    """The low-level server for `app` (keep-alive set explicitly: AppRunner's is an hour), with
+    HTTP/2 on the same port unless `http2=False` (docs/http2.md)."""
     server = MockstatusServer(
         app.handle,
         error_planner=_malformed_plan,
@@ -326,4 +346,21 @@ def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> Mocks
         **kwargs,
     )
     server.on_stopping.append(app.going_away)
+    app.decline_h2c = http2
+    if http2:
+        from mockstatus.wire.h2 import H2Service  # imported only when HTTP/2 is on
+
+        H2Service(
+            decide=app.decide,
+            record=lambda d, started, qs, fields: app.record(d, started, qs, fields, "HTTP/2"),
+            error_plan=_error_plan,
+            max_streams=h2_max_streams,
+            idle_timeout=app.idle_timeout,
+            body_timeout=app.body_read_timeout,
+            log=app.log,
+        ).attach(server)
     return server
+
+
+def _error_plan(facts: RequestFacts, status: int, message: str) -> ResponsePlan:
+    return semantics.error_plan(RequestError(message, status=status), facts)

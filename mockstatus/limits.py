@@ -63,3 +63,10 @@ MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
+
+# --- HTTP/2 ------------------------------------------------------------------------------------
+MAX_H2_STREAMS = 10_000  # `--h2-max-streams` (SETTINGS_MAX_CONCURRENT_STREAMS), at most
+H2_MAX_HEADER_LIST = 64 * KIB  # SETTINGS_MAX_HEADER_LIST_SIZE: decoded header bytes of one request
+H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connection stops reading
+H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
+H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)

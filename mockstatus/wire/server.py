@@ -202,6 +202,10 @@ class MockstatusServer(web.Server):
         self.h2_handoff: Callable[[ConnectionHandler, bytes], bool] | None = None
         # Called once when shutdown starts (e.g. websockets send close 1001).
         self.on_stopping: list[Callable[[], None]] = []
+        # Connections aiohttp does not hold (HTTP/2): their busy tasks, waited for by `drain`,
+        # and what closes them at the deadline.
+        self.other_busy: list[Callable[[], list[asyncio.Task[None]]]] = []
+        self.on_cut: list[Callable[[], None]] = []
         self.stopping = False
 
     def __call__(self) -> ConnectionHandler:
@@ -236,6 +240,9 @@ class MockstatusServer(web.Server):
                 task.cancel()
                 cut += 1
             conn.force_close()
+        cut += sum(len(others()) for others in self.other_busy)
+        for cut_others in self.on_cut:
+            cut_others()
         leftover = self._busy()
         if leftover:
             # Cancelled handlers unwind at once; bounded all the same (a handler that swallows
@@ -244,11 +251,14 @@ class MockstatusServer(web.Server):
         return cut
 
     def _busy(self) -> list[asyncio.Task[None]]:
-        return [
+        busy = [
             conn._task_handler
             for conn in self._connections
             if conn._task_handler is not None and not conn._task_handler.done()
         ]
+        for others in self.other_busy:
+            busy += others()
+        return busy
 
 
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
