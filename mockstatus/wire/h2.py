@@ -61,6 +61,7 @@ from mockstatus.wire.h2_faults import (
     window_zero,
     without_h2_fault,
 )
+from mockstatus.wire.h2_hpack import StaticEncoder
 
 # RFC 9113 §8.2.2: fields that only mean something on an HTTP/1.1 connection.
 CONNECTION_SPECIFIC = frozenset(
@@ -326,6 +327,7 @@ class H2Protocol(asyncio.Protocol):
         self.remote = peer[0] if isinstance(peer, tuple) else ""
         self.transport: asyncio.Transport | None = None
         self.conn = h2.connection.H2Connection(config=_CONFIG)
+        self.conn.encoder = StaticEncoder()
         self.streams: dict[int, _Stream] = {}
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.goaway_last: int | None = None  # set once a GOAWAY went out: later streams refused
@@ -333,6 +335,7 @@ class H2Protocol(asyncio.Protocol):
         self.resets = _Flood(H2_FLOOD_RESETS)
         self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
         self.write_open: asyncio.Event | None = None
+        self.flush_pending = False
         self.idle: asyncio.TimerHandle | None = None
         self.scheme = "http"
 
@@ -571,7 +574,7 @@ class H2Protocol(asyncio.Protocol):
                     self.service.record(
                         decision, stream.started, facts.raw_path.partition("?")[2], facts.headers
                     )
-            self._flush()
+            self._flush_soon()
             self._maybe_finish()
 
     async def _send_plan(self, stream: _Stream, plan: ResponsePlan) -> None:
@@ -845,6 +848,17 @@ class H2Protocol(asyncio.Protocol):
         data = self.conn.data_to_send()
         if data and self.transport is not None and not self.closed:
             self.transport.write(data)
+
+    def _flush_soon(self) -> None:
+        """One write for every stream answered in this turn of the loop: a send() per response
+        cost more than the rest of the response (bench/h2.py's profile)."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush_later)
+
+    def _flush_later(self) -> None:
+        self.flush_pending = False
+        self._flush()
 
     def _close(self) -> None:
         if self.closed:
