@@ -40,6 +40,7 @@ from mockstatus.errors import RequestError
 from mockstatus.limits import (
     H2_FLOOD_CONTROL_FRAMES,
     H2_FLOOD_RESETS,
+    H2_GOAWAY_LINGER,
     H2_MAX_HEADER_LIST,
     H2_OUTPUT_BUFFER,
     MAX_HANG,
@@ -336,6 +337,8 @@ class H2Protocol(asyncio.Protocol):
         self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
         self.write_open: asyncio.Event | None = None
         self.flush_pending = False
+        self.linger: asyncio.TimerHandle | None = None
+        self.peer_left = False  # the client sent GOAWAY
         self.idle: asyncio.TimerHandle | None = None
         self.scheme = "http"
 
@@ -368,6 +371,8 @@ class H2Protocol(asyncio.Protocol):
         self.service.connections.discard(self)
         if self.idle is not None:
             self.idle.cancel()
+        if self.linger is not None:
+            self.linger.cancel()
         for task in self.tasks.values():
             task.cancel()
         if self.write_open is not None:
@@ -491,6 +496,7 @@ class H2Protocol(asyncio.Protocol):
             self._close()
             return
         self.conn.state_machine.state = ConnectionState.SERVER_OPEN
+        self.peer_left = True
         if self.goaway_last is None:
             self.goaway_last = self.conn.highest_inbound_stream_id
         self._maybe_finish()
@@ -792,7 +798,14 @@ class H2Protocol(asyncio.Protocol):
     def _maybe_finish(self) -> None:
         if self.goaway_last is not None and not self.tasks and not self.closed:
             self._flush()
-            self._close()
+            if self.service.stopping or self.peer_left:
+                self._close()
+            elif self.linger is None:
+                # Not at once: a client that sent a request before reading our GOAWAY gets
+                # REFUSED_STREAM (safe to retry, §8.7) instead of a TCP reset; the client
+                # usually closes first.
+                loop = asyncio.get_running_loop()
+                self.linger = loop.call_later(H2_GOAWAY_LINGER, self._close)
         elif not self.tasks and not self.closed:
             self._arm_idle()
 
