@@ -12,6 +12,7 @@ import random
 import pytest
 
 from mockstatus import endpoints, semantics
+from mockstatus.queries import DEFAULT_OPTIONS, parse_options
 from mockstatus.types import Query, RequestFacts
 from tests import rawhttp
 
@@ -92,3 +93,31 @@ def test_wire_407_bearer_challenge(server):
     )
     assert bare.all("Proxy-Authenticate") == [BARE]
     assert invalid.all("Proxy-Authenticate") == [INVALID]
+
+
+def test_a_bearer_challenge_is_never_memoised():
+    """The challenge depends on the request's credentials, so its plan must not be reused for the
+    next request: a fresh StatusSemantics answers a credential-less request, then a bearer one."""
+    sem = semantics.StatusSemantics(random.Random(1))
+    query = Query((("scheme", "Bearer"),))
+    answers = []
+    for headers in ({}, {"authorization": "Bearer abc"}, {}):
+        facts = RequestFacts(method="GET", path="/status/401", query=query, headers=headers)
+        plan = endpoints.builtin_plan(facts, sem)
+        answers.append(next(v for n, v in plan.headers if n == "WWW-Authenticate"))
+    assert answers == [BARE, INVALID, BARE]
+
+
+def test_build_plan_marks_bearer_plans_uncacheable_and_basic_ones_cacheable():
+    opts = parse_options(Query((("scheme", "Bearer"),)))
+    _, cacheable = semantics.build_plan(401, "GET", "text", opts, request_headers={})
+    assert cacheable is False
+    _, cacheable = semantics.build_plan(401, "GET", "text", DEFAULT_OPTIONS, request_headers={})
+    assert cacheable is True
+
+
+def test_only_the_first_word_of_the_credentials_is_the_scheme():
+    """`Bearer a b` presented a bearer token (a malformed one): invalid_token, not a bare challenge.
+    The scheme is the first word, not the last-but-one."""
+    assert challenge(401, authorization="Bearer abc def") == INVALID
+    assert challenge(401, authorization="Basic Bearer x") == BARE
