@@ -358,6 +358,9 @@ def make_server(
             idle_timeout=app.idle_timeout,
             body_timeout=app.body_read_timeout,
             log=app.log,
+            admin=app.admin.handle,
+            admin_root=_ADMIN_ROOT,
+            access_log=not quiet,
         ).attach(server)
     return server
 

@@ -448,3 +448,30 @@ def test_pings_below_the_flood_limit_are_answered(srv: Any) -> None:
     acks = acks_in(frames)
     assert len(acks) == 10
     assert not [f for f in frames if isinstance(f, GoAwayFrame)]
+
+
+def test_each_stream_gets_one_access_log_line(tmp_path: Any) -> None:
+    import io
+
+    from mockstatus import accesslog
+
+    out = io.StringIO()
+    accesslog.set_output(out)
+    server = h2_server(tmp_path, quiet=False)
+    try:
+        with H2Client(server.port) as c:
+            c.get("/status/503?x=1")
+            c.get("/status/200", method="HEAD")
+        accesslog.flush()
+        lines = [
+            ln for ln in out.getvalue().splitlines() if '"GET /status/503' in ln or "HEAD" in ln
+        ]
+    finally:
+        server.stop()
+        import sys
+
+        accesslog.set_output(sys.stdout)
+    assert [ln.split('"')[1] + ln.split('"')[2].rsplit(" ", 1)[0] for ln in lines] == [
+        "GET /status/503?x=1 HTTP/2 503 23",
+        "HEAD /status/200 HTTP/2 200 0",
+    ]

@@ -30,12 +30,14 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from aiohttp.http import HttpVersion
 from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.frame import GoAwayFrame
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from mockstatus.accesslog import log_request
 from mockstatus.errors import RequestError
 from mockstatus.limits import (
     H2_FLOOD_CONTROL_FRAMES,
@@ -93,6 +95,11 @@ class H2Service:
     idle_timeout: float = 75.0
     body_timeout: float = 30.0
     log: Callable[[str], None] = lambda line: None
+    # The admin API's aiohttp face and its path prefix: HTTP/2 admin calls go through it with
+    # a stand-in request (`_AdminRequest`), so its checks (token, Host, cross-site) are the same.
+    admin: Callable[[Any], Awaitable[Any]] | None = None
+    admin_root: str = "/__mockstatus/"
+    access_log: bool = False  # one access-log line per stream (`--quiet` turns it off)
     connections: set[H2Protocol] = field(default_factory=set)
     stopping: bool = False
 
@@ -564,6 +571,11 @@ class H2Protocol(asyncio.Protocol):
                     plan = self.service.error_plan(facts, err.status, str(err))
                     decision = Decision(plan, facts)
                 facts = replace(facts, query=without_h2_fault(facts.query))
+            if self.service.admin is not None and facts.path.startswith(self.service.admin_root):
+                plan = await self._admin(stream, facts, length)
+                await self._send_plan(stream, plan)
+                self._access(stream, facts, plan)
+                return
             if decision is None:
                 decision = await self.service.decide(facts, _Body(self, stream, length))
             if h2fault is not None:
@@ -580,8 +592,38 @@ class H2Protocol(asyncio.Protocol):
                     self.service.record(
                         decision, stream.started, facts.raw_path.partition("?")[2], facts.headers
                     )
+                self._access(stream, facts, decision.plan)
             self._flush_soon()
             self._maybe_finish()
+
+    def _access(self, stream: _Stream, facts: RequestFacts, plan: ResponsePlan) -> None:
+        if self.service.access_log:
+            size = 0 if plan.head or plan.bodiless else len(plan.body)
+            ms = (time.perf_counter() - stream.started) * 1000
+            log_request(self.remote, facts.method, facts.raw_path, "HTTP/2", plan.status, size, ms)
+
+    async def _admin(
+        self, stream: _Stream, facts: RequestFacts, length: int | None
+    ) -> ResponsePlan:
+        """An admin call over HTTP/2: the admin API's own handler, its answer as a plan."""
+        assert self.service.admin is not None
+        body = b""
+        if facts.method == "PUT":
+            if not stream.ended and (facts.header("expect") or "").lower() == "100-continue":
+                self.send_interim(stream.sid, 100, ())
+            try:
+                body = await _Body(self, stream, length).read()
+            except RequestError as err:
+                return self.service.error_plan(facts, err.status, str(err)).evolve(close=True)
+        resp = await self.service.admin(_AdminRequest(facts, body, length))
+        return ResponsePlan(
+            status=resp.status,
+            reason=resp.reason,
+            headers=tuple(resp.headers.items()),
+            body=bytes(resp.body or b""),
+            head=facts.method == "HEAD",
+            close=resp.keep_alive is False,
+        )
 
     async def _send_plan(self, stream: _Stream, plan: ResponsePlan) -> None:
         sid = stream.sid
@@ -888,6 +930,29 @@ class H2Protocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         self.closed = True
+
+
+class _AdminRequest:
+    """The part of an aiohttp request the admin API reads, for one HTTP/2 stream (its body read
+    already; `Expect` answered by the wire, so the admin never writes an HTTP/1.1 interim)."""
+
+    version = HttpVersion(2, 0)
+
+    def __init__(self, facts: RequestFacts, body: bytes, length: int | None) -> None:
+        self.method = facts.method
+        self.path = facts.path
+        fields: CIMultiDict[str] = CIMultiDict(
+            (k, v) for k, v in facts.headers.items() if k.lower() != "expect"
+        )
+        self.headers = CIMultiDictProxy(fields)
+        self.query = MultiDictProxy(MultiDict(facts.query.items()))
+        self.content_length = length if length is not None else len(body)
+        self.content = self
+        self._body = body
+
+    async def read(self, size: int = -1) -> bytes:
+        body, self._body = self._body, b""
+        return body
 
 
 def _parse_qs(qs: str) -> list[tuple[str, str]]:
