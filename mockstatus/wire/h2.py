@@ -868,9 +868,8 @@ class H2Protocol(asyncio.Protocol):
         h2 queues anything, and an HPACK decoding error is sent as PROTOCOL_ERROR where §4.3
         requires COMPRESSION_ERROR (its GOAWAY, the last frame queued, is rewritten)."""
         code = int(getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR)
-        if isinstance(exc.__cause__, HPACKError) and not isinstance(
-            exc.__cause__, OversizedHeaderListError
-        ):
+        cause = exc.__cause__ or exc.__context__  # h2 4.1 raises without `from`
+        if isinstance(cause, HPACKError) and not isinstance(cause, OversizedHeaderListError):
             code = ErrorCodes.COMPRESSION_ERROR
         data = self.conn.data_to_send()
         if len(data) >= _GOAWAY_SIZE and data[-_GOAWAY_SIZE + 3] == GoAwayFrame.type:
