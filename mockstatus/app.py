@@ -7,32 +7,28 @@ decide to withhold, delay or reject the 100 (AIOHTTP-NOTES).
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
-from multidict import CIMultiDict
 
 from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
-from mockstatus.expect import answer_expect, closing_plan
-from mockstatus.http_syntax import ADMIN_PREFIX, SESSION_HEADER
+from mockstatus.http_syntax import ADMIN_PREFIX
 from mockstatus.journal import DEFAULT_REDACT, Journal
 from mockstatus.limits import BODY_READ_TIMEOUT, IDLE_TIMEOUT, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
+from mockstatus.pipeline import Pipeline
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
     EMPTY_QUERY,
-    BodySource,
     Clock,
-    Decision,
     Query,
     RequestFacts,
     ResponsePlan,
@@ -42,7 +38,6 @@ from mockstatus.wire.body import RequestBody
 from mockstatus.wire.server import MockstatusServer
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
-_SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
 _HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 
 
@@ -69,8 +64,8 @@ def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFa
     )
 
 
-class Mockstatus:
-    """The server's state and its one request handler."""
+class Mockstatus(Pipeline):
+    """The server's state and its HTTP/1.1 request handler (deciding is `Pipeline`'s)."""
 
     def __init__(
         self,
@@ -96,8 +91,7 @@ class Mockstatus:
         self.interim_mode = interim_mode
         self.body_read_timeout = body_read_timeout
         self.idle_timeout = idle_timeout
-        self.websockets: set[web.WebSocketResponse] = set()  # open sessions, told 1001 on shutdown
-        self._closing: set[asyncio.Future[Any]] = set()
+        self.websockets = wire.WebSocketSessions()  # told 1001 on shutdown
         self.semantics = semantics.StatusSemantics(self.rng, clock=self.clock)
         self.journal = Journal(
             journal_size, redact=DEFAULT_REDACT if journal_redact is None else journal_redact
@@ -113,6 +107,7 @@ class Mockstatus:
             token=admin_token,
             clock_controllable=clock_controllable,
             loopback_only=loopback_only,
+            body_read_timeout=body_read_timeout,
         )
 
     decline_h2c = False  # set by make_server when HTTP/2 is on
@@ -133,7 +128,17 @@ class Mockstatus:
             )
             plan = decision.plan
             if plan.upgrade is not None:
-                return await self._upgrade(request, plan)
+                if self.decline_h2c and plan.upgrade.lower() == "h2c":
+                    # docs/http2.md: with HTTP/2 on, `Upgrade: h2c` is declined — answered in
+                    # HTTP/1.1 as if no upgrade had been offered, never echoed as raw bytes.
+                    fmt = semantics.negotiate(request.headers.get("Accept"))
+                    declined = endpoints.upgrade_required_plan(request.method, fmt)
+                    decision = replace(decision, plan=declined)
+                    return wire.build_response(declined)
+                try:
+                    return await wire.upgrade(request, plan, self.websockets, MAX_UPGRADE_ECHO)
+                except RequestError as err:  # a WebSocket handshake aiohttp refuses
+                    return wire.build_response(semantics.error_plan(err, decision.facts))
             if plan.interims or plan.delay or plan.fault or plan.drip:
                 return await wire.send(request, plan)
             return wire.build_response(plan)  # the common case: no coroutine to schedule
@@ -147,107 +152,6 @@ class Mockstatus:
                     request.headers,
                     _HTTP_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
                 )
-
-    async def decide(self, facts: RequestFacts, body: BodySource) -> Decision:
-        """The answer to one request, whatever the transport: match -> plan, reading the body
-        only when the answer needs it. Never raises a `RequestError`: that becomes its plan."""
-        scenario = route = None
-        plan: ResponsePlan | None = None
-        try:
-            if facts.method == "OPTIONS" and "access-control-request-method" in facts.headers:
-                return Decision(endpoints.preflight_plan(facts), facts)
-            runtime = self.store.runtime
-            if runtime is not None and not runtime.has_routes:
-                runtime = None
-            expect = facts.headers.get("expect")
-            if expect is not None:
-                answer = answer_expect(facts, expect, self.interim_mode, body.length, body.limit)
-                if answer is not None:
-                    if answer.final is not None:
-                        return Decision(answer.final, facts)
-                    if answer.decide_first and not (
-                        endpoints.is_echo(facts.path)
-                        or (runtime is not None and runtime.needs_body(facts))
-                    ):
-                        # RFC 9110 §10.1.1: a server that knows its final answer without the
-                        # body may send it instead of the 100. 413 and 417 refuse the body
-                        # itself, so they go out instead of `100 Continue`; every other code
-                        # gets the 100.
-                        matched = runtime.respond(facts) if runtime else None
-                        if matched is not None:
-                            plan, scenario, route = matched
-                        else:
-                            plan = endpoints.builtin_plan(facts, self.semantics)
-                        if plan.status in (413, 417):
-                            plan = self._ready(plan.evolve(close=True), facts)  # body unread
-                            return Decision(plan, facts, scenario, route)
-                    if not await body.send_continue(answer.interim, answer.delay):
-                        return Decision(closing_plan(facts, 499), facts, scenario, route)
-                    if body.exists:
-                        try:
-                            facts = replace(facts, body=await body.read())
-                        except RequestError as err:
-                            return Decision(closing_plan(facts, err.status), facts, scenario, route)
-                    if plan is not None:
-                        return Decision(self._ready(plan, facts), facts, scenario, route)
-            if runtime is not None:
-                if facts.body is None:
-                    if runtime.needs_body(facts):
-                        facts = replace(facts, body=await body.read())
-                    elif body.exists and body.length is not None and body.length <= body.limit:
-                        # Not needed to answer; read for the journal only when it fits the cap,
-                        # so a large upload to /status/503 is answered 503, never 413.
-                        facts = replace(facts, body=await body.read())
-                matched = runtime.respond(facts)
-                if matched is not None:
-                    plan, scenario, route = matched
-            if plan is None:
-                if facts.body is None and body.exists and endpoints.is_echo(facts.path):
-                    facts = replace(facts, body=await body.read())
-                plan = endpoints.builtin_plan(facts, self.semantics)
-            return Decision(self._ready(plan, facts), facts, scenario, route)
-        except RequestError as err:
-            plan = semantics.error_plan(err, facts)
-            if getattr(err, "unread_body", False):
-                plan = plan.evolve(close=True)  # the rest of the body must not be parsed
-            return Decision(plan, facts, scenario, route)
-
-    def _ready(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
-        """The plan with the interims the request asked for (an upgrade's 101 takes none)."""
-        if plan.upgrade is not None:
-            return plan
-        return semantics.with_interims(plan, facts, self.interim_mode)
-
-    def record(
-        self,
-        decision: Decision,
-        started: float,
-        query_string: str,
-        headers: Mapping[str, str],
-        http_version: str,
-    ) -> None:
-        """Journal and count one answered request (every transport, the same way). `started`
-        is `time.perf_counter()` when the request arrived; `headers` are the request's fields as
-        received, as the journal shows them."""
-        plan = decision.plan
-        facts = decision.facts
-        fault_kind = plan.fault.kind if plan.fault else None
-        self.metrics.observe(decision.scenario, decision.route, plan.status, fault_kind)
-        self.journal.record(
-            self.clock.wall(),
-            facts.method,
-            facts.path,
-            query_string,
-            headers,
-            facts.body,
-            decision.scenario,
-            decision.route,
-            facts.headers.get(_SESSION_KEY),
-            plan.status,
-            fault_kind,
-            (time.perf_counter() - started) * 1000,
-            http_version,
-        )
 
     def _unsupported_version(self, request: web.BaseRequest) -> web.StreamResponse:
         """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed
@@ -263,58 +167,6 @@ class Mockstatus:
         request._cache["version"] = HttpVersion11  # reify's cache: our status line says 1.1
         plan = semantics.error_plan(err, facts_from(request)).evolve(close=True)
         return wire.build_response(plan)
-
-    # --- 101 ---------------------------------------------------------------------------------
-
-    async def _upgrade(self, request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
-        token = plan.upgrade or ""
-        if self.decline_h2c and token.lower() == "h2c":
-            # With HTTP/2 on, `Upgrade: h2c` is declined (docs/http2.md): answered in HTTP/1.1
-            # as if no upgrade had been offered, never taken as a raw echo token.
-            fields = CIMultiDict(
-                (n, v) for n, v in request.headers.items() if n.lower() != "upgrade"
-            )
-            facts = replace(facts_from(request), headers=fields, header_items=fields.items())
-            fmt = semantics.negotiate(request.headers.get("Accept"))
-            return wire.build_response(endpoints.switching_plan(facts, fmt))
-        if token.lower() != "websocket":
-            return await wire.raw_upgrade(request, plan, token, MAX_UPGRADE_ECHO)
-        fmt = semantics.negotiate(request.headers.get("Accept"))
-        version = request.headers.get("Sec-WebSocket-Version", "")
-        if request.method == "GET" and version.strip() != "13":
-            # RFC 6455 §4.2.2: an unsupported version gets 426 naming the versions we speak.
-            bad, _ = semantics.build_plan(426, request.method, fmt)
-            headers = [(n, v) for n, v in bad.headers if n.lower() != "upgrade"]
-            bad = replace(
-                bad,
-                headers=(("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), *headers),
-            )
-            return wire.build_response(bad)
-        ws = web.WebSocketResponse()
-        try:
-            await ws.prepare(request)
-        except web.HTTPException as exc:  # not a valid handshake (method, key, ...)
-            err = RequestError(f"invalid WebSocket handshake: {exc.text}", param="Upgrade")
-            return wire.build_response(semantics.error_plan(err, facts_from(request)))
-        self.websockets.add(ws)
-        try:
-            async for msg in ws:  # close frames are answered by aiohttp (autoclose)
-                if msg.type == WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-        finally:
-            self.websockets.discard(ws)
-        return ws
-
-    def going_away(self) -> None:
-        """Shutdown has begun: every open WebSocket gets close code 1001 (RFC 6455 §7.4.1, "going
-        away") now; one whose client does not answer is cut at the shutdown deadline."""
-        for ws in list(self.websockets):
-            if not ws.closed:
-                task = asyncio.ensure_future(ws.close(code=1001, message=b"server shutting down"))
-                self._closing.add(task)  # held until done: the loop keeps only weak references
-                task.add_done_callback(self._closing.discard)
 
 
 def _malformed_plan(status: int, message: str) -> ResponsePlan:
@@ -345,7 +197,7 @@ def make_server(
         **logger_kwargs(quiet),
         **kwargs,
     )
-    server.on_stopping.append(app.going_away)
+    server.on_stopping.append(app.websockets.going_away)
     app.decline_h2c = http2
     if http2:
         from mockstatus.wire.h2 import H2Service  # imported only when HTTP/2 is on

@@ -16,7 +16,9 @@ from mockstatus import codes, conditional, ranges
 from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
+    DEFAULT_OPTIONS,
     FORMATS,
+    Options,
     check_header,
     is_token,
     parse_code,
@@ -378,9 +380,7 @@ def switching_plan(facts: RequestFacts, fmt: str) -> ResponsePlan:
     tokens = {t.strip().lower() for t in connection.split(",")}
     token = offered.split(",")[0].strip(" \t")
     if not token or "upgrade" not in tokens or facts.version < (1, 1):
-        plan, _ = build_plan(426, facts.method, fmt, opts)
-        headers = [(n, v) for n, v in plan.headers if n.lower() != "upgrade"]
-        return plan.evolve(headers=(("Upgrade", "websocket"), *headers))
+        return upgrade_required_plan(facts.method, fmt, opts)
     name, slash, version = token.partition("/")
     if not is_token(name) or (slash and not is_token(version)):
         raise RequestError(
@@ -389,6 +389,29 @@ def switching_plan(facts: RequestFacts, fmt: str) -> ResponsePlan:
         )
     plan, _ = build_plan(101, facts.method, fmt, opts)
     return plan.evolve(upgrade=token)
+
+
+def upgrade_required_plan(
+    method: str, fmt: str, opts: Options = DEFAULT_OPTIONS, *fields: tuple[str, str]
+) -> ResponsePlan:
+    """426 naming the protocol we can switch to (RFC 9110 §15.5.22: it sends `Upgrade`):
+    `Upgrade: websocket` first, then `fields`, then the rest of the 426's headers."""
+    plan, _ = build_plan(426, method, fmt, opts)
+    headers = [(n, v) for n, v in plan.headers if n.lower() != "upgrade"]
+    return plan.evolve(headers=(("Upgrade", "websocket"), *fields, *headers))
+
+
+def checked_upgrade(plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+    """A 101 to WebSocket asked with a version we do not speak becomes the 426 that names ours
+    (RFC 6455 §4.2.2); the wire checks the rest of the handshake."""
+    if (plan.upgrade or "").lower() != "websocket" or facts.method != "GET":
+        return plan
+    if (facts.header("sec-websocket-version") or "").strip() == "13":
+        return plan
+    fmt = negotiate(facts.header("accept"))
+    return upgrade_required_plan(
+        facts.method, fmt, DEFAULT_OPTIONS, ("Sec-WebSocket-Version", "13")
+    )
 
 
 def preflight_plan(facts: RequestFacts) -> ResponsePlan:

@@ -63,6 +63,9 @@ MAX_JOURNAL_SIZE = 1_000_000  # `--journal-size`
 BODY_EXCERPT = 1 * KIB  # bytes of a request body the journal keeps
 MAX_JOURNAL_HEADERS = 64  # headers the journal keeps per request
 MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
+MAX_ADMIN_TEXT = (
+    2000  # characters of an admin text parameter (a journal filter, an owner, a session)
+)
 
 # --- HTTP/2 ------------------------------------------------------------------------------------
 MAX_H2_STREAMS = 10_000  # `--h2-max-streams` (SETTINGS_MAX_CONCURRENT_STREAMS), at most

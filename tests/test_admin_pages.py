@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from mockstatus import admin
+from mockstatus import catalog as catalog_module
 from mockstatus.limits import MAX_ADVANCE, MAX_CLOCK_WALL
 from mockstatus.types import ManualClock
 
@@ -85,15 +86,15 @@ def test_the_default_limit_is_the_journal_size(make_server):
 
 
 def test_the_catalog_is_encoded_once_per_shape(server, monkeypatch):
-    monkeypatch.setattr(admin, "_CATALOG_REPLIES", {})
+    monkeypatch.setattr(catalog_module, "_CATALOG_REPLIES", {})
     calls: list[bool] = []
-    encode = admin._encode
+    encode = catalog_module._encode
 
     def counting(doc, compact):
         calls.append(compact)
         return encode(doc, compact)
 
-    monkeypatch.setattr(admin, "_encode", counting)
+    monkeypatch.setattr(catalog_module, "_encode", counting)
     for _ in range(3):
         whole = httpx.get(api(server, "/catalog"))
         four = httpx.get(api(server, "/catalog?class=4xx"))
@@ -102,7 +103,9 @@ def test_the_catalog_is_encoded_once_per_shape(server, monkeypatch):
     assert whole.json() == admin.catalog()
     assert {e["class"] for e in four.json()["codes"]} == {"4xx"}
     assert one.json()["code"] == 418
-    assert whole.headers["Content-Length"] == str(len(admin._CATALOG_REPLIES[None].encoded))
+    assert whole.headers["Content-Length"] == str(
+        len(catalog_module._CATALOG_REPLIES[None].encoded)
+    )
 
 
 # --- the manual clock ends with year 9999 ------------------------------------------------------

@@ -161,3 +161,17 @@ def test_http_1_0_expect_is_ignored_unless_forced() -> None:
     assert expect(version=(1, 0)) is None
     forced = expect("interim_mode=force", version=(1, 0))
     assert forced is not None and forced.interim == CONTINUE
+
+
+@pytest.mark.parametrize(("version", "status"), [("13", 101), ("8", 426), ("", 426)])
+def test_the_websocket_version_is_decided_in_the_pure_layer(app, version, status) -> None:
+    f = facts("/status/101", upgrade="websocket", connection="Upgrade")
+    f.header_items = tuple(f.headers.items())
+    if version:
+        f.headers["sec-websocket-version"] = version  # type: ignore[index]
+    d = decide(app, f, FakeBody())
+    assert d.plan.status == status
+    if status == 426:  # RFC 6455 §4.2.2: names the version we speak; the journal says 426
+        assert d.plan.headers[:2] == (("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"))
+    else:
+        assert d.plan.upgrade == "websocket"

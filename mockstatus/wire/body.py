@@ -18,11 +18,12 @@ class RequestBody:
     """aiohttp caches what `read` returns, so later reads (echo, scenarios, the journal) are
     free; the 100 is a raw interim write (`wire.core.write_interim`)."""
 
-    __slots__ = ("_request", "_timeout")
+    __slots__ = ("_cap", "_request", "_timeout")
 
-    def __init__(self, request: web.BaseRequest, timeout: float) -> None:
+    def __init__(self, request: web.BaseRequest, timeout: float, cap: int | None = None) -> None:
         self._request = request
         self._timeout = timeout
+        self._cap = cap  # a smaller limit than aiohttp's client_max_size (admin uploads)
 
     @property
     def exists(self) -> bool:
@@ -34,14 +35,16 @@ class RequestBody:
 
     @property
     def limit(self) -> int:
-        return self._request.client_max_size
+        return self._request.client_max_size if self._cap is None else self._cap
 
     async def read(self) -> bytes:
         """The request body; a body that does not arrive within the timeout is a 408, one over
         the size cap a 413, an undecodable one a 400 (each closes the connection)."""
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._request.read()
+                if self._cap is None:
+                    return await self._request.read()
+                return await self._read_capped(self._cap)
         except TimeoutError:
             err = RequestError(
                 f"the request body did not arrive within {self._timeout:g} s", status=408
@@ -57,6 +60,20 @@ class RequestBody:
             err = RequestError(f"the request body cannot be read: {problem.rstrip(':')}")
         err.unread_body = True  # type: ignore[attr-defined]  # the answer closes the connection
         raise err
+
+    async def _read_capped(self, cap: int) -> bytes:
+        """At most `cap` bytes, refused as soon as the announced or received size passes it."""
+        length = self._request.content_length
+        if length is not None and length > cap:
+            raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=length)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await self._request.content.read(65536):
+            size += len(chunk)
+            if size > cap:
+                raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=size)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def send_continue(self, interim: Interim | None, delay: float) -> bool:
         try:

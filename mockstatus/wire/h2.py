@@ -946,6 +946,8 @@ class _AdminRequest:
         self.headers = CIMultiDictProxy(fields)
         self.query = MultiDictProxy(MultiDict(facts.query.items()))
         self.content_length = length if length is not None else len(body)
+        self.body_exists = bool(body)
+        self.client_max_size = len(body)  # read in full already (capped by the stream)
         self.content = self
         self._body = body
 

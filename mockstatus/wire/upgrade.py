@@ -1,4 +1,7 @@
-"""101 Switching Protocols to a non-WebSocket token: raw byte echo on the taken-over connection.
+"""101 Switching Protocols: the WebSocket echo, and a raw byte echo for any other token.
+
+The decision (which token, or the 426 for a WebSocket version we do not speak) is made by the
+pure layer (`endpoints.switching_plan`, `endpoints.checked_upgrade`); this module executes it.
 
 Back-pressure both ways: the echo waits for its writes to drain (a client that does not read
 stalls it), and reading pauses once UPGRADE_ECHO_BUFFER bytes wait to be echoed, so a client that
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-from mockstatus.limits import UPGRADE_ECHO_BUFFER
+from mockstatus.errors import RequestError
+from mockstatus.limits import MAX_UPGRADE_ECHO, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
 
@@ -104,3 +109,57 @@ async def raw_upgrade(
         if request.transport is not None:
             request.transport.close()
     return resp
+
+
+class WebSocketSessions:
+    """The open WebSocket sessions, told 1001 when the server shuts down."""
+
+    def __init__(self) -> None:
+        self.open: set[web.WebSocketResponse] = set()
+        self._closing: set[asyncio.Future[Any]] = set()
+
+    def going_away(self) -> None:
+        """Shutdown has begun: every open WebSocket gets close code 1001 (RFC 6455 §7.4.1, "going
+        away") now; one whose client does not answer is cut at the shutdown deadline."""
+        for ws in list(self.open):
+            if not ws.closed:
+                task = asyncio.ensure_future(ws.close(code=1001, message=b"server shutting down"))
+                self._closing.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(self._closing.discard)
+
+
+async def websocket_echo(
+    request: web.BaseRequest, sessions: WebSocketSessions
+) -> web.StreamResponse:
+    """101 to WebSocket, then echo every text and binary message until the client closes (close
+    frames are answered by aiohttp). A handshake aiohttp refuses (no key, ...) raises a 400
+    `RequestError`: nothing was sent yet."""
+    ws = web.WebSocketResponse()
+    try:
+        await ws.prepare(request)
+    except web.HTTPException as exc:
+        raise RequestError(f"invalid WebSocket handshake: {exc.text}", param="Upgrade") from None
+    sessions.open.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+    finally:
+        sessions.open.discard(ws)
+    return ws
+
+
+async def upgrade(
+    request: web.BaseRequest,
+    plan: ResponsePlan,
+    sessions: WebSocketSessions,
+    limit: int = MAX_UPGRADE_ECHO,
+) -> web.StreamResponse:
+    """Execute a 101 plan: the WebSocket echo, or the raw echo (of at most `limit` bytes) for
+    another token."""
+    token = plan.upgrade or ""
+    if token.lower() == "websocket":
+        return await websocket_echo(request, sessions)
+    return await raw_upgrade(request, plan, token, limit)

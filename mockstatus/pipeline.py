@@ -1,0 +1,136 @@
+"""The transport-neutral half of the server: request facts -> `Decision` -> journal and metrics.
+
+Every transport drives the same two calls: `decide(facts, body)` (match -> plan, reading the body
+through a `types.BodySource` only when the answer needs it) and, once the answer is on the wire,
+`record(...)`. HTTP/1.1 is `app.Mockstatus.handle`; an HTTP/2 transport calls the same methods
+with its own facts and body. No aiohttp here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+from mockstatus import endpoints, semantics
+from mockstatus.errors import RequestError
+from mockstatus.expect import answer_expect, closing_plan
+from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.journal import Journal
+from mockstatus.metrics import Metrics
+from mockstatus.scenarios.store import ScenarioStore
+from mockstatus.types import BodySource, Clock, Decision, RequestFacts, ResponsePlan
+
+_SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
+
+
+class Pipeline:
+    """Decides and records requests; `app.Mockstatus` sets these attributes."""
+
+    clock: Clock
+    interim_mode: str  # the server's default `?interim_mode=`
+    semantics: semantics.StatusSemantics
+    store: ScenarioStore
+    journal: Journal
+    metrics: Metrics
+
+    async def decide(self, facts: RequestFacts, body: BodySource) -> Decision:
+        """The answer to one request, whatever the transport: match -> plan, reading the body
+        only when the answer needs it. Never raises a `RequestError`: that becomes its plan."""
+        scenario = route = None
+        plan: ResponsePlan | None = None
+        try:
+            if facts.method == "OPTIONS" and "access-control-request-method" in facts.headers:
+                return Decision(endpoints.preflight_plan(facts), facts)
+            runtime = self.store.runtime
+            if runtime is not None and not runtime.has_routes:
+                runtime = None
+            expect = facts.headers.get("expect")
+            if expect is not None:
+                answer = answer_expect(facts, expect, self.interim_mode, body.length, body.limit)
+                if answer is not None:
+                    if answer.final is not None:
+                        return Decision(answer.final, facts)
+                    if answer.decide_first and not (
+                        endpoints.is_echo(facts.path)
+                        or (runtime is not None and runtime.needs_body(facts))
+                    ):
+                        # RFC 9110 §10.1.1: a server that knows its final answer without the
+                        # body may send it instead of the 100. 413 and 417 refuse the body
+                        # itself, so they go out instead of `100 Continue`; every other code
+                        # gets the 100.
+                        matched = runtime.respond(facts) if runtime else None
+                        if matched is not None:
+                            plan, scenario, route = matched
+                        else:
+                            plan = endpoints.builtin_plan(facts, self.semantics)
+                        if plan.status in (413, 417):
+                            plan = self._ready(plan.evolve(close=True), facts)  # body unread
+                            return Decision(plan, facts, scenario, route)
+                    if not await body.send_continue(answer.interim, answer.delay):
+                        return Decision(closing_plan(facts, 499), facts, scenario, route)
+                    if body.exists:
+                        try:
+                            facts = replace(facts, body=await body.read())
+                        except RequestError as err:
+                            return Decision(closing_plan(facts, err.status), facts, scenario, route)
+                    if plan is not None:
+                        return Decision(self._ready(plan, facts), facts, scenario, route)
+            if runtime is not None:
+                if facts.body is None:
+                    if runtime.needs_body(facts):
+                        facts = replace(facts, body=await body.read())
+                    elif body.exists and body.length is not None and body.length <= body.limit:
+                        # Not needed to answer; read for the journal only when it fits the cap,
+                        # so a large upload to /status/503 is answered 503, never 413.
+                        facts = replace(facts, body=await body.read())
+                matched = runtime.respond(facts)
+                if matched is not None:
+                    plan, scenario, route = matched
+            if plan is None:
+                if facts.body is None and body.exists and endpoints.is_echo(facts.path):
+                    facts = replace(facts, body=await body.read())
+                plan = endpoints.builtin_plan(facts, self.semantics)
+            return Decision(self._ready(plan, facts), facts, scenario, route)
+        except RequestError as err:
+            plan = semantics.error_plan(err, facts)
+            if getattr(err, "unread_body", False):
+                plan = plan.evolve(close=True)  # the rest of the body must not be parsed
+            return Decision(plan, facts, scenario, route)
+
+    def _ready(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+        """The plan with the interims the request asked for (an upgrade's 101 takes none)."""
+        if plan.upgrade is not None:
+            return endpoints.checked_upgrade(plan, facts)
+        return semantics.with_interims(plan, facts, self.interim_mode)
+
+    def record(
+        self,
+        decision: Decision,
+        started: float,
+        query_string: str,
+        headers: Mapping[str, str],
+        http_version: str,
+    ) -> None:
+        """Journal and count one answered request (every transport, the same way). `started`
+        is `time.perf_counter()` when the request arrived; `headers` are the request's fields as
+        received, as the journal shows them."""
+        plan = decision.plan
+        facts = decision.facts
+        fault_kind = plan.fault.kind if plan.fault else None
+        self.metrics.observe(decision.scenario, decision.route, plan.status, fault_kind)
+        self.journal.record(
+            self.clock.wall(),
+            facts.method,
+            facts.path,
+            query_string,
+            headers,
+            facts.body,
+            decision.scenario,
+            decision.route,
+            facts.headers.get(_SESSION_KEY),
+            plan.status,
+            fault_kind,
+            (time.perf_counter() - started) * 1000,
+            http_version,
+        )
