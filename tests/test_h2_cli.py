@@ -53,3 +53,45 @@ def test_an_idle_connection_gets_goaway_and_closes(tmp_path: Any) -> None:
         server.stop()
     goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
     assert [(g.error_code, g.last_stream_id) for g in goaways] == [(0, 0)]
+
+
+def test_a_storm_of_bad_http2_connections_leaves_no_traceback(tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests import rawhttp
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKSTATUS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockstatus", "serve", "--quiet", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    bad = [
+        b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",  # a bad preface
+        PREFACE + b"\x00\x00\x03\x00\x00\x00\x00\x00\x00abc",  # DATA on stream 0
+        PREFACE + b"\x00\x00\x05\x01\x05\x00\x00\x00\x01\xff\xff\xff\xff\xff",  # broken HPACK
+    ]
+    try:
+        line = proc.stdout.readline().decode()  # type: ignore[union-attr]
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        for i in range(300):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(bad[i % len(bad)])
+                frames = read_frames(sock)
+                assert isinstance(frames[-1], GoAwayFrame) and frames[-1].error_code in (1, 9)
+        _, final = rawhttp.request(port, "GET", "/status/204")
+        assert final.status == 204  # still serving
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        err = proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert b"Traceback" not in err and len(err) <= 200, err[:2000]

@@ -37,7 +37,7 @@ from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.frame import GoAwayFrame
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from mockstatus.accesslog import log_request
+from mockstatus.accesslog import log_malformed, log_request
 from mockstatus.errors import RequestError
 from mockstatus.limits import (
     H2_FLOOD_CONTROL_FRAMES,
@@ -890,13 +890,19 @@ class H2Protocol(asyncio.Protocol):
 
     def _reset(self, sid: int, error: int, why: str | None) -> None:
         if why is not None:
-            self.service.log(f"mockstatus: http2: {self.remote}: stream {sid} reset: {why}")
+            self._log_problem(f"HTTP/2 RST_STREAM on stream {sid}: {why}")
         with contextlib.suppress(h2.exceptions.ProtocolError):
             self.conn.reset_stream(sid, error)
         self._flush()
 
     def _log_close(self, code: str, why: str) -> None:
-        self.service.log(f"mockstatus: http2: {self.remote}: GOAWAY({code}): {why[:200]}")
+        self._log_problem(f"HTTP/2 GOAWAY({code}): {why}")
+
+    def _log_problem(self, problem: str) -> None:
+        """One access-log line, as for a malformed HTTP/1.1 request (none with --quiet, so a
+        storm of bad connections cannot flood the output)."""
+        if self.service.access_log:
+            log_malformed(self.remote, 400, 0, problem)
 
     def _flush(self) -> None:
         data = self.conn.data_to_send()
