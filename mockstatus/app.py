@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from mockstatus.wire.body import RequestBody
 from mockstatus.wire.server import MockstatusServer
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
+_new_body = tuple.__new__
 _HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 
 
@@ -124,7 +124,9 @@ class Mockstatus(Pipeline):
         decision = None
         try:
             decision = await self.decide(
-                facts_from(request), RequestBody(request, self.body_read_timeout)
+                # tuple.__new__: skips NamedTuple's Python-level __new__ (the hot path)
+                facts_from(request),
+                _new_body(RequestBody, (request, self.body_read_timeout, None)),
             )
             plan = decision.plan
             if plan.upgrade is not None:
@@ -133,7 +135,7 @@ class Mockstatus(Pipeline):
                     # HTTP/1.1 as if no upgrade had been offered, never echoed as raw bytes.
                     fmt = semantics.negotiate(request.headers.get("Accept"))
                     declined = endpoints.upgrade_required_plan(request.method, fmt)
-                    decision = replace(decision, plan=declined)
+                    decision = decision._replace(plan=declined)
                     return wire.build_response(declined)
                 try:
                     return await wire.upgrade(request, plan, self.websockets, MAX_UPGRADE_ECHO)

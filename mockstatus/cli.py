@@ -231,6 +231,13 @@ SETTINGS = (
         _int_range(1, MAX_H2_STREAMS),
         "HTTP/2 streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS)",
     ),
+    Setting(
+        "--fast-lane",
+        "MOCKSTATUS_FAST_LANE",
+        "on",
+        _choice("on", "off"),
+        "answer requests whose response is fixed from bytes prepared in advance (off: debugging)",
+    ),
 )
 SWITCHES = ("--tls", "--quiet")
 
@@ -408,6 +415,10 @@ async def _serve(
     server = make_server(
         app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
     )
+    if args.fast_lane == "on":
+        from mockstatus.wire import fastlane
+
+        fastlane.install(server, app)
     runner = web.ServerRunner(server, shutdown_timeout=args.shutdown_timeout)
     await runner.setup()
     try:

@@ -121,7 +121,7 @@ class H2Service:
         GOAWAY when shutdown starts, in-flight streams drained against its deadline."""
         server.h2_handoff = self.handoff
         server.on_stopping.append(self.go_away)
-        server.other_busy.append(self.busy)
+        server.in_flight.append(self.busy)
         server.on_cut.append(self.close_all)
 
     def take_over(self, transport: asyncio.Transport, first: bytes, peer: Any) -> H2Protocol:
@@ -132,7 +132,7 @@ class H2Service:
             proto.data_received(first)
         return proto
 
-    def busy(self) -> list[asyncio.Task[None]]:
+    def busy(self) -> list[asyncio.Future[Any]]:
         return [t for c in self.connections for t in c.tasks.values() if not t.done()]
 
     def go_away(self) -> None:

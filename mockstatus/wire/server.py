@@ -108,9 +108,12 @@ class ConnectionHandler(RequestHandler):
             self._sniffed = buf
             return
         self._sniffed = b""
-        self.data_received = super().data_received  # type: ignore[method-assign]
+        self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            super().data_received(verdict)
+            self.http1_data_received(verdict)
+
+    # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
+    http1_data_received = RequestHandler.data_received
 
     def _sniff(self, buf: bytes) -> bytes | bool | None:
         """None: need more bytes; bytes: hand these to the HTTP/1 parser; False: answered here."""
@@ -202,14 +205,17 @@ class MockstatusServer(web.Server):
         self.h2_handoff: Callable[[ConnectionHandler, bytes], bool] | None = None
         # Called once when shutdown starts (e.g. websockets send close 1001).
         self.on_stopping: list[Callable[[], None]] = []
-        # Connections aiohttp does not hold (HTTP/2): their busy tasks, waited for by `drain`,
-        # and what closes them at the deadline.
-        self.other_busy: list[Callable[[], list[asyncio.Task[None]]]] = []
-        self.on_cut: list[Callable[[], None]] = []
         self.stopping = False
+        # The connection handler's factory (wire.fastlane.install swaps in the fast lane's).
+        self.handler_class: Callable[..., ConnectionHandler] = ConnectionHandler
+        # Answers in flight outside aiohttp's handler tasks (the fast lane's timers): drain
+        # waits for them and cancels them at the deadline like handler tasks.
+        self.in_flight: list[Callable[[], list[asyncio.Future[Any]]]] = []
+        # Called at the deadline for connections aiohttp does not hold (HTTP/2): close them.
+        self.on_cut: list[Callable[[], None]] = []
 
     def __call__(self) -> ConnectionHandler:
-        return ConnectionHandler(self, loop=self._loop, **self._kwargs)
+        return self.handler_class(self, loop=self._loop, **self._kwargs)
 
     async def drain(self, timeout: float) -> int:
         """Stop taking requests, let in-flight ones finish until `timeout`, then cancel the rest
@@ -234,13 +240,17 @@ class MockstatusServer(web.Server):
         if busy and timeout > 0:
             await asyncio.wait(busy, timeout=timeout)
         cut = 0
+        for pending in self.in_flight:
+            for future in pending():
+                if not future.done():
+                    future.cancel()
+                    cut += 1
         for conn in list(self._connections):
             task = conn._task_handler
             if task is not None and not task.done():
                 task.cancel()
                 cut += 1
             conn.force_close()
-        cut += sum(len(others()) for others in self.other_busy)
         for cut_others in self.on_cut:
             cut_others()
         leftover = self._busy()
@@ -250,15 +260,13 @@ class MockstatusServer(web.Server):
             await asyncio.wait(leftover, timeout=1.0)
         return cut
 
-    def _busy(self) -> list[asyncio.Task[None]]:
-        busy = [
+    def _busy(self) -> list[asyncio.Future[Any]]:
+        busy: list[asyncio.Future[Any]] = [
             conn._task_handler
             for conn in self._connections
             if conn._task_handler is not None and not conn._task_handler.done()
         ]
-        for others in self.other_busy:
-            busy += others()
-        return busy
+        return busy + [f for pending in self.in_flight for f in pending() if not f.done()]
 
 
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
