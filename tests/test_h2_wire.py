@@ -257,6 +257,11 @@ def test_window_zero_never_reopens_the_upload_window(srv: Any) -> None:
 
     encoder = Encoder()
     sock = raw(srv.port)
+    # Our own windows wide open: /anything echoes the uploads back, more than 64 KiB.
+    sock.sendall(
+        SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 30}).serialize()
+        + WindowUpdateFrame(0, window_increment=1 << 30).serialize()
+    )
     out = b""
     # 60,002 bytes in all: within the connection's first window (65,535), so no waiting.
     for sid, path, frames in ((1, "/anything?window=0", 2), (3, "/anything", 4)):
