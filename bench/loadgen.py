@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,9 +55,17 @@ class Target:
     host: str
     port: int
     path: str
+    method: str = "GET"
+    headers: tuple[str, ...] = ()  # "Name: value" lines
+    body: bytes = b""
 
     def request(self) -> bytes:
-        return f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
+        head = f"{self.method} {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        for line in self.headers:
+            head += line + "\r\n"
+        if self.body:
+            head += f"Content-Length: {len(self.body)}\r\n"
+        return (head + "\r\n").encode() + self.body
 
 
 def parse_url(url: str) -> Target:
@@ -227,6 +235,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("-X", "--method", default="GET")
+    parser.add_argument("-H", "--header", action="append", default=[], help="Name: value")
+    parser.add_argument("--body", default="", help="request body (UTF-8)")
     args = parser.parse_args(argv)
     if args.connections < 1 or args.duration <= 0 or args.max_requests < 1:
         parser.error("connections, duration and max-requests must be positive")
@@ -237,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         target = parse_url(args.url)
+        target = replace(
+            target, method=args.method, headers=tuple(args.header), body=args.body.encode()
+        )
     except ValueError as exc:
         print(f"loadgen: {exc}", file=sys.stderr)
         return 2

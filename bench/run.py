@@ -77,6 +77,8 @@ MS_ROUTES = (
     ("status200", "/status/200", "/status/200", 200, 0),
     ("status503", "/status/503", "/status/503", 503, 0),
     ("matched", "scenario matched", "/bench/orders/42", 503, 0),
+    ("post", "matched POST (method, path)", "/bench/cart-plain", 503, 0),
+    ("rich", "matched POST (JSONPath + cookie)", "/bench/cart", 503, 0),
     ("limited", "rate-limited (allowed)", "/bench/limited", 200, 0),
     ("limited429", "rate-limited (429)", "/bench/limited-429", 429, 1),
 )
@@ -99,6 +101,7 @@ CHECKS = (
     ("/status/503 vs bare", "cpu/req: bare ÷ /status/503", "status503", "bare", 2.0),
     ("matched vs bare", "cpu/req: bare ÷ matched", "matched", "bare", 2.0),
     ("rate-limited vs bare", "cpu/req: bare ÷ rate-limited", "limited", "bare", 1.0),
+    ("JSONPath + cookie vs plain POST", "cpu/req: plain POST ÷ rich", "rich", "post", 0.80),
 )
 
 
@@ -368,10 +371,22 @@ class ServerPool:
 # --------------------------------------------------------------------------- probing
 
 
+# Requests that are not a bare GET: (method, header lines, body), by path. Always sent by the
+# bundled load generator (wrk would need a Lua script for them).
+_CART = (
+    "POST",
+    ("Cookie: sid=abc123; theme=dark", "Content-Type: application/json"),
+    '{"items": [{"id": 3, "qty": 1}], "user": {"name": "ann"}}',
+)
+REQUESTS = {"/bench/cart": _CART, "/bench/cart-plain": _CART}
+
+
 def get_status(port: int, path: str) -> int:
     conn = http.client.HTTPConnection(HOST, port, timeout=PROBE_TIMEOUT)
     try:
-        conn.request("GET", path)
+        method, lines, body = REQUESTS.get(path, ("GET", (), ""))
+        headers = dict(line.split(": ", 1) for line in lines)
+        conn.request(method, path, body=body.encode() or None, headers=headers)
         resp = conn.getresponse()
         resp.read()
         return resp.status
@@ -478,7 +493,13 @@ def run_load(
     tool: str, server: Server, path: str, args: argparse.Namespace, cores: tuple[int, int] | None
 ) -> RunResult:
     url = f"http://{HOST}:{server.port}{path}"
+    extra = REQUESTS.get(path)
+    if extra is not None:
+        tool = "python"
     cmd = pin(cores, 1) + load_command(tool, url, args.connections, args.duration)
+    if extra is not None:
+        method, lines, body = extra
+        cmd += ["--method", method, *(f"--header={line}" for line in lines), "--body", body]
     ticks_before = cpu_ticks(server.cpu_pid) if server.cpu_pid is not None else None
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=args.duration + 30, check=False

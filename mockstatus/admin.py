@@ -50,7 +50,9 @@ from mockstatus.limits import BODY_READ_TIMEOUT, MAX_ADVANCE, MAX_CLOCK_WALL, MA
 from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
 from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
+from mockstatus.scenarios import state_api
 from mockstatus.scenarios.collector import collector_paused
+from mockstatus.scenarios.nearmiss import unmatched
 from mockstatus.scenarios.shadow import shadowing
 from mockstatus.scenarios.store import ScenarioStore, UploadRefused
 from mockstatus.types import Clock
@@ -290,6 +292,18 @@ class Admin:
             },
         )
 
+    def _get_unmatched(self, call: Call) -> Reply:
+        """Requests no route matched (near misses or the final 404): nearmiss.unmatched."""
+        flt, limit = journal_filter(call.query)
+        found = unmatched(self.journal.select(flt), limit)
+        return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
+
+    def _machine_state(self, call: Call) -> Reply:
+        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api."""
+        runtime = self.store.runtime
+        status, doc = state_api.handle(runtime, call.method, call.arg, call.query, call.body)
+        return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
+
     def _delete_requests(self, call: Call) -> Reply:
         session = text_param(call.query, "session")
         removed = self.journal.clear(session)
@@ -378,17 +392,21 @@ class Admin:
         return catalog_reply(status_code(call.arg))
 
 
+_STATE = "/scenarios/{name}/state/{machine}"  # two arguments: `arg` is "name/state/machine"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", Admin._health, open=True),
     Route("GET", "/scenarios", Admin._list_scenarios),
     Route("GET", "/scenarios/{name}", Admin._get_scenario),
     Route("PUT", "/scenarios/{name}", Admin._put_scenario, ("owner",)),
     Route("DELETE", "/scenarios/{name}", Admin._delete_scenario),
+    Route("GET", _STATE, Admin._machine_state, ("session",)),
+    Route("PUT", _STATE, Admin._machine_state, ("session",)),
     Route("POST", "/reset", Admin._reset, ("session",)),
     Route("POST", "/reload", Admin._reload),
     Route("GET", "/requests", Admin._get_requests, JOURNAL_FILTERS),
     Route("DELETE", "/requests", Admin._delete_requests, ("session",)),
     Route("GET", "/requests/wait", Admin._wait, (*JOURNAL_FILTERS, "count", "timeout")),
+    Route("GET", "/requests/unmatched", Admin._get_unmatched, JOURNAL_FILTERS),
     Route("GET", "/clock", Admin._get_clock, open=True),
     Route("POST", "/clock/advance", Admin._advance, ("seconds",)),
     Route("GET", "/metrics", Admin._metrics, open=True),
@@ -407,7 +425,11 @@ ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 OPEN_READS = frozenset(r.template for r in ROUTES if r.open)
 # Templates with an argument as (prefix, suffix, template), the longest suffix tried first.
 _WITH_ARG = sorted(
-    ((t.partition("{")[0], t.partition("}")[2], t) for t in _BY_TEMPLATE if "{" in t),
+    (
+        (t.partition("{")[0], t.partition("}")[2], t)
+        for t in _BY_TEMPLATE
+        if "{" in t and t != _STATE
+    ),
     key=lambda p: -len(p[1]),
 )
 
@@ -417,7 +439,9 @@ def _route(path: str, method: str) -> tuple[Route, str]:
     every endpoint) or 405 (with Allow)."""
     path = path.rstrip("/") or "/"
     template, arg = path, ""
-    if "{" in path or path not in _BY_TEMPLATE:
+    if path.startswith("/scenarios/") and "/state/" in path:
+        template, arg = _STATE, path[len("/scenarios/") :]
+    elif "{" in path or path not in _BY_TEMPLATE:
         for prefix, suffix, candidate in _WITH_ARG:
             if (
                 path.startswith(prefix)

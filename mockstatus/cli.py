@@ -293,6 +293,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             )
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
+    sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     return parser
 
 
@@ -318,6 +319,11 @@ def main(
         from mockstatus.scenarios.check import run_check
 
         return run_check(args.paths, out)
+    if args.command == "schema":
+        from mockstatus.scenarios.schema_export import schema_text
+
+        out.write(schema_text())
+        return 0
     if args.command == "serve":
         return serve(args, out, err)
     parser.print_help(out)

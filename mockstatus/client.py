@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
+from mockstatus import assertions
 from mockstatus.http_syntax import ADMIN_PREFIX, JOURNAL_FILTERS
 from mockstatus.limits import JOURNAL_PAGE
 
@@ -638,6 +639,16 @@ class Client:
         found = list(self.iter_requests(page_size=page_size, **filters))
         return found[-int(limit) :] if limit is not None else found
 
+    def unmatched(self, **filters: Any) -> list[JournalEntry]:
+        """`GET /requests/unmatched`: requests no route matched (near misses or the final 404)."""
+        doc = self._checked("GET", "/requests/unmatched", journal_query(**filters))
+        return cast(list[JournalEntry], doc["requests"])
+
+    def assert_all_matched(self, **filters: Any) -> None:
+        """Fail (UnmatchedRequests, an AssertionError) naming each unmatched request and why
+        the closest routes did not match. Filters as for `requests` (e.g. since=, session=)."""
+        assertions.check_all_matched(self.unmatched(**filters))
+
     def wait_for(
         self, count: int = 1, *, timeout: float = 5.0, **filters: Any
     ) -> list[JournalEntry]:
@@ -791,6 +802,12 @@ class AsyncClient:
         self, *, page_size: int = JOURNAL_PAGE, **filters: Any
     ) -> list[JournalEntry]:
         return await asyncio.to_thread(self.sync.requests, page_size=page_size, **filters)
+
+    async def unmatched(self, **filters: Any) -> list[JournalEntry]:
+        return await asyncio.to_thread(self.sync.unmatched, **filters)
+
+    async def assert_all_matched(self, **filters: Any) -> None:
+        await asyncio.to_thread(self.sync.assert_all_matched, **filters)
 
     async def wait_for(
         self, count: int = 1, *, timeout: float = 5.0, **filters: Any

@@ -125,6 +125,9 @@ class Entry(NamedTuple):
     size: int = 0  # estimated bytes held
     redact: frozenset[str] = frozenset()  # names to redact when read (for raw headers)
     http_version: str = "HTTP/1.1"  # the protocol the request came in ("HTTP/2" over h2)
+    # No scenario route matched: the closest routes and why each failed (scenarios/nearmiss);
+    # () for a request nothing answered (the final 404) without near misses; None otherwise.
+    near_misses: tuple[Mapping[str, object], ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         body = None
@@ -149,6 +152,7 @@ class Entry(NamedTuple):
             "latin1": latin1 + list(self.latin1),
             "http_version": self.http_version,
             "truncated": list(self.truncated),
+            **({} if self.near_misses is None else {"near_misses": list(self.near_misses)}),
         }
 
 
@@ -298,6 +302,7 @@ class Journal:
         fault: str | None,
         duration_ms: float,
         http_version: str = "HTTP/1.1",
+        near_misses: tuple[Mapping[str, object], ...] | None = None,
     ) -> None:
         count = len(headers)
         kept: Mapping[str, str] | tuple[tuple[str, str], ...] = headers
@@ -326,6 +331,7 @@ class Journal:
             seq, time, method, path, query, kept, body, body_size,
             scenario, route, session, status, fault, duration_ms, latin1, cut, size, self.redact,
             http_version,
+            near_misses,
         ))  # fmt: skip
         entries = self.entries
         evicted = entries[0] if len(entries) == entries.maxlen else None

@@ -77,6 +77,12 @@ MAX_FAST_LANE_ENTRIES = 4096  # prepared answers (path, method, format, version)
 MAX_FAST_LANE_HELD = (
     64 * KIB
 )  # bytes a connection may send while its delayed fast-lane answer waits
+MAX_FORM_FIELDS = 1000  # form fields or cookies a matcher parses from one request
+MAX_NEAR_MISS_SCAN = (
+    200  # routes examined to explain one unmatched request (the first ones in order)
+)
+MAX_NEAR_MISSES = 3  # near misses in a 404 body and a journal entry
+MAX_UNMATCHED = 1000  # unmatched requests kept for `/requests/unmatched` (the oldest go first)
 
 # --- HTTP/2 ------------------------------------------------------------------------------------
 MAX_H2_STREAMS = 10_000  # `--h2-max-streams` (SETTINGS_MAX_CONCURRENT_STREAMS), at most

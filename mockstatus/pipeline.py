@@ -17,6 +17,7 @@ from mockstatus import endpoints, semantics
 from mockstatus.errors import RequestError
 from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.scenarios import nearmiss
 from mockstatus.types import BodySource, Clock, Decision, RequestFacts, ResponsePlan
 
 if TYPE_CHECKING:  # types only: metrics imports the access log, which imports aiohttp
@@ -43,6 +44,8 @@ class Pipeline:
         only when the answer needs it. Never raises a `RequestError`: that becomes its plan."""
         scenario = route = None
         plan: ResponsePlan | None = None
+        near: tuple[nearmiss.NearMiss, ...] = ()  # no route matched: the closest ones
+        unmatched: tuple[nearmiss.NearMiss, ...] | None = None  # what the journal keeps
         try:
             if facts.method == "OPTIONS" and "access-control-request-method" in facts.headers:
                 return Decision(endpoints.preflight_plan(facts), facts)
@@ -91,16 +94,19 @@ class Pipeline:
                 matched = runtime.respond(facts)
                 if matched is not None:
                     plan, scenario, route = matched
+                else:
+                    near = runtime.near_misses(facts)
             if plan is None:
                 if facts.body is None and body.exists and endpoints.is_echo(facts.path):
                     facts = replace(facts, body=await body.read())
                 plan = endpoints.builtin_plan(facts, self.semantics)
+                plan, unmatched = nearmiss.answer_miss(plan, facts, near, endpoints.not_found_plan)
             # _ready, inlined; tuple.__new__ skips NamedTuple's Python-level __new__ (hot path)
             if plan.upgrade is None:
                 plan = semantics.with_interims(plan, facts, self.interim_mode)
             else:
                 plan = endpoints.checked_upgrade(plan, facts)
-            return _new_decision(Decision, (plan, facts, scenario, route))
+            return _new_decision(Decision, (plan, facts, scenario, route, unmatched))
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
             if getattr(err, "unread_body", False):
@@ -142,4 +148,5 @@ class Pipeline:
             fault_kind,
             (time.perf_counter() - started) * 1000,
             http_version,
+            decision.near_misses,
         )

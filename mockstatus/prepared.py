@@ -70,8 +70,8 @@ def select(method: str, path: str, runtime: ScenarioRuntime | None) -> Selection
             continue
         # Only when nothing but method and path select a route is the answer known in advance
         # (a query, header, body or state condition is not).
-        conditional = bool(spec.query or spec.headers or spec.body is not None or route.state)
-        plain = plain and spec.body is None and _plain(route)
+        conditional = not spec.by_method_and_path_only or route.state is not None
+        plain = plain and spec.body is None and not spec.form and _plain(route)
         if first is None:
             first, first_conditional = route, conditional
         if not conditional:

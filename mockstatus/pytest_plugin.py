@@ -244,6 +244,10 @@ class MockstatusFixture:
         """This test's journal entries, oldest first (`Client.requests`: the filters, paging)."""
         return self.client.requests(page_size=JOURNAL_PAGE, **filters)
 
+    def assert_all_matched(self) -> None:
+        """Fail naming every request of this test that no route matched, with its near misses."""
+        self.client.assert_all_matched()
+
     def wait_for(self, count: int = 1, *, timeout: float = 5.0, **filters: Any) -> Entries:
         """`Client.wait_for`: for clients in other threads or processes; a client on the test's
         own loop needs `await wait_for_async(...)`."""

@@ -285,3 +285,6 @@ class Decision(NamedTuple):
     facts: RequestFacts
     scenario: str | None = None
     route: str | None = None
+    # No route matched: the closest ones and why not (scenarios/nearmiss), for the journal;
+    # () for the final 404 without any; None when a route matched or it does not apply.
+    near_misses: tuple[Mapping[str, object], ...] | None = None

@@ -132,7 +132,8 @@ LAYERS = {
     },
     "pure": {
         "queries", "ranges", "rules", "semantics", "endpoints", "expect", "catalog", "journal",
-        "admin_reply", "admin_params", "admin_guard", "scenarios",
+        "admin_reply", "admin_params", "admin_guard", "scenarios", "httpbin", "httpbin_auth",
+        "httpbin_content", "prepared",
     },
     "wire": {"wire", "accesslog"},  # accesslog: aiohttp's access-log hook, batched to a thread
 }  # fmt: skip
@@ -141,6 +142,7 @@ RANK = {"foundation": 0, "pure": 1, "wire": 2, "app": 3}
 AIOHTTP_FREE = (
     "codes", "rules", "semantics", "endpoints", "expect", "catalog", "pipeline", "admin_reply",
     "admin_params", "admin_guard", "scenarios.runtime", "scenarios.store", "types", "idcache",
+    "httpbin", "prepared",
 )  # fmt: skip
 
 

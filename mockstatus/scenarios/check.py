@@ -67,6 +67,10 @@ def run_check(paths: Sequence[str], out: TextIO) -> int:
         )
     pairs, complete = shadowed_routes(scenario_set)
     warnings = len(pairs)
+    for scenario in scenario_set.scenarios:
+        for note in scenario.warnings:
+            out.write(f"warning: {note}\n")
+            warnings += 1
     for first, later, overlap in pairs:
         how = "is always answered first by" if overlap == "full" else "may be answered first by"
         out.write(

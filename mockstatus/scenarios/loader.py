@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,21 @@ def _flow_overflow(text: str) -> int | None:
     return None
 
 
+_UNQUOTED_BRACES = re.compile(r"[:,\[]\s*[^\s'\"{\[,][^,}\]]*\{[A-Za-z_*]")
+
+
+def _syntax_hint(text: str, exc: yaml.MarkedYAMLError, at: At) -> str:
+    """Say what the usual cause of a YAML syntax error is, where it is recognisable."""
+    line = text.splitlines()[at[0] - 1] if 0 < at[0] <= len(text.splitlines()) else ""
+    if "\t" in line[: max(at[1], 1)] or (exc.problem or "").find("'\\t'") >= 0:
+        return " (a tab: YAML indents with spaces only; replace the tab with spaces)"
+    if "flow mapping" in (exc.context or "") and _UNQUOTED_BRACES.search(line):
+        return (
+            " (a value with { } inside a { } mapping must be quoted, as in {path: '/orders/{id}'})"
+        )
+    return ""
+
+
 def _mark(mark: Any) -> At:
     return mark.line + 1, mark.column + 1
 
@@ -184,6 +200,12 @@ class _Source:
         scenario = self.schema.scenario(root, default_name)
         if scenario is None and not self.problems:  # pragma: no cover - every None has a problem
             self.problem((1, 1), "scenario could not be loaded")
+        if scenario is not None and self.schema.warnings:
+            notes = []
+            for at, message in self.schema.warnings:
+                line, col = (at.line, at.col) if isinstance(at, _V) else at
+                notes.append(str(ScenarioProblem(self.file, line, col, message)))
+            scenario = replace(scenario, warnings=tuple(notes))
         return None if self.problems else scenario
 
     def compose(self, text: str) -> yaml.Node | None:
@@ -212,7 +234,8 @@ class _Source:
                 return None
             mark = exc.problem_mark or exc.context_mark
             reason = ", ".join(part for part in (exc.context, exc.problem) if part)
-            self.problem(_mark(mark) if mark else (1, 1), f"YAML syntax error: {reason}")
+            at = _mark(mark) if mark else (1, 1)
+            self.problem(at, f"YAML syntax error: {reason}{_syntax_hint(text, exc, at)}")
         except yaml.reader.ReaderError as exc:
             char = exc.character
             index = text.find(chr(char)) if isinstance(char, int) else -1

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from mockstatus.limits import KIB, MAX_REGEX_BODY, MAX_REGEX_INPUT
+from mockstatus.scenarios.jsonpath import JsonPath
+from mockstatus.scenarios.request_parts import cookies, form, host_name
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.types import RequestFacts
-
-if TYPE_CHECKING:
-    from mockstatus.scenarios.model import Route, ScenarioSet
-
-StateOf = Callable[[str, str], str]
 
 _PATH_TOKEN = re.compile(r"\{([^{}]*)\}|\*\*|\*|[{}]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -131,13 +128,23 @@ def _compile_segment(segment: str, params: list[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ValueMatch:
-    """A query or header value rule: equal text, `~regex` (search), or None = just present."""
+    """One condition on a value (query, header, cookie, form field, host, JSONPath result):
+    equal to `equal`, `~regex` (search), present (`equal` is None and no regex), `absent`;
+    `negate` (`{not: …}`) inverts the whole test. `source` is the rule as written (messages).
+    `equal` is text, except for JSONPath conditions, where it is a JSON value (subset match)."""
 
     source: str | None
-    equal: str | None
+    equal: Any
     regex: SafeRegex | None
+    absent: bool = False
+    negate: bool = False
 
     def test(self, value: str | None) -> bool:
+        if self.absent:
+            return (value is None) != self.negate
+        return self._holds(value) != self.negate
+
+    def _holds(self, value: str | None) -> bool:
         if value is None:
             return False
         if self.regex is not None:
@@ -145,7 +152,24 @@ class ValueMatch:
         return self.equal is None or value == self.equal
 
     def test_any(self, values: Iterable[str]) -> bool:
-        return any(self.test(v) for v in values)
+        """For a multi-valued source (query, form): some value holds (none, when negated)."""
+        if self.absent:
+            return (not any(True for _ in values)) != self.negate
+        return any(self._holds(v) for v in values) != self.negate
+
+    def test_json(self, values: list[Any]) -> bool:
+        """For a JSONPath nodelist: some selected value holds (none, when negated)."""
+        if self.absent:
+            return (not values) != self.negate
+        return any(self._holds_json(v) for v in values) != self.negate
+
+    def _holds_json(self, value: Any) -> bool:
+        if self.regex is not None:
+            return type(value) is str and self.regex.search(value)
+        return self.equal is None or json_subset(self.equal, value)
+
+    def describe(self) -> str:
+        return self.source or ("absent" if self.absent else "present")
 
 
 def compile_value(source: str | None) -> ValueMatch:
@@ -157,6 +181,25 @@ def compile_value(source: str | None) -> ValueMatch:
         except ValueError as exc:
             raise ValueError(f"regex {source[1:]!r} does not compile: {exc}") from None
     return ValueMatch(source, source, None)
+
+
+def json_condition(value: Any) -> ValueMatch:
+    """A JSONPath condition's plain value: a JSON value, or a `~regex` string."""
+    if isinstance(value, str) and value.startswith("~"):
+        return compile_value(value)
+    return ValueMatch(json.dumps(value), value, None)
+
+
+def presence(present: bool) -> ValueMatch:
+    """`{present: true}` / `{absent: true}` (and their `false` forms)."""
+    return ValueMatch("present" if present else "absent", None, None, absent=not present)
+
+
+def negated(rule: ValueMatch) -> ValueMatch:
+    """`{not: rule}`."""
+    return ValueMatch(
+        f"not {rule.describe()}", rule.equal, rule.regex, rule.absent, not rule.negate
+    )
 
 
 class _Unset:
@@ -177,24 +220,38 @@ class BodyMatch:
     contains: bytes | None = None
     json: Any = _UNSET
     regex: SafeRegex | None = None
+    jsonpath: tuple[tuple[JsonPath, ValueMatch], ...] = ()
 
     def why_not(self, body: bytes, memo: dict[str, Any]) -> str | None:
         """None when the body matches, else the reason. `memo` caches decoding per request."""
         if self.contains is not None and self.contains not in body:
             return f"body does not contain {self.contains.decode('utf-8', 'replace')!r}"
-        if self.json is not _UNSET:
+        if self.json is not _UNSET or self.jsonpath:
             parsed = memo.get("json", _UNSET)
             if parsed is _UNSET:
                 parsed = memo["json"] = _parse_json(body)
             if parsed is _UNSET:
                 return "body is not JSON"
-            if not json_subset(self.json, parsed):
+            if self.json is not _UNSET and not json_subset(self.json, parsed):
                 return f"body JSON does not contain {json.dumps(self.json)}"
+            for path, rule in self.jsonpath:
+                found = path.values(parsed)
+                if not rule.test_json(found):
+                    return _jsonpath_reason(path.source, found, rule)
         if self.regex is not None and not self.regex.search_bytes(body):
             if len(body) > MAX_REGEX_BODY:
                 return f"body is larger than the {MAX_REGEX_BODY // KIB} KiB a regex runs on"
             return f"body does not match regex {self.regex.pattern!r}"
         return None
+
+
+def _jsonpath_reason(source: str, found: list[Any], rule: ValueMatch) -> str:
+    if not found:
+        return f"body json {source} missing"
+    shown = json.dumps(found[0], ensure_ascii=False)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"body json {source}: {shown} does not match {rule.describe()}"
 
 
 def _parse_json(body: bytes) -> Any:
@@ -225,71 +282,191 @@ def json_subset(expected: Any, actual: Any) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchSpec:
+    """`methods` upper-case, None = any; `path` None = any; header names lower-case; `host`
+    compared without the port, lower-case."""
+
+    methods: frozenset[str] | None = None
+    path: PathPattern | None = None
+    query: tuple[tuple[str, ValueMatch], ...] = ()
+    headers: tuple[tuple[str, ValueMatch], ...] = ()
+    body: BodyMatch | None = None
+    cookies: tuple[tuple[str, ValueMatch], ...] = ()
+    form: tuple[tuple[str, ValueMatch], ...] = ()
+    host: ValueMatch | None = None
+
+    @property
+    def by_method_and_path_only(self) -> bool:
+        """Nothing but the method and the path decides a match: the one kind of route whose
+        answer the fast lane may prepare. Every new condition must make this False."""
+        return not (
+            self.query
+            or self.headers
+            or self.body is not None
+            or self.cookies
+            or self.form
+            or self.host is not None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    """The route matches only when `machine` is in one of `when` (None = any state); after it
+    answers, the machine moves to `set` (None = unchanged). Every machine starts in `start`.
+    `per`: whose state it is — "global", "client", "header:<name>" (lower-case), "cookie:<name>"
+    or "query:<name>"."""
+
+    machine: str
+    when: frozenset[str] | None = None
+    set: str | None = None
+    per: str = "global"
+
+
+class Matchable(Protocol):
+    """What the matcher reads of a route (model.Route): kept a protocol so that this module
+    does not import the model (the model imports the match rules from here)."""
+
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def match(self) -> MatchSpec: ...
+    @property
+    def state(self) -> StateSpec | None: ...
+
+
+R = TypeVar("R", bound=Matchable)
+R_co = TypeVar("R_co", bound=Matchable, covariant=True)
+# (scenario, machine, route's state spec, request) → the machine's current state for it
+StateOf = Callable[[str, str], str]
+Failure = tuple[str, str]  # (what failed: "method", "path", "header"…, why)
+
+
+@dataclass(frozen=True, slots=True)
 class MatchResult:
     matched: bool
     params: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    failed: str = ""  # the kind of the first failed condition ("method", "path", "header"…)
 
 
-def match_route(route: Route, facts: RequestFacts, state_of: StateOf | None = None) -> MatchResult:
+def match_route(
+    route: Matchable, facts: RequestFacts, state_of: StateOf | None = None
+) -> MatchResult:
     """Match one route and say why not (for the journal). State is checked only with `state_of`."""
-    result = _check(route, facts, state_of, {}, explain=True)
-    if isinstance(result, dict):
+    failures: list[Failure] = []
+    result = _check(route, facts, state_of, {}, failures)
+    if result is not None and not failures:
         return MatchResult(True, result)
-    return MatchResult(False, {}, result or "no match")
+    kind, reason = failures[0] if failures else ("", "no match")
+    return MatchResult(False, {}, reason, kind)
+
+
+def explain(
+    route: Matchable, facts: RequestFacts, state_of: StateOf | None, memo: dict[str, Any]
+) -> list[Failure]:
+    """Every condition of `route` that `facts` fails, in check order ([] = it matches)."""
+    failures: list[Failure] = []
+    _check(route, facts, state_of, memo, failures)
+    return failures
 
 
 def _check(
-    route: Route,
+    route: Matchable,
     facts: RequestFacts,
     state_of: StateOf | None,
     memo: dict[str, Any],
-    explain: bool,
-) -> dict[str, str] | str | None:
-    """Params on a match; otherwise the reason when `explain`, else None (no string building)."""
+    failures: list[Failure] | None,
+) -> dict[str, str] | None:
+    """Params on a match, else None. With `failures`, every failed condition is appended and
+    checking goes on (the explanation); without, the first failure returns (the hot path)."""
     spec = route.match
     methods = spec.methods
     if methods is not None and facts.method not in methods and facts.method.upper() not in methods:
-        return f"method {facts.method} not in [{', '.join(sorted(methods))}]" if explain else None
+        if failures is None:
+            return None
+        failures.append(("method", f"method {facts.method} not in [{', '.join(sorted(methods))}]"))
     params: dict[str, str] = {}
     if spec.path is not None:
         found = spec.path.match(facts.path)
         if found is None:
-            if not explain:
+            if failures is None:
                 return None
             if spec.path.exact is None and len(facts.path) > MAX_REGEX_INPUT:
-                return f"path is longer than the {MAX_REGEX_INPUT // KIB} KiB a regex runs on"
-            return f"path {facts.path} does not match {spec.path.source}"
-        params = found
+                why = f"path is longer than the {MAX_REGEX_INPUT // KIB} KiB a regex runs on"
+            else:
+                why = f"path {facts.path} does not match {spec.path.source}"
+            failures.append(("path", why))
+        else:
+            params = found
+    if spec.host is not None:
+        host = host_name(facts)
+        if not spec.host.test(host):
+            if failures is None:
+                return None
+            failures.append(("host", f"host {host!r} does not match {spec.host.describe()!r}"))
     state = route.state
     if state is not None and state.when is not None and state_of is not None:
         current = state_of(route.scenario, state.machine)
         if current not in state.when:
-            if not explain:
+            if failures is None:
                 return None
-            return f"state {state.machine} is {current!r}, not in [{', '.join(sorted(state.when))}]"
+            wants = ", ".join(repr(w) for w in sorted(state.when))
+            failures.append(
+                ("state", f"state {state.machine!r} is {current!r}, route wants {wants}")
+            )
     for name, rule in spec.query:
         if not rule.test_any(facts.query.getall(name)):
-            return _value_reason("query", name, facts.query.get(name), rule) if explain else None
+            if failures is None:
+                return None
+            failures.append(("query", _value_reason("query", name, facts.query.get(name), rule)))
     for name, rule in spec.headers:
         value = facts.headers.get(name)
         if not rule.test(value):
-            return _value_reason("header", name, value, rule) if explain else None
+            if failures is None:
+                return None
+            failures.append(("header", _value_reason("header", name, value, rule)))
+    if spec.cookies:
+        jar = cookies(facts, memo)
+        for name, rule in spec.cookies:
+            value = jar.get(name)
+            if not rule.test(value):
+                if failures is None:
+                    return None
+                failures.append(("cookie", _value_reason("cookie", name, value, rule)))
+    if (spec.form or spec.body is not None) and facts.body is None:
+        if failures is None:
+            return None
+        failures.append(("body", "body was not read"))
+        return None
+    if spec.form:
+        fields = form(facts, memo)
+        for name, rule in spec.form:
+            values = fields.get(name, [])
+            if not rule.test_any(values):
+                if failures is None:
+                    return None
+                first = values[0] if values else None
+                failures.append(("form", _value_reason("form field", name, first, rule)))
     if spec.body is not None:
-        if facts.body is None:
-            return "body was not read" if explain else None
-        reason = spec.body.why_not(facts.body, memo)
+        reason = spec.body.why_not(facts.body, memo)  # type: ignore[arg-type]
         if reason is not None:
-            return reason if explain else None
+            if failures is None:
+                return None
+            failures.append(("body", reason))
     return params
 
 
 def _value_reason(kind: str, name: str, value: str | None, rule: ValueMatch) -> str:
+    if rule.absent and not rule.negate:
+        return f"{kind} {name} is present, route wants it absent"
     if value is None:
         return f"{kind} {name} missing"
     if rule.regex is not None and len(value.encode("utf-8", "surrogatepass")) > rule.regex.cap:
         return f"{kind} {name} is longer than the {rule.regex.cap // KIB} KiB a regex runs on"
-    return f"{kind} {name}={value!r} does not match {rule.source!r}"
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    return f"{kind} {name}={shown!r} does not match {rule.describe()!r}"
 
 
 class _Node:
@@ -302,9 +479,9 @@ class _Node:
         self.children: dict[str, _Node] = {}
         self.own: list[int] = []  # positions of the routes whose literal prefix ends here
         self.ids: list[int] = []
-        self.routes: tuple[Route, ...] = ()
+        self.routes: tuple[Any, ...] = ()
 
-    def finish(self, routes: list[Route]) -> None:
+    def finish(self, routes: list[Any]) -> None:
         """Fill `ids` / `routes` of this subtree (iteratively: paths may have many segments)."""
         stack: list[tuple[_Node, list[int]]] = [(self, [])]
         while stack:
@@ -314,16 +491,24 @@ class _Node:
             stack.extend((child, node.ids) for child in node.children.values())
 
 
-class Matcher:
-    """Routes of a ScenarioSet in order (scenario load order, then route order), indexed by exact
-    path and by a trie of literal leading segments; the rest (`~regex`, `/{id}/…`, no path) are
-    candidates for every request. A request costs one dict lookup plus a walk down its segments."""
+@runtime_checkable
+class RouteOrder(Protocol[R_co]):
+    """A ScenarioSet: it knows the one route order (model.ScenarioSet.routes_in_order)."""
+
+    def routes_in_order(self) -> Sequence[R_co]: ...
+
+
+class Matcher(Generic[R]):
+    """Routes in the one route order (`ScenarioSet.routes_in_order`: priority, uploads newest
+    first, file order, route order), indexed by exact path and by a trie of literal leading
+    segments; the rest (`~regex`, `/{id}/…`, no path) are candidates for every request. A
+    request costs one dict lookup plus a walk down its segments."""
 
     __slots__ = ("_any_body", "_by_exact", "_root", "routes")
 
-    def __init__(self, scenario_set: ScenarioSet) -> None:
-        routes = [route for scenario in scenario_set.scenarios for route in scenario.routes]
-        self.routes: tuple[Route, ...] = tuple(routes)
+    def __init__(self, source: RouteOrder[R] | Iterable[R]) -> None:
+        routes = list(source.routes_in_order() if isinstance(source, RouteOrder) else source)
+        self.routes: tuple[R, ...] = tuple(routes)
         self._root = _Node()
         exact: dict[str, list[int]] = {}
         for position, route in enumerate(routes):
@@ -341,7 +526,7 @@ class Matcher:
             path: tuple(routes[i] for i in sorted({*ids, *self._walk(path).ids}))
             for path, ids in exact.items()
         }
-        self._any_body = any(route.match.body is not None for route in routes)
+        self._any_body = any(route.match.body is not None or route.match.form for route in routes)
 
     def _walk(self, path: str) -> _Node:
         node = self._root
@@ -353,18 +538,18 @@ class Matcher:
                 node = child
         return node
 
-    def candidates(self, path: str) -> tuple[Route, ...]:
+    def candidates(self, path: str) -> tuple[R, ...]:
         """The routes that could match `path`, in order."""
         found = self._by_exact.get(path)
         return found if found is not None else self._walk(path).routes
 
-    def match(self, facts: RequestFacts, state_of: StateOf) -> tuple[Route, dict[str, str]] | None:
+    def match(self, facts: RequestFacts, state_of: StateOf) -> tuple[R, dict[str, str]] | None:
         """The first route that matches `facts` in its machine's current state, with path params."""
         memo: dict[str, Any] = {}
         for route in self.candidates(facts.path):
-            result = _check(route, facts, state_of, memo, explain=False)
+            result = _check(route, facts, state_of, memo, None)
             if result is not None:
-                return route, result  # type: ignore[return-value]
+                return route, result
         return None
 
     def needs_body(self, facts: RequestFacts) -> bool:
@@ -373,7 +558,7 @@ class Matcher:
             return False
         for route in self.candidates(facts.path):
             spec = route.match
-            if spec.body is None:
+            if spec.body is None and not spec.form:
                 continue
             methods = spec.methods
             if methods is not None and facts.method.upper() not in methods:

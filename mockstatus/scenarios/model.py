@@ -10,24 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mockstatus.scenarios.matcher import BodyMatch, PathPattern, ValueMatch
+from mockstatus.scenarios.matcher import MatchSpec, StateSpec
 from mockstatus.scenarios.templates import JsonTemplate, Template
 from mockstatus.types import Drip, Fault
 
 SequenceAfter = Literal["repeat-last", "loop"]
 RateAlgorithm = Literal["fixed-window", "sliding-window", "token-bucket"]
 LatencyKind = Literal["fixed", "uniform", "normal", "lognormal"]
-
-
-@dataclass(frozen=True, slots=True)
-class MatchSpec:
-    """`methods` upper-case, None = any; `path` None = any; header names lower-case."""
-
-    methods: frozenset[str] | None = None
-    path: PathPattern | None = None
-    query: tuple[tuple[str, ValueMatch], ...] = ()
-    headers: tuple[tuple[str, ValueMatch], ...] = ()
-    body: BodyMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +104,6 @@ class LatencySpec:
     params: tuple[float, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StateSpec:
-    """The route matches only when `machine` is in one of `when` (None = any state); after it
-    answers, the machine moves to `set` (None = unchanged). Every machine starts in `start`."""
-
-    machine: str
-    when: frozenset[str] | None = None
-    set: str | None = None
-
-
 INITIAL_STATE = "start"
 
 
@@ -141,6 +120,7 @@ class Route:
     chaos: tuple[ChaosRule, ...] = ()
     latency: LatencySpec | None = None
     state: StateSpec | None = None
+    priority: int = 0  # higher is tried first (ScenarioSet.route_key)
 
     def behaviours(self) -> tuple[str, ...]:
         """The behaviours this route uses, in the order they are applied."""
@@ -157,6 +137,7 @@ class Scenario:
     seed: int | None = None
     machines: tuple[str, ...] = ()  # state machines the routes use, sorted
     body_files: tuple[str, ...] = ()  # resolved `file:` paths it read: the watcher stats them
+    warnings: tuple[str, ...] = ()  # "file:line:column: message", for `check` and the admin API
 
 
 Source = Literal["upload", "folder"]
@@ -206,15 +187,21 @@ class ScenarioSet:
         """1-based position of the scenario in the route order (0 when absent)."""
         return self.ranks.get(name, 0)
 
-    def route_key(self, route: Route) -> tuple[int, int, int]:
-        """Where `route` stands in the route order: smaller is tried first."""
+    def route_key(self, route: Route) -> tuple[int, int, int, int]:
+        """Where `route` stands in the route order: smaller is tried first (the one order:
+        `priority` higher first, then uploads newest first, folder file order, route order)."""
         scenario_rank = self.ranks[route.scenario]
-        return (SOURCE_ORDER[self.source(route.scenario)], scenario_rank, route.index)
+        return (
+            -route.priority,
+            SOURCE_ORDER[self.source(route.scenario)],
+            scenario_rank,
+            route.index,
+        )
 
     def routes_in_order(self) -> list[Route]:
         """Every route, first tried first (the order the Matcher walks)."""
         routes = [route for scenario in self.scenarios for route in scenario.routes]
-        routes.sort(key=self.route_key)  # stable; a no-op until routes carry a priority
+        routes.sort(key=self.route_key)  # stable
         return routes
 
     def with_scenario(self, scenario: Scenario) -> ScenarioSet:

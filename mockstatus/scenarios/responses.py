@@ -21,6 +21,7 @@ from mockstatus.scenarios.values import (
     _describe,
     _Reader,
 )
+from mockstatus.semantics import is_bodiless
 from mockstatus.types import FAULT_KINDS, Drip, Fault
 
 # What to use instead of each framing header (http_syntax.FRAMING_HEADERS) a scenario may not
@@ -93,6 +94,17 @@ class _Responses(_Reader):
         if "fault" in m:
             fault, took_delay = self.fault(m["fault"], delay, drip)
             delay = 0.0 if took_delay else delay  # slow-headers spends the delay on the head
+        if statuses is not None and (body is not None or json is not None or file is not None):
+            bodiless = [code for code, _ in statuses if is_bodiless(code)]
+            if bodiless:
+                # RFC 9110 §6.4.1: the body would be dropped without a word.
+                given_key = given[0] if given else "body"
+                self.problem(
+                    m[given_key],
+                    f"status {bodiless[0]} never carries content (RFC 9110 §6.4.1): "
+                    f"the '{given_key}' would be dropped; remove it or use another status",
+                )
+                return None
         if statuses is None:
             return None
         return ResponseSpec(
@@ -159,10 +171,19 @@ class _Responses(_Reader):
             number, share = self.status_code(code, at), self.weight(weight, at)
             if number is not None and share is not None:
                 out.append((number, share))
-        if out and not math.isfinite(sum(share for _, share in out)):
+        total = sum(share for _, share in out)
+        if out and not math.isfinite(total):
             # Each weight is finite, but a pick needs their sum (1e308 + 1e308 is inf).
             self.problem(v, "'status' weights add up to more than a number can hold: scale them")
             return None
+        weighted = any(weight is not None for _, weight, _ in pairs)
+        if weighted and len(out) == len(pairs) and len(out) > 1 and abs(total - 1.0) > 1e-9:
+            shares = ", ".join(f"{code}: {share / total:.3g}" for code, share in out)
+            self.warn(
+                v,
+                f"'status' weights add up to {total:g}, not 1: they are used as proportions "
+                f"({shares})",
+            )
         return tuple(out) if out and len(out) == len(pairs) else None
 
     def status_code(self, code: _V | str, at: _V | At) -> int | None:

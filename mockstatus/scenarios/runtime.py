@@ -24,8 +24,8 @@ from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
-from mockstatus.scenarios import chaos, draws, latency, outage, sequence
-from mockstatus.scenarios.matcher import Matcher
+from mockstatus.scenarios import chaos, draws, latency, nearmiss, outage, sequence
+from mockstatus.scenarios.matcher import Matcher, StateOf
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
     INITIAL_STATE,
@@ -34,6 +34,7 @@ from mockstatus.scenarios.model import (
     Scenario,
     ScenarioSet,
 )
+from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Clock, Fault, RequestFacts, ResponsePlan
@@ -66,8 +67,14 @@ class SessionState:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     keyed: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
     states: dict[tuple[str, str], str] = field(default_factory=dict)
+    # States of machines with a `per:` key, by (scenario, machine, key value): least recently
+    # used first and at most MAX_COUNTERS, since clients choose the keys.
+    keyed_states: OrderedDict[tuple[str, str, str], str] = field(default_factory=OrderedDict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
+
+
+_NO_SESSION = SessionState(started=0.0)  # read-only: a session with no state yet
 
 
 def route_key(route: Route) -> str:
@@ -99,6 +106,14 @@ class ScenarioRuntime:
         self.seeding: dict[str, tuple[int, str]] = {}
         self._seed_scenarios(scenario_set.scenarios)
         self._route_seeding: dict[int, tuple[int, str] | None] = {}  # by id(route)
+        self._near_index: nearmiss.NearMissIndex | None = None  # built on the first miss
+        # (scenario, machine) → its `per:` key, for machines that are not global
+        self.machine_per: dict[tuple[str, str], str] = {
+            (r.scenario, r.state.machine): r.state.per
+            for s in scenario_set.scenarios
+            for r in s.routes
+            if r.state is not None and r.state.per != "global"
+        }
 
     def _seed_scenarios(self, scenarios: Iterable[Scenario]) -> None:
         for s in scenarios:
@@ -150,6 +165,67 @@ class ScenarioRuntime:
     def needs_body(self, facts: RequestFacts) -> bool:
         return self.matcher.needs_body(facts)
 
+    def near_misses(self, facts: RequestFacts) -> tuple[nearmiss.NearMiss, ...]:
+        """Why no route matched `facts` (call only after `respond` returned None)."""
+        index = self._near_index
+        if index is None:
+            index = self._near_index = nearmiss.NearMissIndex(self.matcher.routes)
+        state = self.sessions.get(facts.header(SESSION_HEADER)) or _NO_SESSION
+        return index.near_misses(facts, state_factory=lambda: self._state_reader(state, facts))
+
+    def _state_reader(self, state: SessionState, facts: RequestFacts) -> StateOf:
+        states, keyed, machine_per = state.states, state.keyed_states, self.machine_per
+        if not machine_per:
+
+            def state_of(scenario: str, machine: str) -> str:
+                return states.get((scenario, machine), INITIAL_STATE)
+
+            return state_of
+
+        def keyed_state_of(scenario: str, machine: str) -> str:
+            per = machine_per.get((scenario, machine))
+            if per is None:
+                return states.get((scenario, machine), INITIAL_STATE)
+            return keyed.get((scenario, machine, per_value(per, facts)), INITIAL_STATE)
+
+        return keyed_state_of
+
+    def _set_state(
+        self, state: SessionState, scenario: str, machine: str, key: str | None, value: str
+    ) -> None:
+        """Move a machine (of the key's client, for a `per:` machine) to `value`."""
+        if key is None:
+            state.states[(scenario, machine)] = value
+            return
+        keyed = state.keyed_states
+        keyed[(scenario, machine, key)] = value
+        keyed.move_to_end((scenario, machine, key))
+        if len(keyed) > MAX_COUNTERS:
+            keyed.popitem(last=False)  # that client's machine starts over
+
+    def machine_states(self, scenario: str, machine: str, session: str | None) -> dict[str, str]:
+        """`{key: state}` of one machine in one session: key "" for a global machine (also
+        when it never moved: it is then in its initial state)."""
+        state = self.sessions.get(session)
+        if (scenario, machine) not in self.machine_per:
+            current = state.states.get((scenario, machine)) if state else None
+            return {"": current or INITIAL_STATE}
+        if state is None:
+            return {}
+        return {
+            key: value
+            for (s, m, key), value in state.keyed_states.items()
+            if s == scenario and m == machine
+        }
+
+    def set_machine_state(
+        self, scenario: str, machine: str, value: str, key: str | None, session: str | None
+    ) -> None:
+        per_machine = (scenario, machine) in self.machine_per
+        self._set_state(
+            self.session(session), scenario, machine, key if per_machine else None, value
+        )
+
     # --- answering ---------------------------------------------------------------------------
 
     def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
@@ -157,12 +233,7 @@ class ScenarioRuntime:
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
         state = self.session(session_id)
-        states = state.states
-
-        def state_of(scenario: str, machine: str) -> str:
-            return states.get((scenario, machine), INITIAL_STATE)
-
-        found = self.matcher.match(facts, state_of)
+        found = self.matcher.match(facts, self._state_reader(state, facts))
         if found is None:
             return None
         route, params = found
@@ -227,7 +298,9 @@ class ScenarioRuntime:
         if delay or fault is not None:
             plan = replace(plan, delay=plan.delay + delay, fault=fault or plan.fault)
         if own and route.state is not None and route.state.set is not None:
-            states[(route.scenario, route.state.machine)] = route.state.set
+            whose = route.state.per
+            state_key = None if whose == "global" else per_value(whose, facts)
+            self._set_state(state, route.scenario, route.state.machine, state_key, route.state.set)
         plan = semantics.answer_preconditions(plan, facts, self.clock)  # 200 → 304 / 412
         return plan, route.scenario, route.name
 
@@ -329,6 +402,8 @@ class ScenarioRuntime:
             count=count,
             now_http_date=lambda: _http_date(self.clock.wall()),
             uuid=lambda: str(uuid.UUID(int=draws.bits128(keys[draws.UUID], n), version=4)),
+            wall=self.clock.wall,
+            draw=lambda i: draws.word(keys[draws.UUID], n, 2 + i),  # 0 and 1 make the uuid
         )
         headers = tuple(
             queries.check_header(name, template.render_field(ctx), param="scenario header")
@@ -416,6 +491,7 @@ class ScenarioRuntime:
                         for m in machines
                     },
                     "sessions": sorted(k for k in self.sessions if k is not None),
+                    "warnings": list(s.warnings),
                 }
             )
         return out

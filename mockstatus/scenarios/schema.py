@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import difflib
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
 from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.limits import MAX_DELAY, MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
-from mockstatus.scenarios.matcher import BodyMatch, PathPattern, compile_path, compile_value
+from mockstatus.scenarios.jsonpath import JsonPath, compile_jsonpath
+from mockstatus.scenarios.matcher import (
+    BodyMatch,
+    PathPattern,
+    ValueMatch,
+    compile_path,
+    compile_value,
+    json_condition,
+    negated,
+    presence,
+)
 from mockstatus.scenarios.model import (
     DEFAULT_OUTAGE_RESPONSE,
     ChaosRule,
@@ -30,6 +41,7 @@ from mockstatus.scenarios.model import (
     SequenceSpec,
     StateSpec,
 )
+from mockstatus.scenarios.perkey import PLAIN, PREFIXED
 from mockstatus.scenarios.responses import _Responses
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.scenarios.values import _V, At, Params, Report, _describe
@@ -43,17 +55,19 @@ _METHODS = (
 _SCENARIO_KEYS = ("name", "description", "seed", "routes")
 _ROUTE_KEYS = (
     *("name", "match", "respond", "sequence", "after", "per"),
-    *("rate_limit", "outage", "chaos", "latency", "state"),
+    *("rate_limit", "outage", "chaos", "latency", "state", "priority"),
 )
-_MATCH_KEYS = ("method", "path", "query", "headers", "body")
-_BODY_KEYS = ("contains", "json", "regex")
+_MATCH_KEYS = ("method", "path", "query", "headers", "body", "cookies", "form", "host")
+_BODY_KEYS = ("contains", "json", "regex", "jsonpath")
+_CONDITION_KEYS = ("present", "absent", "not")  # a condition written as a mapping
+_CONDITION_HINT = "a value, a '~regex', {present: true}, {absent: true} or {not: ...}"
 _RATE_KEYS = ("limit", "window", "algorithm", "key")
 _RATE_ALGORITHMS: tuple[RateAlgorithm, ...] = get_args(RateAlgorithm)
 _SEQUENCE_AFTER: tuple[SequenceAfter, ...] = get_args(SequenceAfter)
 _OUTAGE_KEYS = ("start", "duration", "every", "offset", "respond", "fault")
 _CHAOS_KEYS = ("probability", "respond", "fault")
 _LATENCY_KINDS = ("fixed", "uniform", "normal", "lognormal")
-_STATE_KEYS = ("machine", "when", "set")
+_STATE_KEYS = ("machine", "when", "set", "per")
 
 
 class _Schema(_Responses):
@@ -64,6 +78,7 @@ class _Schema(_Responses):
         self.name: str | None = None
         self.name_at: At = (1, 1)
         self.body_files: list[str] = []  # `file:` bodies read (responses.body_file)
+        self.machine_per: dict[str, tuple[str, _V]] = {}  # machine → (its per, where set)
 
     # -- scenario, route, match --------------------------------------------------------------
 
@@ -86,7 +101,8 @@ class _Schema(_Responses):
         routes: list[Route] = []
         routes_v = top.get("routes")
         if routes_v is None:
-            self.problem(root, "missing 'routes': a scenario needs a list of routes")
+            if "routes" not in self.typos.get(id(root), ()):
+                self.problem(root, "missing 'routes': a scenario needs a list of routes")
         elif routes_v.kind != "seq":
             if routes_v.kind != "bad":
                 self.problem(routes_v, f"'routes' must be a list, got {_describe(routes_v)}")
@@ -121,7 +137,11 @@ class _Schema(_Responses):
         has_respond, has_sequence = "respond" in m, "sequence" in m
         if has_respond and has_sequence:
             self.problem(v, "a route has 'respond' or 'sequence', not both")
-        elif not has_respond and not has_sequence:
+        elif (
+            not has_respond
+            and not has_sequence
+            and not {"respond", "sequence"} & self.typos.get(id(v), set())
+        ):
             self.problem(v, "a route needs 'respond' (one response) or 'sequence' (one per call)")
         for key in ("after", "per"):
             if key in m and not has_sequence:
@@ -133,6 +153,12 @@ class _Schema(_Responses):
         chaos = self.chaos(m["chaos"], params) if "chaos" in m else ()
         latency = self.latency(m["latency"]) if "latency" in m else None
         state = self.state(m["state"]) if "state" in m else None
+        priority = 0
+        if "priority" in m:
+            found = self.integer(
+                m["priority"], "priority", -(10**9), 10**9, "an integer (higher is tried first)"
+            )
+            priority = found if found is not None else 0
         if match is None or (respond is None and sequence is None):
             return None
         return Route(
@@ -147,6 +173,7 @@ class _Schema(_Responses):
             chaos,
             latency,
             state,
+            priority,
         )
 
     def match(self, v: _V) -> tuple[MatchSpec | None, Params]:
@@ -167,7 +194,52 @@ class _Schema(_Responses):
         query = self.value_rules(m["query"], "query", header=False) if "query" in m else ()
         headers = self.value_rules(m["headers"], "headers", header=True) if "headers" in m else ()
         body = self.body_match(m["body"]) if "body" in m else None
-        return MatchSpec(methods, path, query, headers, body), params
+        cookies = self.value_rules(m["cookies"], "cookies", header=False) if "cookies" in m else ()
+        form = self.value_rules(m["form"], "form", header=False) if "form" in m else ()
+        host = self.host(m["host"]) if "host" in m else None
+        spec = MatchSpec(methods, path, query, headers, body, cookies, form, host)
+        return spec, params
+
+    def host(self, v: _V) -> ValueMatch | None:
+        """`host: api.example.com` (compared without the port, case-insensitively) or a
+        condition; a port in the value can never match, so it is an error."""
+        rule = self.condition(v, "host")
+        if rule is None or rule.regex is not None or not isinstance(rule.equal, str):
+            return rule
+        if ":" in rule.equal.strip("[]") and not rule.equal.startswith("["):
+            self.problem(
+                v, f"'host' is compared without the port: write {rule.equal.rsplit(':', 1)[0]!r}"
+            )
+            return None
+        return replace(rule, equal=rule.equal.lower())
+
+    def condition(
+        self, v: _V, where: str, json_value: bool = False, label: str | None = None
+    ) -> ValueMatch | None:
+        """A value, a `~regex`, {present: bool}, {absent: bool} or {not: <condition>}. With
+        `json_value` (JSONPath), a plain value is JSON (a mapping or list: subset match)."""
+        if v.kind == "map" and len(v.value) == 1 and next(iter(v.value)) in _CONDITION_KEYS:
+            ((key, item),) = v.value.items()
+            if key == "not":
+                inner = self.condition(item, where, json_value, label)
+                return negated(inner) if inner is not None else None
+            if item.kind != "bool":
+                self.problem(item, f"'{key}' takes true or false, got {_describe(item)}")
+                return None
+            return presence(item.value if key == "present" else not item.value)
+        try:
+            if json_value:
+                return json_condition(self.json_tree(v, None, templates=False))
+            if v.kind == "null":
+                return compile_value(None)
+            if v.kind in ("map", "seq"):
+                self.problem(v, f"'{where}' takes {_CONDITION_HINT}; got {_describe(v)}")
+                return None
+            text = self.string(v, where)
+            return compile_value(text) if text is not None else None
+        except ValueError as exc:
+            self.problem(v, f"{label or repr(where)}: {exc}")
+            return None
 
     def methods(self, v: _V) -> frozenset[str] | None:
         items = self.items(v, "method")
@@ -196,13 +268,9 @@ class _Schema(_Responses):
             if header and not TOKEN.fullmatch(key):
                 self.problem(v.keys[key], f"header name {key!r} is not a valid HTTP field name")  # type: ignore[index]
                 continue
-            text = None if item.kind == "null" else self.string(item, f"{name}.{key}")
-            if text is None and item.kind != "null":
-                continue
-            try:
-                rules.append((key.lower() if header else key, compile_value(text)))
-            except ValueError as exc:
-                self.problem(item, f"'{name}' {key}: {exc}")
+            rule = self.condition(item, f"{name}.{key}", label=f"'{name}' {key}")
+            if rule is not None:
+                rules.append((key.lower() if header else key, rule))
         return tuple(rules)
 
     def body_match(self, v: _V) -> BodyMatch | None:
@@ -210,7 +278,7 @@ class _Schema(_Responses):
         if m is None:
             return None
         if not m:
-            self.problem(v, "'body' needs one of: contains, json, regex")
+            self.problem(v, "'body' needs one of: " + ", ".join(_BODY_KEYS))
         found: dict[str, Any] = {}
         if "contains" in m and (text := self.string(m["contains"], "contains")) is not None:
             found["contains"] = text.encode("utf-8")
@@ -221,7 +289,26 @@ class _Schema(_Responses):
                 found["regex"] = SafeRegex(text, MAX_REGEX_BODY)
             except ValueError as exc:
                 self.problem(m["regex"], f"'regex' does not compile: {exc}")
+        if "jsonpath" in m:
+            found["jsonpath"] = self.jsonpath_rules(m["jsonpath"])
         return BodyMatch(**found)
+
+    def jsonpath_rules(self, v: _V) -> tuple[tuple[JsonPath, ValueMatch], ...]:
+        """{"$.items[0].id": 3, "$.name": "~^a", "$.x": {absent: true}} (RFC 9535 queries)."""
+        m = self.mapping(v, "jsonpath", None)
+        rules = []
+        for query, item in (m or {}).items():
+            try:
+                path = compile_jsonpath(query)
+            except ValueError as exc:
+                self.problem(v.keys[query], str(exc))  # type: ignore[index]
+                continue
+            rule = self.condition(item, f"jsonpath {query}", json_value=True)
+            if rule is not None:
+                rules.append((path, rule))
+        if m is not None and not m:
+            self.problem(v, "'jsonpath' is empty: map RFC 9535 queries to conditions")
+        return tuple(rules)
 
     # -- behaviours --------------------------------------------------------------------------
 
@@ -244,11 +331,7 @@ class _Schema(_Responses):
             if spec is not None and times is not None:
                 steps.append((spec, times))
         after = self.choice(route["after"], "after", _SEQUENCE_AFTER) if "after" in route else None
-        per = (
-            self.counter_key(route["per"], "per", ("global", "client"), ("header",))
-            if "per" in route
-            else None
-        )
+        per = self.counter_key(route["per"], "per", PLAIN, PREFIXED) if "per" in route else None
         if not steps or len(steps) != len(v.value):
             return None
         return SequenceSpec(tuple(steps), after or "repeat-last", per or "global")
@@ -399,4 +482,14 @@ class _Schema(_Responses):
                 self.problem(m["when"], "'when' is empty (leave it out to match in any state)")
             when = frozenset(n for n in (self.label(i, "when") for i in items) if n is not None)
         new = self.label(m["set"], "set") if "set" in m else None
-        return StateSpec(machine, when, new) if machine is not None else None
+        per = self.counter_key(m["per"], "per", PLAIN, PREFIXED) if "per" in m else None
+        if machine is not None:
+            # One machine, one key: its routes must agree on whose state it is.
+            seen = self.machine_per.setdefault(machine, (per or "global", m.get("per", v)))
+            if seen[0] != (per or "global"):
+                self.problem(
+                    m.get("per", v),
+                    f"state machine {machine!r} is per {seen[0]!r} on line {seen[1].line}; "
+                    "every route of a machine needs the same 'per'",
+                )
+        return StateSpec(machine, when, new, per or "global") if machine is not None else None

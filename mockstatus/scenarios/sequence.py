@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from mockstatus.scenarios.model import ResponseSpec, SequenceSpec
+from mockstatus.scenarios.perkey import per_value
 from mockstatus.types import RequestFacts
 
 
 def per_key(spec: SequenceSpec | None, facts: RequestFacts) -> str:
-    """Whose counter a call advances: global (""), the client address, or a header's value."""
+    """Whose counter a call advances: global (""), the client address, or the value of a
+    header, cookie or query parameter (prefixed by its kind: never "", never an address)."""
     if spec is None or spec.per == "global":
         return ""
     if spec.per == "client":
         return facts.remote
-    return "h:" + (facts.header(spec.per[len("header:") :].lower()) or "")
+    return spec.per[0] + ":" + per_value(spec.per, facts)
 
 
 def step(spec: SequenceSpec, index: int) -> ResponseSpec:

@@ -134,11 +134,16 @@ def _headers_meet(a: MatchSpec, b: MatchSpec) -> bool:
         other = theirs.get(name)
         if (
             other is not None
-            and None not in (rule.equal, other.equal)
+            and _plain_equal(rule)
+            and _plain_equal(other)
             and rule.equal != other.equal
         ):
             return False
     return True
+
+
+def _plain_equal(rule: ValueMatch) -> bool:
+    return rule.equal is not None and not rule.negate and not rule.absent
 
 
 def _rules_cover(
@@ -153,14 +158,28 @@ def _rules_cover(
         rules = theirs.get(name)
         if not rules:
             return False
-        presence_only = rule.equal is None and rule.regex is None
-        if not presence_only and all(r.source != rule.source for r in rules):
+        presence_only = (
+            rule.equal is None and rule.regex is None and not rule.absent and not rule.negate
+        )
+        if not presence_only and not any(_same(r, rule) for r in rules):
             return False
     return True
 
 
+def _same(a: ValueMatch, b: ValueMatch) -> bool:
+    return (a.source, a.absent, a.negate) == (b.source, b.absent, b.negate)
+
+
 def _conditions_cover(a: MatchSpec, b: MatchSpec, first: Route, later: Route) -> bool:
-    if not _rules_cover(a.query, b.query) or not _rules_cover(a.headers, b.headers):
+    for mine, theirs in (
+        (a.query, b.query),
+        (a.headers, b.headers),
+        (a.cookies, b.cookies),
+        (a.form, b.form),
+    ):
+        if not _rules_cover(mine, theirs):
+            return False
+    if a.host is not None and (b.host is None or not _same(a.host, b.host)):
         return False
     if a.body is not None and a.body != b.body:
         return False

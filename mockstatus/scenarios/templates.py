@@ -9,18 +9,32 @@ from __future__ import annotations
 import difflib
 import email.utils
 import json
+import random as random_module
 import re
+import time
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockstatus.http_syntax import FIELD_CONTROL
+from mockstatus.scenarios.jsonpath import JsonPath, compile_jsonpath
+from mockstatus.scenarios.request_parts import cookies, form
+from mockstatus.scenarios.template_exprs import (
+    MAX_RANDOM_CHOICES,
+    Expr,
+    ExprError,
+    Instant,
+    compile_expr,
+)
 from mockstatus.types import RequestFacts
 
-VARIABLES_HINT = "method, path, path.<param>, query.<name>, headers.<name>, body, uuid, now, count"
+VARIABLES_HINT = (
+    "method, path, path.<param>, query.<name>, headers.<name>, cookies.<name>, form.<name>, "
+    "body, body.$<jsonpath>, uuid, now, count, random.int: LOW, HIGH, random.choice: A, B"
+)
 _SIMPLE = ("method", "path", "body", "uuid", "now", "count")
-_PREFIXED = ("path", "query", "headers")
+_PREFIXED = ("path", "query", "headers", "cookies", "form")
 _VAR_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
@@ -46,7 +60,20 @@ class TemplateContext:
     count: int = 0
     now_http_date: str | Callable[[], str] = _http_date_now
     uuid: str | Callable[[], str] = _new_uuid
+    wall: Callable[[], float] | None = None  # the clock, for `now` with filters
+    draw: Callable[[int], int] | None = None  # i → 64 seeded bits (`random.*`)
     _body_text: str | None = field(default=None, init=False, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    draws: int = field(default=0, init=False, repr=False)
+
+    def get_wall(self) -> float:
+        return self.wall() if self.wall is not None else time.time()
+
+    def next_bits(self) -> int:
+        """64 random bits: seeded (the route's draws) when the runtime gives `draw`."""
+        i = self.draws
+        self.draws = i + 1
+        return self.draw(i) if self.draw is not None else random_module.getrandbits(64)
 
     def get_now(self) -> str:
         value = self.now_http_date
@@ -78,14 +105,16 @@ _GETTERS: dict[str, Callable[[TemplateContext, str], str]] = {
     "path.": lambda ctx, arg: ctx.params.get(arg) or "",
     "query.": lambda ctx, arg: ctx.facts.query.get(arg) or "",
     "headers.": lambda ctx, arg: ctx.facts.headers.get(arg) or "",
+    "cookies.": lambda ctx, arg: cookies(ctx.facts, ctx.memo).get(arg) or "",
+    "form.": lambda ctx, arg: (form(ctx.facts, ctx.memo).get(arg) or [""])[0],
 }
 
 
 @dataclass(frozen=True, slots=True)
 class _Ref:
     name: str  # as written, e.g. "headers.X-Id"
-    get: Callable[[TemplateContext, str], str]
-    arg: str
+    get: Callable[[TemplateContext, Any], str]
+    arg: Any  # the getter's argument: a name, or an Expr (filters, JSONPath, random)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +128,21 @@ class Template:
     uses_uuid: bool
     uses_now: bool
     uses_body: bool
+    typed: Expr | None = None  # the whole text is one expression ending in int/float/bool/json
+
+    def render_value(self, ctx: TemplateContext) -> Any:
+        """In a `json:` body: a typed expression's value (a number, a boolean, JSON)."""
+        if self.typed is None:
+            return self.render(ctx)
+        value = self.typed.value(ctx)
+        if isinstance(value, Instant):
+            return str(value)
+        if self.typed.typed == "json" and isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
 
     @property
     def is_static(self) -> bool:
@@ -132,6 +176,7 @@ def compile_template(text: str, path_params: frozenset[str] | None = None) -> Te
         return literal(text)
     parts: list[str | _Ref] = []
     names: list[str] = []
+    flags: set[str] = set()
     pos = 0
     for match in _VAR_RE.finditer(text):
         if match.start() > pos:
@@ -139,23 +184,42 @@ def compile_template(text: str, path_params: frozenset[str] | None = None) -> Te
         ref = _compile_ref(match.group(1).strip(), path_params)
         parts.append(ref)
         names.append(ref.name)
+        if isinstance(ref.arg, Expr):
+            flags |= {f for f in ("now", "body") if getattr(ref.arg, f"uses_{f}")}
+            if ref.arg.uses_random:
+                flags.add("uuid")
         pos = match.end()
     if pos < len(text):
         parts.append(text[pos:])
     if not names:
         return literal(text)
+    typed = None
+    if len(parts) == 1 and isinstance(parts[0], _Ref) and isinstance(parts[0].arg, Expr):
+        typed = parts[0].arg if parts[0].arg.typed is not None else None
     return Template(
         text,
         tuple(parts),
         None,
         tuple(names),
-        "uuid" in names,
-        "now" in names,
-        "body" in names,
+        "uuid" in names or "uuid" in flags,
+        "now" in names or "now" in flags,
+        "body" in names or "body" in flags,
+        typed,
     )
 
 
 def _compile_ref(name: str, path_params: frozenset[str] | None) -> _Ref:
+    if "|" in name or name.startswith(("body.$", "random.")):
+        try:
+            expr = compile_expr(name, lambda n, a: _source(n, a, path_params))
+        except ExprError as exc:
+            raise TemplateError(f"template '{{{{ {name} }}}}': {exc}") from None
+        return _Ref(expr.source, _expr_text, expr)
+    return _plain_ref(name, path_params)
+
+
+def _plain_ref(name: str, path_params: frozenset[str] | None) -> _Ref:
+    """A variable without filters (the hot path renders it with one getter call)."""
     if name in _SIMPLE:
         return _Ref(name, _GETTERS[name], "")
     prefix, dot, arg = name.partition(".")
@@ -178,6 +242,70 @@ def _compile_ref(name: str, path_params: frozenset[str] | None) -> _Ref:
     raise TemplateError(
         f"unknown template variable '{{{{ {name} }}}}'{hint}; valid: {VARIABLES_HINT}"
     )
+
+
+def _expr_text(ctx: TemplateContext, expr: Expr) -> str:
+    return expr.text(ctx)
+
+
+def _source(
+    name: str, args: list[str], path_params: frozenset[str] | None
+) -> tuple[Callable[[TemplateContext], Any], set[str]]:
+    """The getter of an expression's variable, and what it uses (now, random, body)."""
+    if name.startswith("random."):
+        return _random_source(name, args)
+    if args:
+        raise ExprError(f"variable '{name}' takes no arguments")
+    if name == "now":
+        return (lambda ctx: Instant(ctx.get_wall())), {"now"}
+    if name.startswith("body.$"):
+        try:
+            path = compile_jsonpath(name[5:])
+        except ValueError as exc:
+            raise ExprError(str(exc)) from None
+        return (lambda ctx: _jsonpath_value(ctx, path)), {"body"}
+    try:
+        ref = _plain_ref(name, path_params)
+    except TemplateError as exc:
+        raise ExprError(str(exc)) from None
+    get, arg = ref.get, ref.arg
+    flags = {"body"} if name == "body" else ({"random"} if name == "uuid" else set())
+    return (lambda ctx: get(ctx, arg)), flags
+
+
+def _random_source(name: str, args: list[str]) -> tuple[Callable[[TemplateContext], Any], set[str]]:
+    if name == "random.int":
+        try:
+            low, high = (int(a) for a in args)
+        except ValueError:
+            raise ExprError("'random.int' takes two integers, as in random.int: 1, 6") from None
+        if low > high:
+            raise ExprError(f"'random.int' needs LOW <= HIGH, got {low}, {high}")
+        span = high - low + 1
+        return (lambda ctx: low + ctx.next_bits() % span), {"random"}
+    if name == "random.choice":
+        if not args or len(args) > MAX_RANDOM_CHOICES:
+            raise ExprError(f"'random.choice' takes 1 to {MAX_RANDOM_CHOICES} values")
+        options = tuple(args)
+        return (lambda ctx: options[ctx.next_bits() % len(options)]), {"random"}
+    guess = difflib.get_close_matches(name, ("random.int", "random.choice"), n=1)
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    raise ExprError(f"unknown variable '{name}'{hint}; random values: random.int, random.choice")
+
+
+def _jsonpath_value(ctx: TemplateContext, path: JsonPath) -> Any:
+    parsed = ctx.memo.get("json", _NO_JSON)
+    if parsed is _NO_JSON:
+        try:
+            parsed = json.loads(ctx.facts.body or b"")
+        except (ValueError, RecursionError):
+            parsed = None
+        ctx.memo["json"] = parsed
+    found = path.values(parsed) if parsed is not None else []
+    return found[0] if found else ""
+
+
+_NO_JSON: Any = object()
 
 
 class JsonTemplate:
@@ -241,7 +369,7 @@ def _render(node: Any, ctx: TemplateContext) -> Any:
         return node
     inner = node.node
     if isinstance(inner, Template):
-        return inner.render(ctx)
+        return inner.render_value(ctx) if inner.typed is not None else inner.render(ctx)
     if isinstance(inner, dict):
         return {key: _render(value, ctx) for key, value in inner.items()}
     return [_render(value, ctx) for value in inner]

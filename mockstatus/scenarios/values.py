@@ -57,6 +57,13 @@ class _Reader:
         self.file = file
         self.base_dir = base_dir
         self.problem = report
+        # Keys that an unknown key was taken for (`rspond` → respond), per mapping: a "needs
+        # 'respond'" about the same mapping would only repeat the typo, so it is not reported.
+        self.typos: dict[int, set[str]] = {}
+        self.warnings: list[tuple[_V | At, str]] = []  # shown by `check` and the admin API
+
+    def warn(self, at: _V | At, message: str) -> None:
+        self.warnings.append((at, message))
 
     # -- typed reads: each reports its own problem and returns None --------------------------
 
@@ -72,10 +79,14 @@ class _Reader:
                 guess = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean '{guess[0]}'?" if guess else "valid: " + ", ".join(allowed)
                 self.problem(at, f"unknown key '{key}' in {where} ({hint})")
+                if guess:
+                    self.typos.setdefault(id(v), set()).add(guess[0])
         entries: dict[str, _V] = v.value
         return entries
 
     def missing(self, at: _V, where: str, key: str) -> None:
+        if key in self.typos.get(id(at), ()):
+            return  # the unknown key that was meant to be `key` is reported already
         self.problem(at, f"{where} needs '{key}'")
 
     def string(self, v: _V, name: str) -> str | None:

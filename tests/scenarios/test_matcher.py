@@ -192,7 +192,7 @@ def test_state_when() -> None:
     ).routes[0]
     assert match_route(r, facts()).matched  # without state_of, state is not checked
     result = match_route(r, facts(), always_start)
-    assert result.reason == "state session is 'start', not in [logged-in]"
+    assert result.reason == "state 'session' is 'start', route wants 'logged-in'"
     assert match_route(r, facts(), lambda s, m: "logged-in").matched
 
 
