@@ -146,6 +146,16 @@ def log_malformed(remote: str, status: int, size: int, problem: str) -> None:
     _batcher.add(f'{remote} - - [{_timestamp()}] "-" {status} {size} 0.0ms "{problem}"\n')
 
 
+def log_request(
+    remote: str, method: str, target: str, version: str, status: int, size: int, ms: float
+) -> None:
+    """One access line for a request served outside aiohttp (HTTP/2), in the same format."""
+    _batcher.add(
+        f'{remote or "-"} - - [{_timestamp()}] "{method} {target} {version}" {status} {size} '
+        f"{ms:.1f}ms\n"
+    )
+
+
 class CompactAccessLogger(AbstractAccessLogger):
     """`remote - - [date] "METHOD path HTTP/x.y" status bytes duration_ms`"""
 

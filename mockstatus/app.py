@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 
-from mockstatus import admin, queries, semantics, wire
+from mockstatus import admin, endpoints, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import ADMIN_PREFIX
@@ -119,6 +119,8 @@ class Mockstatus(Pipeline):
 
             self.proxy = ProxyHandler(self, proxy)
 
+    decline_h2c = False  # set by make_server when HTTP/2 is on
+
     # --- dispatch ----------------------------------------------------------------------------
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -139,6 +141,13 @@ class Mockstatus(Pipeline):
             )
             plan = decision.plan
             if plan.upgrade is not None:
+                if self.decline_h2c and plan.upgrade.lower() == "h2c":
+                    # docs/http2.md: with HTTP/2 on, `Upgrade: h2c` is declined — answered in
+                    # HTTP/1.1 as if no upgrade had been offered, never echoed as raw bytes.
+                    fmt = semantics.negotiate(request.headers.get("Accept"))
+                    declined = endpoints.upgrade_required_plan(request.method, fmt)
+                    decision = decision._replace(plan=declined)
+                    return wire.build_response(declined)
                 try:
                     return await wire.upgrade(request, plan, self.websockets, MAX_UPGRADE_ECHO)
                 except RequestError as err:  # a WebSocket handshake aiohttp refuses
@@ -181,8 +190,16 @@ def _malformed_plan(status: int, message: str) -> ResponsePlan:
 _NO_FACTS = RequestFacts(method="GET", path="/")
 
 
-def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> MockstatusServer:
-    """The low-level server for `app` (keep-alive set explicitly: AppRunner's is an hour)."""
+def make_server(
+    app: Mockstatus,
+    *,
+    quiet: bool = False,
+    http2: bool = True,
+    h2_max_streams: int = 100,
+    **kwargs: Any,
+) -> MockstatusServer:
+    """The low-level server for `app` (keep-alive set explicitly: AppRunner's is an hour), with
+    HTTP/2 on the same port unless `http2=False` (docs/http2.md)."""
     server = MockstatusServer(
         app.handle,
         error_planner=_malformed_plan,
@@ -194,4 +211,24 @@ def make_server(app: Mockstatus, *, quiet: bool = False, **kwargs: Any) -> Mocks
         **kwargs,
     )
     server.on_stopping.append(app.websockets.going_away)
+    app.decline_h2c = http2
+    if http2:
+        from mockstatus.wire.h2 import H2Service  # imported only when HTTP/2 is on
+
+        H2Service(
+            decide=app.decide,
+            record=lambda d, started, qs, fields: app.record(d, started, qs, fields, "HTTP/2"),
+            error_plan=_error_plan,
+            max_streams=h2_max_streams,
+            idle_timeout=app.idle_timeout,
+            body_timeout=app.body_read_timeout,
+            log=app.log,
+            admin=app.admin.handle,
+            admin_root=_ADMIN_ROOT,
+            access_log=not quiet,
+        ).attach(server)
     return server
+
+
+def _error_plan(facts: RequestFacts, status: int, message: str) -> ResponsePlan:
+    return semantics.error_plan(RequestError(message, status=status), facts)

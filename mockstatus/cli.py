@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TextIO
 from mockstatus import __version__, proxy_cli
 from mockstatus.journal import parse_redact
 from mockstatus.limits import (
+    MAX_H2_STREAMS,
     MAX_JOURNAL_SIZE,
     MAX_SHUTDOWN_TIMEOUT,
     MIN_RELOAD_INTERVAL,
@@ -222,6 +223,14 @@ SETTINGS = (
         "temporary folder)",
     ),
     Setting("--quiet", "MOCKSTATUS_QUIET", "0", _flag, "no access log"),
+    Setting("--http2", "MOCKSTATUS_HTTP2", "on", _flag, "HTTP/2 on the same port: on or off"),
+    Setting(
+        "--h2-max-streams",
+        "MOCKSTATUS_H2_MAX_STREAMS",
+        "100",
+        _int_range(1, MAX_H2_STREAMS),
+        "HTTP/2 streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS)",
+    ),
     Setting(
         "--fast-lane",
         "MOCKSTATUS_FAST_LANE",
@@ -420,13 +429,15 @@ async def _serve(
 
         names = tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
         try:
-            ssl_context, ca = server_context(names)
+            ssl_context, ca = server_context(names, http2=args.http2)
             ca_path = write_ca(ca, args.tls_ca)
         except (TLSUnavailable, OSError) as exc:
             print(f"mockstatus: error: {exc}", file=err)
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
-    server = make_server(app, quiet=args.quiet)
+    server = make_server(
+        app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
+    )
     if args.fast_lane == "on" and app.proxy is None:  # forwarding: every request is decided
         from mockstatus.wire import fastlane
 

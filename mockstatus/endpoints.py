@@ -100,7 +100,10 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
         "files": fields.files,
         "origin": facts.remote,
         "client": facts.remote,
-        "http_version": f"{facts.version[0]}.{facts.version[1]}",
+        # HTTP/2 has no minor version (RFC 9113 §3): named as the journal names it
+        "http_version": "HTTP/2"
+        if facts.version[0] == 2
+        else f"{facts.version[0]}.{facts.version[1]}",
     }
 
 
@@ -419,6 +422,10 @@ def switching_plan(facts: RequestFacts, fmt: str) -> ResponsePlan:
     RFC 9110 §7.8: `Upgrade` counts only with `Connection: upgrade` and only from HTTP/1.1+.
     """
     opts = parse_options(facts.query)
+    if facts.version[0] >= 2:
+        # RFC 9113 §8.6: HTTP/2 has no 101 (nor Upgrade); the wire resets the stream with
+        # HTTP_1_1_REQUIRED so the client may retry over HTTP/1.1.
+        return build_plan(101, facts.method, fmt, opts)[0].evolve(upgrade="")
     offered = facts.header("upgrade") or ""
     connection = ",".join(v for n, v in facts.header_items if n.lower() == "connection")
     tokens = {t.strip().lower() for t in connection.split(",")}

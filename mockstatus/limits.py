@@ -110,3 +110,10 @@ MAX_BANDWIDTH = float(1 << 40)  # bytes per second a `bandwidth` fault may name
 MAX_STALL = MAX_HANG  # seconds a `stall` keeps the connection before closing it
 MAX_RATE_LAYERS = 8  # policies on one route's `rate_limit` (each is checked per request)
 MAX_LIMITERS = 100  # named `limiters` in one scenario file
+# --- HTTP/2 ------------------------------------------------------------------------------------
+MAX_H2_STREAMS = 10_000  # `--h2-max-streams` (SETTINGS_MAX_CONCURRENT_STREAMS), at most
+H2_MAX_HEADER_LIST = 64 * KIB  # SETTINGS_MAX_HEADER_LIST_SIZE: decoded header bytes of one request
+H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connection stops reading
+H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
+H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
+H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done

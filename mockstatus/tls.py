@@ -22,8 +22,14 @@ class TLSUnavailable(Exception):
     """trustme is not installed."""
 
 
-def server_context(extra_names: tuple[str, ...] = ()) -> tuple[ssl.SSLContext, Any]:
-    """A server SSL context for localhost (and `extra_names`) and the CA that signed it."""
+def server_context(
+    extra_names: tuple[str, ...] = (), *, http2: bool = True
+) -> tuple[ssl.SSLContext, Any]:
+    """A server SSL context for localhost (and `extra_names`) and the CA that signed it.
+
+    ALPN (RFC 7301) offers `h2` then `http/1.1` (only `http/1.1` with `http2=False`): an h2
+    client then starts with the connection preface, which the sniffer hands to HTTP/2.
+    """
     try:
         import trustme
     except ImportError:
@@ -35,6 +41,7 @@ def server_context(extra_names: tuple[str, ...] = ()) -> tuple[ssl.SSLContext, A
     cert = ca.issue_cert(*names)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # no client certs: nothing to load
     cert.configure_cert(context)
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     return context, ca
 
 

@@ -35,9 +35,7 @@ CASES = [
         b"TLS handshake on a plain HTTP port",
         id="tls-on-plain-port",
     ),
-    pytest.param(
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, b"HTTP/2 is not supported", id="h2-preface"
-    ),
+    # An HTTP/2 preface is served by HTTP/2 (with --http2 off: 505): tests/test_h2_wire.py.
     pytest.param(b"GET /status/200\r\n\r\n", 400, b"no HTTP version", id="no-version"),
     pytest.param(
         b"GET /status/200 HTTP/2.0\r\nHost: x\r\n\r\n", 505, b"HTTP/2.0", id="http-2.0-line"

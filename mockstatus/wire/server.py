@@ -211,6 +211,8 @@ class MockstatusServer(web.Server):
         # Answers in flight outside aiohttp's handler tasks (the fast lane's timers): drain
         # waits for them and cancels them at the deadline like handler tasks.
         self.in_flight: list[Callable[[], list[asyncio.Future[Any]]]] = []
+        # Called at the deadline for connections aiohttp does not hold (HTTP/2): close them.
+        self.on_cut: list[Callable[[], None]] = []
 
     def __call__(self) -> ConnectionHandler:
         return self.handler_class(self, loop=self._loop, **self._kwargs)
@@ -249,6 +251,8 @@ class MockstatusServer(web.Server):
                 task.cancel()
                 cut += 1
             conn.force_close()
+        for cut_others in self.on_cut:
+            cut_others()
         leftover = self._busy()
         if leftover:
             # Cancelled handlers unwind at once; bounded all the same (a handler that swallows

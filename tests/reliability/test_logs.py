@@ -29,7 +29,7 @@ BAD = [
     b"POST /status/200 HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
     b"GET /\xff\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32),
-    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    # (An HTTP/2 preface is served by HTTP/2 now: tests/test_h2_cli.py has its own storm.)
     b"GET /status/200 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /status/200 HTTP/1.1\r\nX: " + b"b" * 20_000 + b"\r\n\r\n",
