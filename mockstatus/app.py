@@ -37,6 +37,7 @@ from mockstatus.wire.body import RequestBody
 from mockstatus.wire.server import MockstatusServer
 
 _ADMIN_ROOT = ADMIN_PREFIX + "/"  # admin paths; `/__mockstatus` alone is not one
+_new_body = tuple.__new__
 _HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 
 
@@ -121,7 +122,9 @@ class Mockstatus(Pipeline):
         decision = None
         try:
             decision = await self.decide(
-                facts_from(request), RequestBody(request, self.body_read_timeout)
+                # tuple.__new__: skips NamedTuple's Python-level __new__ (the hot path)
+                facts_from(request),
+                _new_body(RequestBody, (request, self.body_read_timeout, None)),
             )
             plan = decision.plan
             if plan.upgrade is not None:

@@ -8,9 +8,9 @@ import base64
 import random
 from typing import Any
 
-from mockstatus import codes, endpoints, queries, semantics
+from mockstatus import codes, endpoints, semantics
 from mockstatus.admin_reply import Reply, _encode
-from mockstatus.types import Interim, RequestFacts, ResponsePlan
+from mockstatus.types import DEFAULT_OPTIONS, FORMATS, Interim, RequestFacts, ResponsePlan
 
 CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
@@ -39,9 +39,7 @@ def _catalog_plans(
 ) -> tuple[ResponsePlan, bool]:
     """The final plan `GET /status/{code}` answers with (default options), and whether it varies
     per request: the server's own code path (endpoints.status_plan), not a copy of its rules."""
-    facts = RequestFacts(
-        method="GET", path=f"/status/{code}", headers={"accept": queries.FORMATS[fmt]}
-    )
+    facts = RequestFacts(method="GET", path=f"/status/{code}", headers={"accept": FORMATS[fmt]})
     plan = endpoints.status_plan(facts, str(code), sem)
     again = endpoints.status_plan(facts, str(code), sem)
     varies = plan.body != again.body or plan.headers != again.headers
@@ -51,7 +49,7 @@ def _catalog_plans(
 def _catalog_interims(code: int) -> tuple[Interim, ...]:
     if code >= 200 or code == 101:
         return ()
-    return semantics.interims_for(code, queries.DEFAULT_OPTIONS, (1, 1))
+    return semantics.interims_for(code, DEFAULT_OPTIONS, (1, 1))
 
 
 def build_catalog() -> dict[str, Any]:
@@ -67,9 +65,7 @@ def build_catalog() -> dict[str, Any]:
     raw: list[dict[str, Any]] = []
     for code in range(codes.MIN_CODE, codes.MAX_CODE + 1):
         info = codes.lookup(code)
-        plans = (
-            {} if code == 101 else {fmt: _catalog_plans(sem, code, fmt) for fmt in queries.FORMATS}
-        )
+        plans = {} if code == 101 else {fmt: _catalog_plans(sem, code, fmt) for fmt in FORMATS}
         interims = _catalog_interims(code)
         raw.append(
             {"info": info, "plans": plans, "interims": interims, "aliases": aliases.get(code, [])}
@@ -84,10 +80,12 @@ def build_catalog() -> dict[str, Any]:
     return {
         "server": semantics.SERVER,
         "range": codes.VALID_RANGE,
-        "formats": dict(queries.FORMATS),
+        "formats": dict(FORMATS),
         "every_response": [list(h) for h in every] + [["Date", "<the current HTTP-date>"]],
         "count": len(entries),
         "codes": entries,
+        # the built-in endpoints beside the codes (docs/httpbin.md)
+        "endpoints": [{"path": p, "description": d} for p, d in endpoints.ENDPOINTS],
     }
 
 

@@ -222,6 +222,13 @@ SETTINGS = (
         "temporary folder)",
     ),
     Setting("--quiet", "MOCKSTATUS_QUIET", "0", _flag, "no access log"),
+    Setting(
+        "--fast-lane",
+        "MOCKSTATUS_FAST_LANE",
+        "on",
+        _choice("on", "off"),
+        "answer requests whose response is fixed from bytes prepared in advance (off: debugging)",
+    ),
 )
 SWITCHES = ("--tls", "--quiet")
 
@@ -397,6 +404,10 @@ async def _serve(
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     server = make_server(app, quiet=args.quiet)
+    if args.fast_lane == "on":
+        from mockstatus.wire import fastlane
+
+        fastlane.install(server, app)
     runner = web.ServerRunner(server, shutdown_timeout=args.shutdown_timeout)
     await runner.setup()
     try:

@@ -7,7 +7,6 @@ code"). Python's `http` module is not used: its names change between versions.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 MIN_CODE = 100
@@ -348,25 +347,9 @@ def _build() -> dict[int, StatusInfo]:
 CODES: dict[int, StatusInfo] = _build()
 
 
-def _name_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-_BY_NAME: dict[str, int] = {
-    **{_name_key(info.reason): code for code, info in CODES.items() if info.registered},
-    **{_name_key(alias): code for alias, code in _ALIASES.items()},
-}
-
-
 def lookup(code: int) -> StatusInfo:
     """The registry entry of `code`; raises KeyError outside 100–599."""
     return CODES[code]
-
-
-def code_for_name(name: str) -> int | None:
-    """The code of a reason phrase or alias ("Payload Too Large" → 413), case and punctuation
-    insensitive; None when unknown."""
-    return _BY_NAME.get(_name_key(name))
 
 
 def aliases() -> dict[str, int]:

@@ -12,13 +12,10 @@ import html
 import json
 from urllib.parse import parse_qsl
 
-from mockstatus import codes, conditional, ranges
+from mockstatus import codes, conditional, httpbin, ranges
 from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
-    DEFAULT_OPTIONS,
-    FORMATS,
-    Options,
     check_header,
     is_token,
     parse_code,
@@ -39,7 +36,15 @@ from mockstatus.semantics import (
     interims_for,
     negotiate,
 )
-from mockstatus.types import ENCODING_FAULTS, Headers, RequestFacts, ResponsePlan
+from mockstatus.types import (
+    DEFAULT_OPTIONS,
+    ENCODING_FAULTS,
+    FORMATS,
+    Headers,
+    Options,
+    RequestFacts,
+    ResponsePlan,
+)
 
 
 def _json_plan(
@@ -68,7 +73,7 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
     if text and (content_type.endswith("json") or content_type == ""):
         try:
             parsed_json = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
             parsed_json = None
     form: dict[str, str | list[str]] = {}
     if text and content_type == "application/x-www-form-urlencoded":
@@ -80,6 +85,7 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
     headers: dict[str, str] = {}
     for name, value in facts.header_items:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    fields = httpbin.body_fields(facts)  # httpbin's data, files (and multipart form)
     return {
         "method": facts.method,
         "url": f"{facts.scheme}://{facts.host}{facts.raw_path or facts.path}",
@@ -89,7 +95,10 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
         "body": text if text is not None else base64.b64encode(body).decode(),
         "body_encoding": "utf-8" if text is not None else "base64",
         "json": parsed_json,
-        "form": form,
+        "form": form or fields.form,
+        "data": fields.data,
+        "files": fields.files,
+        "origin": facts.remote,
         "client": facts.remote,
         "http_version": f"{facts.version[0]}.{facts.version[1]}",
     }
@@ -104,7 +113,7 @@ def echo_plan(facts: RequestFacts) -> ResponsePlan:
 
 
 def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
-    """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … until `/anything` answers 200."""
+    """`/redirect/{n}`: a 302 to `/redirect/{n-1}` … and then `/get`, like httpbin."""
     n = parse_digits(
         tail, "n", MAX_REDIRECTS, f"an integer from 0 to {MAX_REDIRECTS}", what="redirect count"
     )
@@ -116,7 +125,9 @@ def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     if n == 0:
         return _json_plan(200, describe_request(facts), facts)
     suffix = f"?status={status}" if facts.query.get("status") else ""
-    location = f"/redirect/{n - 1}{suffix}" if n > 1 else "/anything"
+    if facts.query.get("absolute"):
+        suffix += ("&" if suffix else "?") + "absolute=" + (facts.query.get("absolute") or "")
+    location = httpbin.redirect_location(facts, n, suffix)
     fmt = negotiate(facts.header("accept"))
     reason = codes.lookup(status).reason
     return finish(
@@ -130,6 +141,20 @@ def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
             head=facts.method == "HEAD",
         )
     )
+
+
+# Every built-in endpoint (path, what it does): the index page and the admin catalog list them.
+_OWN_ENDPOINTS = (
+    ("/status/{code}", "answers that status code (or a weighted list of codes)"),
+    ("/anything", "any method: echoes the request as JSON"),
+    ("/redirect/{n}", "n redirects, then /get (?status=, ?absolute=true)"),
+    ("/conditional", "a resource evaluating preconditions (304, 412)"),
+    ("/__mockstatus/health", "200 while the server runs"),
+)
+ENDPOINTS: tuple[tuple[str, str], ...] = (
+    *_OWN_ENDPOINTS,
+    *(e for e in httpbin.CATALOG if e[0] not in {p for p, _ in _OWN_ENDPOINTS}),
+)
 
 
 def _index_json() -> bytes:
@@ -147,12 +172,7 @@ def _index_json() -> bytes:
                 for info in codes.CODES.values()
                 if info.registered
             ],
-            "endpoints": [
-                "/status/{code}",
-                "/anything",
-                "/redirect/{n}",
-                "/__mockstatus/health",
-            ],
+            "endpoints": [path for path, _ in ENDPOINTS],
         },
         indent=2,
     ).encode()
@@ -172,8 +192,16 @@ def _index_html() -> bytes:
         '<a href="/anything">/anything</a>, <a href="/redirect/3">/redirect/3</a>. '
         "Any code from 100 to 599 works; the registered ones:</p>\n"
         "<table><thead><tr><th>code</th><th>reason</th><th>meaning</th><th>defined in</th>"
-        f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table></body></html>\n"
+        f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n{_httpbin_html()}</body></html>\n"
     ).encode()
+
+
+def _httpbin_html() -> str:
+    items = "\n".join(
+        f"<li><code>{html.escape(path)}</code>: {html.escape(what)}</li>"
+        for path, what in httpbin.CATALOG
+    )
+    return f"<h2>httpbin endpoints</h2>\n<ul>\n{items}\n</ul>\n"
 
 
 _INDEX = {"json": _index_json(), "html": _index_html()}
@@ -302,8 +330,13 @@ def conditional_plan(facts: RequestFacts, etag: str | None = None) -> ResponsePl
 CONDITIONAL_ETAG = '"ms-conditional-v1"'
 
 
-def is_echo(path: str) -> bool:
+def _is_anything(path: str) -> bool:
     return path == "/anything" or path.startswith("/anything/")
+
+
+def is_echo(path: str) -> bool:
+    """Whether the built-in endpoint at `path` needs the request body (the app reads it)."""
+    return _is_anything(path) or httpbin.reads_body(path)
 
 
 def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
@@ -312,7 +345,7 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     path = facts.path
     if path.startswith("/status/") or path == "/status":
         plan = status_plan(facts, path[8:], sem)
-    elif is_echo(path):
+    elif _is_anything(path):
         plan = echo_plan(facts)
     elif path.startswith("/redirect/"):
         plan = redirect_plan(path[10:], facts)
@@ -330,7 +363,10 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
         else:
             plan = stream_endpoints.stream_lines_plan(facts, path[8:])
     else:
-        return not_found_plan(facts)
+        found = httpbin.plan(facts, sem._rng, sem.clock)  # the httpbin catalog (docs/httpbin.md)
+        if found is None:
+            return not_found_plan(facts)
+        plan = found
     if facts.query:
         fault, drip = parse_fault_options(facts.query)
         if fault is not None or drip is not None:

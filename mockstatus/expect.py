@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS
-from mockstatus.queries import DEFAULT_OPTIONS, interim_mode
+from mockstatus.queries import interim_mode
 from mockstatus.semantics import build_plan, error_plan, interims_for, negotiate
-from mockstatus.types import Interim, RequestFacts, ResponsePlan
+from mockstatus.types import DEFAULT_OPTIONS, Interim, RequestFacts, ResponsePlan
 
 (CONTINUE,) = interims_for(100, DEFAULT_OPTIONS, (1, 1))  # `100 Continue`, no fields
 

@@ -25,6 +25,7 @@ MIN_RELOAD_INTERVAL = 0.1  # seconds: `--reload-interval` below this (except 0 =
 MAX_FAULT_INTERVAL = 60.0  # seconds: a `?drip=` interval or a `slow-headers` `?delay=`, at most
 MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
 MAX_SHUTDOWN_TIMEOUT = MAX_HANG  # `--shutdown-timeout`, at most
+MAX_HTTPBIN_DELAY = 10.0  # seconds: httpbin's /delay/{s} and /drip's ?duration= and ?delay=
 EMFILE_LOG_EVERY = 10.0  # seconds: at most one "out of file descriptors" line per interval
 
 # --- sizes -------------------------------------------------------------------------------------
@@ -44,6 +45,12 @@ MAX_RANGES = 50  # range-specs in one Range header; more and the header is ignor
 MAX_REDIRECTS = 100  # `/redirect/{n}`
 MAX_REGEX_INPUT = 8 * KIB  # bytes of a path, header or query value a user regex runs on
 MAX_REGEX_BODY = 64 * KIB  # bytes of a body a user regex runs on
+MAX_HTTPBIN_BYTES = 100 * KIB  # httpbin's /bytes, /stream-bytes, /range and /drip ?numbytes=
+MAX_HTTPBIN_LINKS = 200  # httpbin's /links/{n}
+MAX_DRIP_WRITES = (
+    1000  # writes of httpbin's /drip and /stream-bytes: larger bodies go in bigger pieces
+)
+MAX_HTTPBIN_STREAM = 100  # JSON lines of httpbin's /stream/{n}
 MAX_SEED_DIGITS = 100  # digits of a `?seed=` (Python refuses int() of more than 4,300)
 
 # --- tables ------------------------------------------------------------------------------------
@@ -66,6 +73,10 @@ MAX_JOURNAL_HEADER_VALUE = 1 * KIB  # characters of one journalled header value
 MAX_ADMIN_TEXT = (
     2000  # characters of an admin text parameter (a journal filter, an owner, a session)
 )
+MAX_FAST_LANE_ENTRIES = 4096  # prepared answers (path, method, format, version) cached per server
+MAX_FAST_LANE_HELD = (
+    64 * KIB
+)  # bytes a connection may send while its delayed fast-lane answer waits
 
 # --- streams (docs/streams.md) -------------------------------------------------------------------
 MAX_STREAM_EVENTS = 10_000  # events listed in one `stream:` (sse, ndjson or chunks)

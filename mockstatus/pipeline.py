@@ -11,16 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mockstatus import endpoints, semantics
 from mockstatus.errors import RequestError
 from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.journal import Journal
-from mockstatus.metrics import Metrics
-from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import BodySource, Clock, Decision, RequestFacts, ResponsePlan
 
+if TYPE_CHECKING:  # types only: metrics imports the access log, which imports aiohttp
+    from mockstatus.journal import Journal
+    from mockstatus.metrics import Metrics
+    from mockstatus.scenarios.store import ScenarioStore
+
+_new_decision = tuple.__new__
 _SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
 
 
@@ -91,7 +95,12 @@ class Pipeline:
                 if facts.body is None and body.exists and endpoints.is_echo(facts.path):
                     facts = replace(facts, body=await body.read())
                 plan = endpoints.builtin_plan(facts, self.semantics)
-            return Decision(self._ready(plan, facts), facts, scenario, route)
+            # _ready, inlined; tuple.__new__ skips NamedTuple's Python-level __new__ (hot path)
+            if plan.upgrade is None:
+                plan = semantics.with_interims(plan, facts, self.interim_mode)
+            else:
+                plan = endpoints.checked_upgrade(plan, facts)
+            return _new_decision(Decision, (plan, facts, scenario, route))
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
             if getattr(err, "unread_body", False):

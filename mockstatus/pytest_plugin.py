@@ -301,6 +301,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockstatus_scenarios", folder_help, default="")
     seed_help = "seed of the in-process server's random source (reseeded before each test)"
     parser.addini("mockstatus_seed", seed_help, default="0")
+    httpbin_help = "serve pytest-httpbin's fixtures (httpbin, httpbin_secure, ...) from mockstatus"
+    parser.addini("mockstatus_httpbin", httpbin_help, type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getini("mockstatus_httpbin"):  # imported only when asked: it loads the server
+        from mockstatus import httpbin_fixtures
+
+        httpbin_fixtures.check_no_collision(config)
+        config.pluginmanager.register(httpbin_fixtures, "mockstatus-httpbin")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

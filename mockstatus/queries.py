@@ -15,13 +15,13 @@ from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
-from mockstatus.types import FAULT_KINDS, Drip, Fault, Headers, Query
 
-FORMATS = {
-    "text": "text/plain; charset=utf-8",
-    "json": "application/json",
-    "html": "text/html; charset=utf-8",
-}
+# The plan request lives in `types`; its names stay importable here (scenarios.runtime, tests).
+from mockstatus.types import DEFAULT_OPTIONS as DEFAULT_OPTIONS
+from mockstatus.types import FAULT_KINDS, Drip, Fault, Query
+from mockstatus.types import FORMATS as FORMATS
+from mockstatus.types import Options as Options
+
 _FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json", "html": "html"}
 AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}
 INTERIM_MODES = ("auto", "off", "force")
@@ -181,32 +181,6 @@ def parse_code_spec(spec: str) -> CodeChoice:
 
 
 # --- options from the query -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """Per-request overrides, from `/status/{code}` queries or a scenario response."""
-
-    fmt: str | None = None
-    reason: str | None = None
-    location: str | None = None
-    retry_after: str | None = None
-    headers: Headers = ()
-    sleep: float = 0.0  # seconds
-    scheme: str | None = None
-    seed: int | None = None
-    final: int | None = None
-    interim: tuple[int, ...] | None = None
-    links: tuple[str, ...] = ()
-    size: int | None = None
-    interval: float | None = None
-    # Scenario responses only: `etag:` (None: derived, False: none, str: that quoted tag) and
-    # the load-time digest of the fixed body (see semantics.build_plan).
-    etag: str | bool | None = None
-    body_digest: str | None = None
-
-
-DEFAULT_OPTIONS = Options()
 
 
 def _parse_ms(value: str, param: str, cap_ms: float = MAX_SLEEP_MS) -> float:

@@ -10,8 +10,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mockstatus.queries import FORMATS, Options
-from mockstatus.types import RandomSource
+from mockstatus.types import FORMATS, Options, RandomSource
 
 STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_LOCATION = "/anything"

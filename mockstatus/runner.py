@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from mockstatus.app import Mockstatus, make_server
+from mockstatus.wire import fastlane
 from mockstatus.wire.server import MockstatusServer
 
 START_TIMEOUT = 10.0
@@ -24,9 +25,12 @@ class BackgroundServer:
         port: int = 0,
         *,
         shutdown_timeout: float = 2.0,
+        fast_lane: bool | None = None,  # None: MOCKSTATUS_FAST_LANE (on unless off)
         **kwargs: Any,
     ) -> None:
         self.app = app
+        self.fast_lane = fast_lane
+        self.lane: fastlane.Lane | None = None  # when the fast lane serves
         self.shutdown_timeout = shutdown_timeout
         self.host = host
         self.port = port
@@ -79,9 +83,10 @@ class BackgroundServer:
         await self._runner.cleanup()
 
     async def _start(self) -> None:
-        self._runner = web.ServerRunner(
-            make_server(self.app, **self.kwargs), shutdown_timeout=self.shutdown_timeout
-        )
+        server = make_server(self.app, **self.kwargs)
+        if fastlane.enabled_from_env() if self.fast_lane is None else self.fast_lane:
+            self.lane = fastlane.install(server, self.app)
+        self._runner = web.ServerRunner(server, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

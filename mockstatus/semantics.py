@@ -20,10 +20,7 @@ from mockstatus import __version__, codes, conditional
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FRAMING_HEADERS
 from mockstatus.queries import (
-    DEFAULT_OPTIONS,
-    FORMATS,
     CodeChoice,
-    Options,
     check_header,
     interim_mode,
     parse_interim_list,
@@ -31,9 +28,12 @@ from mockstatus.queries import (
 )
 from mockstatus.rules import CODE_RULES, STANDARD_METHODS, Draft
 from mockstatus.types import (
+    DEFAULT_OPTIONS,
+    FORMATS,
     Clock,
     Headers,
     Interim,
+    Options,
     Query,
     RandomSource,
     RequestFacts,
@@ -416,10 +416,35 @@ class StatusSemantics:
             plan = self._cache[(code, method, fmt)] = plan.evolve(reused=True)
         return plan
 
+    def prepared(self, code: int, method: str, fmt: str) -> ResponsePlan | None:
+        """`/status/{code}`'s plan without query when it can be rendered in advance (issue 19):
+        memoisable (no rng, no request header) and `preparable`; None otherwise. Never draws."""
+        if code < 200 or code in (101, 206) or method not in STANDARD_METHODS:
+            return None  # 1xx carry interims; 101 upgrades; 206 reads Range (endpoints)
+        if (code, method, fmt) not in self._cache and not build_plan(
+            code, method, fmt, rng=random.Random(0)
+        )[1]:
+            return None  # a dynamic rule: asking self.plan would draw from the shared rng
+        plan = self.plan(code, method, fmt, DEFAULT_OPTIONS)
+        return plan if preparable(plan) else None
+
     def choose(self, choice: CodeChoice, opts: Options) -> int:
         if opts.seed is not None:
             return choice.pick(random.Random(opts.seed))
         return choice.pick(self._rng)
+
+
+def preparable(plan: ResponsePlan) -> bool:
+    """Whether a plan that depends only on method, path and format can be answered with bytes
+    rendered in advance: nothing to wait for, interleave, break, upgrade or close, and no
+    Connection or Date field of its own (the wire adds those per request)."""
+    if plan.interims or plan.delay or plan.fault or plan.drip or plan.upgrade or plan.close:
+        return False
+    if plan.stream is not None:  # a timed body (wire/streams)
+        return False
+    return plan.status >= 200 and not any(
+        n.lower() in ("connection", "date") for n, _ in plan.headers
+    )
 
 
 # --- interims requested by query -----------------------------------------------------------

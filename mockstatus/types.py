@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -245,6 +245,44 @@ class ResponsePlan:
 _PLAN_FIELDS = tuple(ResponsePlan.__dataclass_fields__)
 
 
+# --- the plan request ---------------------------------------------------------------------
+
+# The formats a body is rendered in, with their media types (`?format=`, Accept).
+FORMATS = {
+    "text": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The typed plan request: per-request overrides every planner takes (`rules`, `semantics`,
+    `endpoints`), from `/status/{code}` queries (`queries.parse_options`) or a scenario
+    response (`scenarios.runtime`)."""
+
+    fmt: str | None = None
+    reason: str | None = None
+    location: str | None = None
+    retry_after: str | None = None
+    headers: Headers = ()
+    sleep: float = 0.0  # seconds
+    scheme: str | None = None
+    seed: int | None = None
+    final: int | None = None
+    interim: tuple[int, ...] | None = None
+    links: tuple[str, ...] = ()
+    size: int | None = None
+    interval: float | None = None
+    # Scenario responses only: `etag:` (None: derived, False: none, str: that quoted tag) and
+    # the load-time digest of the fixed body (see semantics.build_plan).
+    etag: str | bool | None = None
+    body_digest: str | None = None
+
+
+DEFAULT_OPTIONS = Options()
+
+
 class BodySource(Protocol):
     """A request body as a transport offers it (HTTP/1.1: aiohttp's request, `wire.body`; HTTP/2:
     a stream). `decide` reads it only when the answer needs it."""
@@ -271,11 +309,13 @@ class BodySource(Protocol):
         False when the client left meanwhile."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What `Mockstatus.decide` answers for one request, ready for a transport: `plan` has its
+class Decision(NamedTuple):
+    """What `Pipeline.decide` answers for one request, ready for a transport: `plan` has its
     interims applied (`semantics.with_interims`); `facts` carries the body when it was read;
-    `scenario`/`route` name the scenario route that answered (None: a built-in endpoint)."""
+    `scenario`/`route` name the scenario route that answered (None: a built-in endpoint).
+
+    Immutable like the frozen dataclasses here, but a NamedTuple: one is made per request, and a
+    tuple is about 3x cheaper to make than a frozen dataclass (timeit)."""
 
     plan: ResponsePlan
     facts: RequestFacts

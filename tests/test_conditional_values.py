@@ -86,3 +86,11 @@ def test_body_digest_is_the_first_64_bits_of_sha256_in_hex():
     body = b"mockstatus"
     assert conditional.body_digest(body) == hashlib.sha256(body).hexdigest()[:16]
     assert len(conditional.body_digest(b"")) == 16
+
+
+def test_without_a_given_clock_the_real_one_bounds_if_modified_since():
+    """No `now`: the machine's clock decides what is in the future (a date of 2001 is past)."""
+    headers = {"if-modified-since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+    assert conditional.evaluate("GET", headers, ETAG, MODIFIED) == 304
+    headers = {"if-modified-since": "Fri, 01 Jan 9999 00:00:00 GMT"}
+    assert conditional.evaluate("GET", headers, ETAG, MODIFIED) is None

@@ -63,7 +63,8 @@ def test_every_code_100_to_599_is_registered_with_class():
     ],
 )
 def test_old_names_are_aliases(name, code):
-    assert codes.code_for_name(name) == code
+    by_name = {alias.lower(): c for alias, c in codes.aliases().items()}
+    assert by_name[name.lower()] == code
 
 
 # --- codes and code lists ----------------------------------------------------------------------

@@ -87,6 +87,7 @@ class ScenarioStore:
         self._listing = _Listing()
         self._version = 0  # bumped by every swap: an off-loop build checks it before swapping
         self._lock = asyncio.Lock()  # one off-loop build at a time
+        self.on_swap: list[Callable[[], None]] = []  # called after each swap (the fast lane)
         self._commit(self._build(self.folder_set, {}, {}))
 
     # --- loading -----------------------------------------------------------------------------
@@ -340,6 +341,8 @@ class ScenarioStore:
         self._current = built.runtime.set
         self.runtime = built.runtime  # one reference swap
         self._version += 1
+        for hook in self.on_swap:
+            hook()
         freezer.after_commit(sum(len(x.routes) for x in self._current.scenarios))
 
     def reset(self, session: str | None = None) -> None:

@@ -4,6 +4,7 @@ neutral seam `Mockstatus.decide` reads through."""
 from __future__ import annotations
 
 import asyncio
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -14,40 +15,38 @@ from mockstatus.types import Interim
 from mockstatus.wire.core import ClientGone, write_interim
 
 
-class RequestBody:
+class RequestBody(NamedTuple):
     """aiohttp caches what `read` returns, so later reads (echo, scenarios, the journal) are
-    free; the 100 is a raw interim write (`wire.core.write_interim`)."""
+    free; the 100 is a raw interim write (`wire.core.write_interim`). A NamedTuple: one is made
+    per request, and a tuple is the cheapest object to make."""
 
-    __slots__ = ("_cap", "_request", "_timeout")
-
-    def __init__(self, request: web.BaseRequest, timeout: float, cap: int | None = None) -> None:
-        self._request = request
-        self._timeout = timeout
-        self._cap = cap  # a smaller limit than aiohttp's client_max_size (admin uploads)
+    request: web.BaseRequest
+    timeout: float
+    cap: int | None = None  # a smaller limit than aiohttp's client_max_size (admin uploads)
 
     @property
     def exists(self) -> bool:
-        return self._request.body_exists
+        return self.request.body_exists
 
     @property
     def length(self) -> int | None:
-        return self._request.content_length
+        return self.request.content_length
 
     @property
     def limit(self) -> int:
-        return self._request.client_max_size if self._cap is None else self._cap
+        return self.request.client_max_size if self.cap is None else self.cap
 
     async def read(self) -> bytes:
         """The request body; a body that does not arrive within the timeout is a 408, one over
         the size cap a 413, an undecodable one a 400 (each closes the connection)."""
         try:
-            async with asyncio.timeout(self._timeout):
-                if self._cap is None:
-                    return await self._request.read()
-                return await self._read_capped(self._cap)
+            async with asyncio.timeout(self.timeout):
+                if self.cap is None:
+                    return await self.request.read()
+                return await self._read_capped(self.cap)
         except TimeoutError:
             err = RequestError(
-                f"the request body did not arrive within {self._timeout:g} s", status=408
+                f"the request body did not arrive within {self.timeout:g} s", status=408
             )
         except web.HTTPRequestEntityTooLarge:
             err = RequestError(f"the request body is over {self.limit} bytes", status=413)
@@ -63,12 +62,12 @@ class RequestBody:
 
     async def _read_capped(self, cap: int) -> bytes:
         """At most `cap` bytes, refused as soon as the announced or received size passes it."""
-        length = self._request.content_length
+        length = self.request.content_length
         if length is not None and length > cap:
             raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=length)
         chunks: list[bytes] = []
         size = 0
-        while chunk := await self._request.content.read(65536):
+        while chunk := await self.request.content.read(65536):
             size += len(chunk)
             if size > cap:
                 raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=size)
@@ -80,7 +79,7 @@ class RequestBody:
             if delay:
                 await asyncio.sleep(delay)
             if interim is not None:
-                await write_interim(self._request, interim)
+                await write_interim(self.request, interim)
         except ClientGone:
             return False
         return True

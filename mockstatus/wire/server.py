@@ -108,9 +108,12 @@ class ConnectionHandler(RequestHandler):
             self._sniffed = buf
             return
         self._sniffed = b""
-        self.data_received = super().data_received  # type: ignore[method-assign]
+        self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            super().data_received(verdict)
+            self.http1_data_received(verdict)
+
+    # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
+    http1_data_received = RequestHandler.data_received
 
     def _sniff(self, buf: bytes) -> bytes | bool | None:
         """None: need more bytes; bytes: hand these to the HTTP/1 parser; False: answered here."""
@@ -203,9 +206,14 @@ class MockstatusServer(web.Server):
         # Called once when shutdown starts (e.g. websockets send close 1001).
         self.on_stopping: list[Callable[[], None]] = []
         self.stopping = False
+        # The connection handler's factory (wire.fastlane.install swaps in the fast lane's).
+        self.handler_class: Callable[..., ConnectionHandler] = ConnectionHandler
+        # Answers in flight outside aiohttp's handler tasks (the fast lane's timers): drain
+        # waits for them and cancels them at the deadline like handler tasks.
+        self.in_flight: list[Callable[[], list[asyncio.Future[Any]]]] = []
 
     def __call__(self) -> ConnectionHandler:
-        return ConnectionHandler(self, loop=self._loop, **self._kwargs)
+        return self.handler_class(self, loop=self._loop, **self._kwargs)
 
     async def drain(self, timeout: float) -> int:
         """Stop taking requests, let in-flight ones finish until `timeout`, then cancel the rest
@@ -230,6 +238,11 @@ class MockstatusServer(web.Server):
         if busy and timeout > 0:
             await asyncio.wait(busy, timeout=timeout)
         cut = 0
+        for pending in self.in_flight:
+            for future in pending():
+                if not future.done():
+                    future.cancel()
+                    cut += 1
         for conn in list(self._connections):
             task = conn._task_handler
             if task is not None and not task.done():
@@ -243,12 +256,13 @@ class MockstatusServer(web.Server):
             await asyncio.wait(leftover, timeout=1.0)
         return cut
 
-    def _busy(self) -> list[asyncio.Task[None]]:
-        return [
+    def _busy(self) -> list[asyncio.Future[Any]]:
+        busy: list[asyncio.Future[Any]] = [
             conn._task_handler
             for conn in self._connections
             if conn._task_handler is not None and not conn._task_handler.done()
         ]
+        return busy + [f for pending in self.in_flight for f in pending() if not f.done()]
 
 
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
