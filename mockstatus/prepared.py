@@ -171,6 +171,12 @@ def _plain(route: Route) -> bool:
         specs += [step for step, _ in route.sequence.steps]
     return all(
         spec is None
-        or not (spec.delay or spec.fault is not None or spec.drip is not None or spec.interim)
+        or not (
+            spec.delay
+            or spec.fault is not None
+            or spec.drip is not None
+            or spec.interim
+            or spec.stream is not None  # a timed body (wire/streams)
+        )
         for spec in specs
     )

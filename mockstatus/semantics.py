@@ -436,6 +436,8 @@ def preparable(plan: ResponsePlan) -> bool:
     Connection or Date field of its own (the wire adds those per request)."""
     if plan.interims or plan.delay or plan.fault or plan.drip or plan.upgrade or plan.close:
         return False
+    if plan.stream is not None:  # a timed body (wire/streams)
+        return False
     return plan.status >= 200 and not any(
         n.lower() in ("connection", "date") for n, _ in plan.headers
     )

@@ -134,6 +134,7 @@ LAYERS = {
         "queries", "ranges", "rules", "semantics", "endpoints", "expect", "catalog", "journal",
         "admin_reply", "admin_params", "admin_guard", "scenarios", "httpbin", "httpbin_auth",
         "httpbin_content", "prepared", "proxy",
+        "positions", "encoding", "stream_endpoints",  # streams (docs/streams.md)
     },
     "wire": {"wire", "accesslog"},  # accesslog: aiohttp's access-log hook, batched to a thread
 }  # fmt: skip
@@ -143,6 +144,7 @@ AIOHTTP_FREE = (
     "codes", "rules", "semantics", "endpoints", "expect", "catalog", "pipeline", "admin_reply",
     "admin_params", "admin_guard", "scenarios.runtime", "scenarios.store", "types", "idcache",
     "httpbin", "prepared", "proxy", "scenarios.proxy",
+    "positions", "encoding", "stream_endpoints", "scenarios.stream",
 )  # fmt: skip
 
 
