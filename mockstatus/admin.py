@@ -44,7 +44,7 @@ from mockstatus.catalog import catalog as catalog  # re-exported
 from mockstatus.errors import RequestError, ScenarioError
 from mockstatus.expect import CONTINUE
 from mockstatus.http_syntax import ADMIN_PREFIX as PREFIX
-from mockstatus.http_syntax import JOURNAL_FILTERS
+from mockstatus.http_syntax import JOURNAL_FILTERS, expects_continue
 from mockstatus.journal import Journal, WaitersFull
 from mockstatus.limits import BODY_READ_TIMEOUT, MAX_ADVANCE, MAX_CLOCK_WALL, MAX_UPLOAD
 from mockstatus.limits import MAX_ADMIN_WAIT as MAX_WAIT
@@ -128,8 +128,7 @@ class Admin:
         too_large = f"a scenario upload is at most {MAX_UPLOAD} bytes"
         if body.length is not None and body.length > MAX_UPLOAD:
             raise AdminError(413, too_large, close=True)
-        expect = request.headers.get("Expect", "").lower()
-        if expect == "100-continue" and request.version >= (1, 1):
+        if expects_continue(request.headers.get("Expect")) and request.version >= (1, 1):
             await body.send_continue(CONTINUE, 0.0)
         try:
             return await body.read()

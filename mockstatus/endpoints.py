@@ -27,7 +27,6 @@ from mockstatus.queries import (
 )
 from mockstatus.rules import STANDARD_METHODS
 from mockstatus.semantics import (
-    DEFAULT_EARLY_HINT,
     StatusSemantics,
     answer_preconditions,
     build_plan,
@@ -35,6 +34,7 @@ from mockstatus.semantics import (
     finish,
     interims_for,
     negotiate,
+    repeat_hints,
 )
 from mockstatus.types import (
     DEFAULT_OPTIONS,
@@ -410,9 +410,7 @@ def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> Respons
         interims = interims_for(code, opts, (1, 1))
         plan = plan.evolve(interims=interims)
         if code == 103 and opts.interim is None:
-            # RFC 8297 §2: the final response repeats the hinted Link fields.
-            links = opts.links or (DEFAULT_EARLY_HINT,)
-            plan = plan.evolve(headers=plan.headers + tuple(("Link", v) for v in links))
+            plan = plan.evolve(headers=repeat_hints(plan.headers, interims))
     return plan
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import expects_continue
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS
 from mockstatus.queries import interim_mode
 from mockstatus.semantics import build_plan, error_plan, interims_for, negotiate
@@ -63,7 +64,7 @@ def answer_expect(
         mode = interim_mode(facts.query, default_mode)
         if facts.version < (1, 1) and mode != "force":
             return None
-        if expect.strip().lower() != "100-continue":
+        if not expects_continue(expect):
             return ExpectAnswer(final=closing_plan(facts, 417))  # an expectation we cannot meet
         how = facts.query.get("continue") if facts.query else None
         if how in ("reject", "417"):

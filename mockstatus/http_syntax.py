@@ -22,3 +22,8 @@ FIELD_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Content-Length or Transfer-Encoding desynchronises the client, Connection decides keep-alive.
 # Lower-case, like every header-name set here.
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def expects_continue(value: str | None) -> bool:
+    """RFC 9110 §10.1.1: whether an Expect field value is `100-continue` (case-insensitive)."""
+    return value is not None and value.strip().lower() == "100-continue"

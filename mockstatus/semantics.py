@@ -19,7 +19,7 @@ from functools import lru_cache
 from mockstatus import __version__, codes, conditional
 from mockstatus.codes import is_bodiless
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import FRAMING_HEADERS
+from mockstatus.http_syntax import FRAMING_HEADERS, expects_continue
 from mockstatus.queries import (
     CodeChoice,
     check_header,
@@ -372,6 +372,14 @@ def interims_for(code: int, opts: Options, version: tuple[int, int]) -> tuple[In
 DEFAULT_EARLY_HINT = "</style.css>; rel=preload; as=style"
 
 
+def repeat_hints(headers: Headers, interims: tuple[Interim, ...]) -> Headers:
+    """RFC 8297 §2: the final response repeats the Link fields its 103s hinted (each once, and
+    not when the final already carries it)."""
+    present = {v for n, v in headers if n.lower() == "link"}
+    hinted = dict.fromkeys(v for i in interims if i.status == 103 for _, v in i.headers)
+    return headers + tuple(("Link", v) for v in hinted if v not in present)
+
+
 class StatusSemantics:
     """Plans for `/status/{code}`, memoised for requests with no per-request options.
 
@@ -462,13 +470,10 @@ def with_interims(plan: ResponsePlan, facts: RequestFacts, default_mode: str) ->
             links = tuple(check_header("Link", v, param="link")[1] for v in query.getall("link"))
             opts = Options(interim=parse_interim_list(listed), links=links)
             interims = interims_for(0, opts, (1, 1))
-            # RFC 8297 §2: the final response repeats the hinted Link fields.
-            present = {v for n, v in headers if n.lower() == "link"}
-            hinted = dict.fromkeys(v for i in interims if i.status == 103 for _, v in i.headers)
-            headers += tuple(("Link", v) for v in hinted if v not in present)
+            headers = repeat_hints(headers, interims)
     if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
         interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
-    elif interims and (facts.header("expect") or "").strip().lower() == "100-continue":
+    elif interims and expects_continue(facts.header("expect")):
         # The transport sent (or deliberately withheld) the 100 before reading the body
         # (`expect.answer_expect`).
         interims = tuple(i for i in interims if i.status != 100)
