@@ -302,7 +302,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         )
         proxy_parser.add_argument(setting.flag, default=None, help=setting.help, **kind)
     proxy_cli.add_proxy_arguments(proxy_parser)
-    proxy_cli.add_allow_upstream(serve_parser, listed=False)
+    proxy_cli.add_allow_upstream(serve_parser)
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("paths", nargs="+")
     proxy_cli.add_allow_upstream(check)
