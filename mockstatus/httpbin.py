@@ -12,18 +12,15 @@ import base64
 import binascii
 import email.parser
 import email.policy
-import gzip
-import importlib
 import json
 import random
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from mockstatus import codes, conditional, httpbin_content, ranges
+from mockstatus import codes, conditional, encoding, httpbin_content, ranges
 from mockstatus.errors import RequestError
 from mockstatus.httpbin_auth import (
     BASIC_REALM,
@@ -367,14 +364,6 @@ def _h_stream_bytes(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponseP
     return _plan(facts, body, "application/octet-stream").evolve(drip=Drip(chunk=chunk, every=0.0))
 
 
-def _h_stream(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
-    # Minimal /stream/{n} (n JSON lines): the streams helper's version replaces it.
-    n = _count(args[0], "n", MAX_HTTPBIN_STREAM)
-    doc = _get_doc(facts)
-    lines = [json.dumps({**doc, "id": i}).encode() + b"\n" for i in range(n)]
-    return _plan(facts, b"".join(lines), JSON_TYPE)
-
-
 def _h_drip(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
     q = facts.query
     duration = _number(q.get("duration", "2") or "", "duration", MAX_HTTPBIN_DELAY)
@@ -668,17 +657,11 @@ def _h_forms(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
 
 
 def _compress(coding: str, data: bytes) -> bytes | None:
-    """One content coding (RFC 9110 §8.4.1); None when brotli is not installed."""
-    # A minimal encoder until the streams helper's mockstatus.encoding lands on main.
-    if coding == "gzip":
-        return gzip.compress(data, mtime=0)
-    if coding == "deflate":
-        return zlib.compress(data)  # §8.4.1.2: "deflate" is the zlib format (RFC 1950)
-    try:  # import_module: no type-ignore that goes stale when brotli's stubs setting changes
-        brotli = importlib.import_module("brotli")
-    except ImportError:
+    """One content coding (RFC 9110 §8.4.1) by the one encoder (mockstatus.encoding); None when
+    brotli is not installed."""
+    if coding == "br" and not encoding.brotli_available():
         return None
-    return bytes(brotli.compress(data))
+    return encoding.encode(data, coding)
 
 
 def _encoded(coding: str, flag: str) -> Handler:
@@ -831,7 +814,6 @@ _ROUTES: dict[str, Route] = {
     "delay": Route(ANY, _h_delay, (1, 1)),
     "bytes": Route(GET, _h_bytes, (1, 1)),
     "stream-bytes": Route(GET, _h_stream_bytes, (1, 1)),
-    "stream": Route(GET, _h_stream, (1, 1)),
     "drip": Route(GET, _h_drip, (0, 0)),
     "range": Route(GET, _h_range, (1, 1)),
     "cookies": Route(GET, _cookies_route, (0, 3)),

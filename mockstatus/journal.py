@@ -306,6 +306,7 @@ class Journal:
         fault: str | None,
         duration_ms: float,
         http_version: str = "HTTP/1.1",
+        *,  # what only some requests have: by name, so a new one cannot shift the others
         near_misses: tuple[Mapping[str, object], ...] | None = None,
         upstream: dict[str, object] | None = None,  # a forwarded request (issue 14)
         note: str | None = None,

@@ -149,7 +149,7 @@ class Pipeline:
             fault_kind,
             (time.perf_counter() - started) * 1000,
             http_version,
-            decision.near_misses,
-            upstream,
-            plan.note,
+            near_misses=decision.near_misses,
+            upstream=upstream,
+            note=plan.note,
         )

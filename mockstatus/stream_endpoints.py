@@ -86,13 +86,20 @@ def sse_plan(facts: RequestFacts, clock: Clock) -> ResponsePlan:
 def stream_lines_plan(facts: RequestFacts, tail: str) -> ResponsePlan:
     from mockstatus.endpoints import describe_request
 
-    n = parse_digits(
-        tail.rstrip("/"),
-        "n",
-        MAX_STREAM_LINES,
-        f"an integer from 0 to {MAX_STREAM_LINES}",
-        what="line count",
-    )
+    digits = tail.rstrip("/")
+    if digits.isascii() and digits.isdigit():
+        # httpbin answers min(n, 100) lines: a larger count is clamped, not refused.
+        significant = digits.lstrip("0") or "0"
+        too_long = len(significant) > len(str(MAX_STREAM_LINES))
+        n = MAX_STREAM_LINES if too_long else min(int(significant), MAX_STREAM_LINES)
+    else:
+        n = parse_digits(
+            digits,
+            "n",
+            MAX_STREAM_LINES,
+            f"an integer from 0 to {MAX_STREAM_LINES}",
+            what="line count",
+        )
     doc = describe_request(facts)
     base = {
         "url": doc["url"],

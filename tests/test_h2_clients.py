@@ -291,9 +291,11 @@ FAULTS = [
     ),
     # curl: 56 (recv failure) or 18 (stream not closed cleanly), depending on whether the FIN
     # arrives before curl has read the server's SETTINGS; Node: the stream is cancelled.
+    # httpx: "Server disconnected" on the FIN, or ReadError when the kernel answers its next
+    # write with a reset first (seen under load).
     (
         "fault=close",
-        ("RemoteProtocolError", "Server disconnected"),
+        ("RemoteProtocolError|ReadError", ""),
         (18, 56),
         ("rstCode 8", "ECONNRESET"),
     ),
@@ -309,7 +311,7 @@ def test_fault_with_httpx(
     with httpx.Client(http1=False, http2=True, timeout=STALL_TIMEOUT) as client:
         with pytest.raises(httpx.HTTPError) as info:
             client.get(f"{base(plain)}/status/503?{query}")
-    assert type(info.value).__name__ == raised[0]
+    assert type(info.value).__name__ in raised[0].split("|")
     assert raised[1] in str(info.value)
 
 

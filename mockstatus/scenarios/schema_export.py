@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mockstatus.scenarios import responses, schema
+from mockstatus.scenarios import ratelimit_schema, responses, schema
+from mockstatus.scenarios.ratelimit_styles import STYLES
 
 Json = dict[str, Any]
 
@@ -55,7 +56,23 @@ KEY_TYPES: dict[tuple[str, str], Json] = {
         "type": "string",
         "description": "global, client, header:NAME, cookie:NAME or query:NAME",
     },
-    ("route", "rate_limit"): _ref("rate_limit"),
+    ("scenario", "limiters"): {
+        "type": "object",
+        "additionalProperties": _ref("rate_limit"),
+        "description": "named rate limits the routes of this file share (rate_limit: NAME)",
+    },
+    ("route", "rate_limit"): {
+        "anyOf": [
+            {"type": "string", "description": "the name of one of the file's limiters"},
+            _ref("rate_limit"),
+            {
+                "type": "array",
+                "items": {"anyOf": [{"type": "string"}, _ref("rate_limit")]},
+                "minItems": 1,
+                "description": "layered: every policy applies, the tightest decides",
+            },
+        ]
+    },
     ("route", "outage"): _one_or_list(_ref("outage")),
     ("route", "chaos"): _one_or_list(_ref("chaos")),
     ("route", "latency"): _ref("latency"),
@@ -109,6 +126,20 @@ KEY_TYPES: dict[tuple[str, str], Json] = {
     ("rate_limit", "window"): _DURATION,
     ("rate_limit", "algorithm"): {"enum": list(schema._RATE_ALGORITHMS)},
     ("rate_limit", "key"): {"type": "string"},
+    ("rate_limit", "name"): _SCALAR,
+    ("rate_limit", "unit"): {"enum": list(ratelimit_schema._UNITS)},
+    ("rate_limit", "headers"): {
+        "type": "array",
+        "items": {"anyOf": [{"enum": list(STYLES)}, {"type": "object"}]},
+        "description": "header styles: " + ", ".join(STYLES) + " (a name or {name: options})",
+    },
+    ("rate_limit", "respond"): _ref("response"),
+    ("rate_limit", "retry_after"): {"enum": list(ratelimit_schema._RETRY_FORMS)},
+    ("rate_limit", "cost"): {
+        "type": ["integer", "string"],
+        "description": "a number or a template",
+    },
+    ("rate_limit", "on_cost_error"): {"enum": list(ratelimit_schema._COST_ACTIONS)},
     ("outage", "start"): _DURATION,
     ("outage", "duration"): _DURATION,
     ("outage", "every"): _DURATION,

@@ -351,7 +351,7 @@ class Lane:
             None,
             (time.perf_counter() - started) * 1000,
             "HTTP/1.1" if msg.version == (1, 1) else "HTTP/1.0",  # the lane takes no other
-            note,
+            note=note,
         )
 
 
