@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -467,10 +468,17 @@ def test_each_stream_gets_one_access_log_line(tmp_path: Any) -> None:
         with H2Client(server.port) as c:
             c.get("/status/503?x=1")
             c.get("/status/200", method="HEAD")
-        accesslog.flush()
-        lines = [
-            ln for ln in out.getvalue().splitlines() if '"GET /status/503' in ln or "HEAD" in ln
-        ]
+        # The server's thread logs a stream once its last frame is written, which may be just
+        # after the client has read it: poll (bounded) until both lines are there.
+        deadline = time.monotonic() + 10
+        while True:
+            accesslog.flush()
+            lines = [
+                ln for ln in out.getvalue().splitlines() if '"GET /status/503' in ln or "HEAD" in ln
+            ]
+            if len(lines) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
     finally:
         server.stop()
         import sys
