@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 
-from mockstatus import admin, endpoints, queries, semantics, wire
+from mockstatus import admin, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import ADMIN_PREFIX
@@ -26,14 +26,12 @@ from mockstatus.metrics import Metrics
 from mockstatus.pipeline import Pipeline
 from mockstatus.scenarios.store import ScenarioStore
 from mockstatus.types import (
-    EMPTY_QUERY,
     Clock,
-    Query,
     RequestFacts,
     ResponsePlan,
     SystemClock,
 )
-from mockstatus.wire.body import RequestBody
+from mockstatus.wire.body import RequestBody, facts_from, unsupported_version
 from mockstatus.wire.server import MockstatusServer
 
 if TYPE_CHECKING:
@@ -48,23 +46,6 @@ def bundled_scenarios() -> Path:
     """The example scenarios. `mockstatus/bundled_scenarios` is a symlink to the top-level
     `scenarios/` (one copy): a checkout or editable install follows it, a wheel holds the files."""
     return Path(__file__).parent / "bundled_scenarios"
-
-
-def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFacts:
-    qs = request.query_string
-    return RequestFacts(
-        method=request.method,
-        path=request.path,
-        query=Query(tuple(request.query.items())) if qs else EMPTY_QUERY,
-        headers=request.headers,  # case-insensitive: lookups by lower-case name work
-        header_items=request.headers.items(),  # a view: no copy on the hot path
-        version=(request.version.major, request.version.minor),
-        scheme=request.scheme,
-        host=request.host,
-        remote=request.remote or "",
-        body=body,
-        raw_path=request.raw_path,
-    )
 
 
 class Mockstatus(Pipeline):
@@ -119,15 +100,13 @@ class Mockstatus(Pipeline):
 
             self.proxy = ProxyHandler(self, proxy)
 
-    decline_h2c = False  # set by make_server when HTTP/2 is on
-
     # --- dispatch ----------------------------------------------------------------------------
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """The HTTP/1.1 transport: facts -> decide -> wire -> record."""
         started = time.perf_counter()
         if request.version.major != 1:
-            return self._unsupported_version(request)
+            return unsupported_version(request)
         if request.path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
         if self.proxy is not None and (forwarded := await self.proxy.handle(request)) is not None:
@@ -141,13 +120,6 @@ class Mockstatus(Pipeline):
             )
             plan = decision.plan
             if plan.upgrade is not None:
-                if self.decline_h2c and plan.upgrade.lower() == "h2c":
-                    # docs/http2.md: with HTTP/2 on, `Upgrade: h2c` is declined — answered in
-                    # HTTP/1.1 as if no upgrade had been offered, never echoed as raw bytes.
-                    fmt = semantics.negotiate(request.headers.get("Accept"))
-                    declined = endpoints.upgrade_required_plan(request.method, fmt)
-                    decision = decision._replace(plan=declined)
-                    return wire.build_response(declined)
                 try:
                     return await wire.upgrade(request, plan, self.websockets, MAX_UPGRADE_ECHO)
                 except RequestError as err:  # a WebSocket handshake aiohttp refuses
@@ -165,21 +137,6 @@ class Mockstatus(Pipeline):
                     request.headers,
                     _HTTP_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
                 )
-
-    def _unsupported_version(self, request: web.BaseRequest) -> web.StreamResponse:
-        """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed
-        HTTP/x.y with x ≠ 1 gets 505 (RFC 9110 §15.6.6). Answered as HTTP/1.1 and closed."""
-        version = request.version
-        if version == (0, 9):
-            err = RequestError("the request line has no HTTP version (HTTP/0.9 is not supported)")
-        else:
-            err = RequestError(
-                f"HTTP/{version.major}.{version.minor} is not supported: use HTTP/1.1",
-                status=505,
-            )
-        request._cache["version"] = HttpVersion11  # reify's cache: our status line says 1.1
-        plan = semantics.error_plan(err, facts_from(request)).evolve(close=True)
-        return wire.build_response(plan)
 
 
 def _malformed_plan(status: int, message: str) -> ResponsePlan:

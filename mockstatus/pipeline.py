@@ -39,6 +39,8 @@ class Pipeline:
     journal: Journal
     metrics: Metrics
 
+    decline_h2c = False  # HTTP/2 is on (app.make_server): `Upgrade: h2c` is declined
+
     async def decide(self, facts: RequestFacts, body: BodySource) -> Decision:
         """The answer to one request, whatever the transport: match -> plan, reading the body
         only when the answer needs it. Never raises a `RequestError`: that becomes its plan."""
@@ -105,7 +107,7 @@ class Pipeline:
             if plan.upgrade is None:
                 plan = semantics.with_interims(plan, facts, self.interim_mode)
             else:
-                plan = endpoints.checked_upgrade(plan, facts)
+                plan = self._upgrade_plan(plan, facts)
             return _new_decision(Decision, (plan, facts, scenario, route, unmatched))
         except RequestError as err:
             plan = semantics.error_plan(err, facts)
@@ -113,10 +115,18 @@ class Pipeline:
                 plan = plan.evolve(close=True)  # the rest of the body must not be parsed
             return Decision(plan, facts, scenario, route)
 
+    def _upgrade_plan(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
+        """A plan that upgrades: checked (426 for a bad WebSocket version), or with HTTP/2 on,
+        `Upgrade: h2c` declined with a 426 in HTTP/1.1, never echoed as raw bytes (http2.md)."""
+        if self.decline_h2c and (plan.upgrade or "").lower() == "h2c":
+            fmt = semantics.negotiate(facts.header("accept"))
+            return endpoints.upgrade_required_plan(facts.method, fmt)
+        return endpoints.checked_upgrade(plan, facts)
+
     def _ready(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
         """The plan with the interims the request asked for (an upgrade's 101 takes none)."""
         if plan.upgrade is not None:
-            return endpoints.checked_upgrade(plan, facts)
+            return self._upgrade_plan(plan, facts)
         return semantics.with_interims(plan, facts, self.interim_mode)
 
     def record(

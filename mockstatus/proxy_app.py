@@ -63,7 +63,7 @@ class ProxyHandler:
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse | None:
         """Answer `request`, or None (under `serve`) to let the app's own flow answer it."""
-        from mockstatus.app import facts_from
+        from mockstatus.wire.body import facts_from
 
         started = time.perf_counter()
         app = self.app

@@ -1,5 +1,6 @@
-"""The HTTP/1.1 request body as a `types.BodySource`: aiohttp's request behind the transport-
-neutral seam `Mockstatus.decide` reads through."""
+"""aiohttp's HTTP/1 request as the transport-neutral seam (`Pipeline.decide`) sees it: its facts
+(`facts_from`), its body as a `types.BodySource` (`RequestBody`), and the answer to a request line
+whose version we do not speak (`unsupported_version`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import asyncio
 from typing import NamedTuple
 
 from aiohttp import web
+from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from mockstatus import semantics
 from mockstatus.errors import RequestError
-from mockstatus.types import Interim
-from mockstatus.wire.core import ClientGone, write_interim
+from mockstatus.types import EMPTY_QUERY, Interim, Query, RequestFacts
+from mockstatus.wire.core import ClientGone, build_response, write_interim
 
 
 class RequestBody(NamedTuple):
@@ -83,3 +86,37 @@ class RequestBody(NamedTuple):
         except ClientGone:
             return False
         return True
+
+
+def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFacts:
+    """What the pure layer may know of an aiohttp request (no aiohttp object goes below)."""
+    qs = request.query_string
+    return RequestFacts(
+        method=request.method,
+        path=request.path,
+        query=Query(tuple(request.query.items())) if qs else EMPTY_QUERY,
+        headers=request.headers,  # case-insensitive: lookups by lower-case name work
+        header_items=request.headers.items(),  # a view: no copy on the hot path
+        version=(request.version.major, request.version.minor),
+        scheme=request.scheme,
+        host=request.host,
+        remote=request.remote or "",
+        body=body,
+        raw_path=request.raw_path,
+    )
+
+
+def unsupported_version(request: web.BaseRequest) -> web.StreamResponse:
+    """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed
+    HTTP/x.y with x ≠ 1 gets 505 (RFC 9110 §15.6.6). Answered as HTTP/1.1 and closed."""
+    version = request.version
+    if version == (0, 9):
+        err = RequestError("the request line has no HTTP version (HTTP/0.9 is not supported)")
+    else:
+        err = RequestError(
+            f"HTTP/{version.major}.{version.minor} is not supported: use HTTP/1.1",
+            status=505,
+        )
+    request._cache["version"] = HttpVersion11  # reify's cache: our status line says 1.1
+    plan = semantics.error_plan(err, facts_from(request)).evolve(close=True)
+    return build_response(plan)
