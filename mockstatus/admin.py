@@ -165,31 +165,9 @@ class Admin:
     def _health(self, call: Call) -> Reply:
         return Reply(200, {"status": "ok"})
 
-    def describe_scenarios(self) -> dict[str, Any]:
-        runtime = self.store.runtime
-        return {
-            "folder": str(self.store.folder) if self.store.folder else None,
-            "scenarios": runtime.describe() if runtime is not None else [],
-            "uploads": sorted(self.store.uploads),
-            "errors": [
-                {"file": p.file, "line": p.line, "column": p.column, "message": p.message,
-                 "text": str(p)}
-                for p in self.store.errors
-            ],
-            "reloads": self.store.reloads,
-            "load_failures": self.store.load_failures,
-        }  # fmt: skip
-
-    def _describe_one(self, name: str) -> dict[str, Any] | None:
-        runtime = self.store.runtime
-        for item in runtime.describe() if runtime is not None else []:
-            if item["name"] == name:
-                return item
-        return None
-
     def _list_scenarios(self, call: Call) -> Reply:
         """The scenarios in route order (first tried first), each with its `source` and `rank`."""
-        doc = self.describe_scenarios()
+        doc = self.store.describe()
         current = self.store.current
         for item in doc["scenarios"]:
             item["source"] = current.source(item["name"])
@@ -198,7 +176,7 @@ class Admin:
 
     def _get_scenario(self, call: Call) -> Reply:
         name = scenario_name(call.arg)
-        item = self._describe_one(name)
+        item = self.store.describe_one(name)
         if item is None:
             return error_reply(404, f"no scenario named {name!r}")
         return Reply(200, item)
@@ -236,7 +214,7 @@ class Admin:
         current = self.store.current
         with collector_paused():  # a large set makes many objects: see the store
             report = await asyncio.to_thread(shadowing, current, name)
-        item = self._describe_one(name) or {"name": name}
+        item = self.store.describe_one(name) or {"name": name}
         order = {"source": current.source(name), "rank": current.rank(name)}
         return Reply(201 if created else 200, {**item, **order, "created": created, **report})
 
@@ -267,7 +245,7 @@ class Admin:
 
     async def _reload(self, call: Call) -> Reply:
         ok = await self.store.reload_async()  # parsed and built off the loop
-        doc = self.describe_scenarios()
+        doc = self.store.describe()
         if ok:
             return Reply(200, doc)
         return error_reply(

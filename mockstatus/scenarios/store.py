@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mockstatus.errors import RequestError, ScenarioError, ScenarioProblem
 from mockstatus.limits import MAX_ROUTES, MAX_UPLOAD_TOTAL, MAX_UPLOADS, MAX_WATCHED_FILES
@@ -89,6 +90,30 @@ class ScenarioStore:
         self._lock = asyncio.Lock()  # one off-loop build at a time
         self.on_swap: list[Callable[[], None]] = []  # called after each swap (the fast lane)
         self._commit(self._build(self.folder_set, {}, {}))
+
+    def describe(self) -> dict[str, Any]:
+        """What is loaded, for the admin API: the folder, each scenario (`runtime.describe`), the
+        uploads, the last reload's located errors and the reload counters."""
+        runtime = self.runtime
+        return {
+            "folder": str(self.folder) if self.folder else None,
+            "scenarios": runtime.describe() if runtime is not None else [],
+            "uploads": sorted(self.uploads),
+            "errors": [
+                {"file": p.file, "line": p.line, "column": p.column, "message": p.message,
+                 "text": str(p)}
+                for p in self.errors
+            ],
+            "reloads": self.reloads,
+            "load_failures": self.load_failures,
+        }  # fmt: skip
+
+    def describe_one(self, name: str) -> dict[str, Any] | None:
+        runtime = self.runtime
+        for item in runtime.describe() if runtime is not None else []:
+            if item["name"] == name:
+                return item
+        return None
 
     # --- loading -----------------------------------------------------------------------------
 
