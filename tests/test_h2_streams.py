@@ -16,7 +16,7 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
 
 from mockstatus.runner import BackgroundServer
-from tests.test_h2_rawclient import PREFACE, H2Client, h2_server, read_until
+from tests.test_h2_rawclient import PREFACE, H2Client, h2_server, read_frames, read_until
 
 SCENARIO = """\
 routes:
@@ -327,3 +327,35 @@ def test_corrupt_encoding_stream_on_http2_matches_http11(srv: Any) -> None:
     assert raws[0] == raws[1] and raws[1]
     with pytest.raises(Exception):  # noqa: B017 - zlib.error or EOFError: the coding is broken
         gzip.decompress(raws[1])
+
+
+def test_shutdown_sends_goaway_then_cuts_a_long_stream(tmp_path: Any) -> None:
+    import threading
+
+    server = h2_server(tmp_path, shutdown_timeout=0.2)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    from hpack import Encoder
+
+    block = Encoder().encode(
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "x"),
+            (":path", "/sse?count=1000&interval=20ms"),
+        ]
+    )
+    sock.sendall(
+        PREFACE
+        + SettingsFrame(0).serialize()
+        + HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+    )
+    read_until(sock, lambda fs: any(isinstance(f, DataFrame) for f in fs))  # streaming
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    frames = read_frames(sock)  # until the server closes the connection
+    stopper.join(10)
+    assert not stopper.is_alive()
+    kinds = [type(f).__name__ for f in frames]
+    assert kinds[0] == "GoAwayFrame" and frames[0].last_stream_id == 1
+    assert "DataFrame" in kinds  # the stream went on until the deadline...
+    assert not any("END_STREAM" in f.flags for f in frames)  # ...and was cut, not ended
