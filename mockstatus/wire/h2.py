@@ -101,8 +101,26 @@ class H2Service:
     admin: Callable[[Any], Awaitable[Any]] | None = None
     admin_root: str = "/__mockstatus/"
     access_log: bool = False  # one access-log line per stream (`--quiet` turns it off)
+    # The loaded scenarios (an object with `.scenarios`): their `http2: {max_streams}` wins over
+    # `max_streams` for new connections (`effective_max_streams`).
+    scenarios: Callable[[], Any] | None = None
+    _streams_cache: tuple[int, int] = (0, 0)  # (id of the scenario set, its max_streams)
     connections: set[H2Protocol] = field(default_factory=set)
     stopping: bool = False
+
+    def effective_max_streams(self) -> int:
+        """SETTINGS_MAX_CONCURRENT_STREAMS for a new connection: the smallest `http2:
+        {max_streams}` of the loaded scenarios that set one (every ceiling asked for holds;
+        clients queue streams over it rather than fail), else `--h2-max-streams`."""
+        if self.scenarios is None:
+            return self.max_streams
+        current = self.scenarios()
+        key, value = self._streams_cache
+        if key != id(current):  # the set is replaced, never changed, on reload
+            asked = [s.h2_max_streams for s in current.scenarios if s.h2_max_streams]
+            value = min(asked) if asked else 0
+            self._streams_cache = (id(current), value)
+        return value or self.max_streams
 
     def handoff(self, handler: asyncio.Protocol, first: bytes) -> bool:
         """`MockstatusServer.h2_handoff`: take the connection from aiohttp's handler, whose first
@@ -363,7 +381,7 @@ class H2Protocol(asyncio.Protocol):
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.service.max_streams,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.service.effective_max_streams(),
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: H2_MAX_HEADER_LIST,
             },
         )
