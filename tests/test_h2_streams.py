@@ -35,6 +35,17 @@ routes:
         ndjson:
           - {data: {a: 1}}
           - {data: x, delay: 5ms}
+  - match: {path: /stalled}
+    respond:
+      status: 200
+      fault: {kind: stall, after: 1 event}
+      stream:
+        chunks: [first, second]
+  - match: {path: /cut}
+    respond:
+      status: 200
+      body: "0123456789"
+      fault: {kind: truncate, after: 4 bytes}
 """
 
 
@@ -359,3 +370,16 @@ def test_shutdown_sends_goaway_then_cuts_a_long_stream(tmp_path: Any) -> None:
     assert kinds[0] == "GoAwayFrame" and frames[0].last_stream_id == 1
     assert "DataFrame" in kinds  # the stream went on until the deadline...
     assert not any("END_STREAM" in f.flags for f in frames)  # ...and was cut, not ended
+
+
+def test_scenario_faults_strike_at_their_position_on_http2(srv: Any) -> None:
+    assert truncated(srv, "/cut") == ("10", b"0123", True)
+    with H2Client(srv.port) as c:
+        sid = c.request("/stalled")
+        while c.answers[sid].body != b"first":
+            assert c.pump()
+        with pytest.raises(socket.timeout):
+            c.pump(timeout=0.3)  # the second piece never comes; the stream stays open
+        assert not c.answers[sid].ended and c.answers[sid].reset is None
+        c.conn.reset_stream(sid)
+        c.flush()
