@@ -35,6 +35,13 @@ routes:
         ndjson:
           - {data: {a: 1}}
           - {data: x, delay: 5ms}
+  - match: {path: /beats}
+    respond:
+      status: 200
+      stream:
+        heartbeat: 100ms
+        sse:
+          - {data: late, delay: 350ms}
   - match: {path: /stalled}
     respond:
       status: 200
@@ -383,3 +390,12 @@ def test_scenario_faults_strike_at_their_position_on_http2(srv: Any) -> None:
         assert not c.answers[sid].ended and c.answers[sid].reset is None
         c.conn.reset_stream(sid)
         c.flush()
+
+
+def test_heartbeats_fill_the_idle_time_on_http2(srv: Any) -> None:
+    body = fetch(srv, True, "GET", "/beats").content
+    beats, _, event = body.rpartition(b": heartbeat\n")
+    # one every 100 ms of the 350 ms wait (a late wake-up may skip one), then the event
+    assert 2 <= body.count(b": heartbeat\n") <= 3
+    assert beats.replace(b": heartbeat\n", b"").replace(b"\n", b"") == b""
+    assert event.strip(b"\n") == b"data: late"
