@@ -71,7 +71,8 @@ async def send_placed(
         return
     length = None if plan.stream is not None else len(plan.body)
     proto._send_headers(sid, plan, end=False, length=length)
-    proto._flush()
+    if plan.stream is not None:
+        proto._flush()  # a stream's head is news at once; a fixed body's goes with its DATA
     if rst is not None:
         position: After | None = rst[1]
         fault = Fault(kind="rst_stream")
@@ -122,8 +123,22 @@ class _H2Schedule(Schedule):
         self.struck = True
         proto, sid, kind = self.proto, self.stream.sid, self.kind
         head = data if room is None else data[: max(0, room)]
+        conn = proto.conn
+        room_now = min(conn.max_outbound_frame_size, conn.local_flow_control_window(sid))
+        if (
+            kind == "truncate"
+            and self.plan.stream is None
+            and not self.sent
+            and len(head) <= room_now
+        ):
+            # HEADERS, the short DATA and END_STREAM in one write, as an answer that fits one
+            # frame always goes: httpx then reports it the same way every time.
+            conn.send_data(sid, head, end_stream=True)
+            proto._flush()
+            return
         if head:
             await self._send(head)
+        proto._flush()  # the HEADERS frame, when nothing has gone out with it yet
         if kind == "truncate":
             if self.plan.stream is None:
                 await self._eof()  # fewer DATA bytes than content-length said
