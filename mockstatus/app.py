@@ -183,6 +183,7 @@ def make_server(
             admin=app.admin.handle,
             admin_root=_ADMIN_ROOT,
             access_log=not quiet,
+            scenarios=lambda: app.store.current,
         ).attach(server)
     return server
 

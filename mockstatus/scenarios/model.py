@@ -163,6 +163,7 @@ class Scenario:
     machines: tuple[str, ...] = ()  # state machines the routes use, sorted
     body_files: tuple[str, ...] = ()  # resolved `file:` paths it read: the watcher stats them
     warnings: tuple[str, ...] = ()  # "file:line:column: message", for `check` and the admin API
+    h2_max_streams: int | None = None  # `http2: {max_streams}`: SETTINGS for new connections
 
 
 Source = Literal["upload", "folder"]

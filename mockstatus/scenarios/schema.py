@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
-from mockstatus.limits import MAX_DELAY, MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
+from mockstatus.limits import MAX_DELAY, MAX_H2_STREAMS, MAX_REGEX_BODY, MAX_ROUTES_PER_FILE
 from mockstatus.scenarios.jsonpath import JsonPath, compile_jsonpath
 from mockstatus.scenarios.matcher import (
     BodyMatch,
@@ -52,7 +52,8 @@ _METHODS = (
     *("PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT"),
     *("PURGE", "LINK", "UNLINK"),
 )
-_SCENARIO_KEYS = ("name", "description", "seed", "limiters", "routes")
+_SCENARIO_KEYS = ("name", "description", "seed", "limiters", "http2", "routes")
+_HTTP2_KEYS = ("max_streams",)  # docs/http2.md: connection settings a scenario asks for
 _ROUTE_KEYS = (
     *("name", "match", "respond", "sequence", "after", "per"),
     *("rate_limit", "outage", "chaos", "latency", "state", "priority"),
@@ -99,6 +100,12 @@ class _Schema(_RateLimits):
         seed = None
         if "seed" in top:
             seed = self.integer(top["seed"], "seed", -math.inf, math.inf, "an integer")
+        h2_max_streams = None
+        h2 = self.mapping(top["http2"], "http2", _HTTP2_KEYS) if "http2" in top else None
+        if h2 and "max_streams" in h2:
+            h2_max_streams = self.integer(
+                h2["max_streams"], "max_streams", 1, MAX_H2_STREAMS, f"1 to {MAX_H2_STREAMS}"
+            )
         self.read_limiters(top.get("limiters", _NO_LIMITERS))  # before the routes that use them
         routes: list[Route] = []
         routes_v = top.get("routes")
@@ -122,7 +129,14 @@ class _Schema(_RateLimits):
             return None
         machines = tuple(sorted({r.state.machine for r in routes if r.state is not None}))
         return Scenario(
-            name, self.file, tuple(routes), description or "", seed, machines, (*self.body_files,)
+            name,
+            self.file,
+            tuple(routes),
+            description or "",
+            seed,
+            machines,
+            (*self.body_files,),
+            h2_max_streams=h2_max_streams,
         )
 
     def route(self, v: _V, scenario: str, index: int, seen: dict[str, int]) -> Route | None:

@@ -46,6 +46,11 @@ KEY_TYPES: dict[tuple[str, str], Json] = {
     ("scenario", "name"): {**_SCALAR, "description": "the scenario's name (default: file stem)"},
     ("scenario", "description"): _SCALAR,
     ("scenario", "seed"): {"type": ["integer", "string"], "description": "repeatable draws"},
+    ("scenario", "http2"): _ref("http2"),
+    ("http2", "max_streams"): {
+        "type": ["integer", "string"],
+        "description": "SETTINGS_MAX_CONCURRENT_STREAMS of new HTTP/2 connections (docs/http2.md)",
+    },
     ("scenario", "routes"): {"type": "array", "items": _ref("route"), "minItems": 1},
     ("route", "name"): _SCALAR,
     ("route", "match"): _ref("match"),
@@ -172,6 +177,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "outage": (schema._OUTAGE_KEYS, ("duration",)),
     "chaos": (schema._CHAOS_KEYS, ("probability",)),
     "state": (schema._STATE_KEYS, ("machine",)),
+    "http2": (schema._HTTP2_KEYS, ()),
 }
 
 

@@ -58,6 +58,7 @@ from mockstatus.types import (
     ResponsePlan,
 )
 from mockstatus.wire.h2_faults import (
+    GARBAGE,
     H2Fault,
     is_h2_fault,
     parse_h2_fault,
@@ -65,6 +66,7 @@ from mockstatus.wire.h2_faults import (
     without_h2_fault,
 )
 from mockstatus.wire.h2_hpack import StaticEncoder
+from mockstatus.wire.h2_streams import placed, send_placed
 
 # RFC 9113 §8.2.2: fields that only mean something on an HTTP/1.1 connection.
 CONNECTION_SPECIFIC = frozenset(
@@ -72,7 +74,6 @@ CONNECTION_SPECIFIC = frozenset(
 )
 _FRAMING = frozenset({"content-length", "date"})  # the wire adds its own
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
-GARBAGE = b"\x00\x8f\xfe NOT HTTP/2 FRAMES \x01\x02\x03" + bytes(range(128, 256))
 
 
 Decide = Callable[[RequestFacts, BodySource], Awaitable[Decision]]
@@ -100,8 +101,26 @@ class H2Service:
     admin: Callable[[Any], Awaitable[Any]] | None = None
     admin_root: str = "/__mockstatus/"
     access_log: bool = False  # one access-log line per stream (`--quiet` turns it off)
+    # The loaded scenarios (an object with `.scenarios`): their `http2: {max_streams}` wins over
+    # `max_streams` for new connections (`effective_max_streams`).
+    scenarios: Callable[[], Any] | None = None
+    _streams_cache: tuple[int, int] = (0, 0)  # (id of the scenario set, its max_streams)
     connections: set[H2Protocol] = field(default_factory=set)
     stopping: bool = False
+
+    def effective_max_streams(self) -> int:
+        """SETTINGS_MAX_CONCURRENT_STREAMS for a new connection: the smallest `http2:
+        {max_streams}` of the loaded scenarios that set one (every ceiling asked for holds;
+        clients queue streams over it rather than fail), else `--h2-max-streams`."""
+        if self.scenarios is None:
+            return self.max_streams
+        current = self.scenarios()
+        key, value = self._streams_cache
+        if key != id(current):  # the set is replaced, never changed, on reload
+            asked = [s.h2_max_streams for s in current.scenarios if s.h2_max_streams]
+            value = min(asked) if asked else 0
+            self._streams_cache = (id(current), value)
+        return value or self.max_streams
 
     def handoff(self, handler: asyncio.Protocol, first: bytes) -> bool:
         """`MockstatusServer.h2_handoff`: take the connection from aiohttp's handler, whose first
@@ -362,7 +381,7 @@ class H2Protocol(asyncio.Protocol):
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.service.max_streams,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.service.effective_max_streams(),
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: H2_MAX_HEADER_LIST,
             },
         )
@@ -634,7 +653,9 @@ class H2Protocol(asyncio.Protocol):
         if plan.interims or plan.delay:
             await self._interims(stream, plan)
         fault = plan.fault
-        if fault is not None:
+        if placed(plan):
+            await send_placed(self, stream, plan)
+        elif fault is not None:
             await self._send_fault(stream, plan, fault.kind, fault.delay, fault.drip)
         elif plan.drip is not None and plan.body and not plan.head and not plan.bodiless:
             self._send_final(sid, plan, end=False, body=plan.body)
@@ -681,11 +702,19 @@ class H2Protocol(asyncio.Protocol):
     def _send_final(
         self, sid: int, plan: ResponsePlan, *, end: bool, body: bytes, length: int | None = None
     ) -> None:
-        block = [(b":status", _STATUS[plan.status]), *response_headers(plan)]
         if plan.content_length_zero:
-            block.append((b"content-length", b"0"))
-        elif not plan.bodiless:
-            block.append((b"content-length", str(len(body) if length is None else length).encode()))
+            length = 0
+        elif plan.bodiless:
+            length = None
+        elif length is None:
+            length = len(body)
+        self._send_headers(sid, plan, end=end, length=length)
+
+    def _send_headers(self, sid: int, plan: ResponsePlan, *, end: bool, length: int | None) -> None:
+        """The final HEADERS frame; `length` None: no content-length (a stream, a bodiless code)."""
+        block = [(b":status", _STATUS[plan.status]), *response_headers(plan)]
+        if length is not None:
+            block.append((b"content-length", str(length).encode()))
         block.append((b"date", _date()))
         self.conn.send_headers(sid, block, end_stream=end)
 
@@ -796,13 +825,11 @@ class H2Protocol(asyncio.Protocol):
 
     async def _send_h2_fault(self, stream: _Stream, plan: ResponsePlan, fault: H2Fault) -> None:
         sid = stream.sid
-        body = b"" if plan.head or plan.bodiless else plan.body
         if fault.kind == "rst_stream":
-            if fault.after is not None:
-                self._send_final(sid, plan, end=False, body=body)
-                if fault.after > 0 and body:
-                    await self._send_body(stream, body[: fault.after], end=False)
-            self._reset(sid, fault.error, None)
+            if fault.after is None:
+                self._reset(sid, fault.error, None)
+            else:
+                await send_placed(self, stream, plan.evolve(fault=None), (fault.error, fault.after))
         elif fault.kind == "goaway":
             if fault.graceful:
                 # After this stream's answer: h2-based clients (httpx) drop every frame that
@@ -814,13 +841,6 @@ class H2Protocol(asyncio.Protocol):
                 self.conn.close_connection(fault.error, last_stream_id=sid - 2 if sid > 2 else 0)
                 self._flush()
                 self._close()
-        elif fault.kind == "stall":
-            # Headers promise a body that never comes; the stream stays open until the client
-            # resets it or leaves (bounded by MAX_HANG).
-            self._send_final(sid, plan, end=False, body=body or b"x")
-            self._flush()
-            await asyncio.sleep(MAX_HANG)
-            self._reset(sid, ErrorCodes.CANCEL, None)
 
     # --- connection -------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """HTTP/2's own faults, from the query: what the HTTP/2 wire does instead of (or besides) a plan.
 
-    ?fault=rst_stream&error=NAME&after=headers|N   RST_STREAM before the headers (no `after`),
-                                                   after them, or after N body bytes
+    ?fault=rst_stream&error=NAME&after=headers|POS RST_STREAM before the headers (no `after`),
+                                                   after them, or at POS: N bytes, Nevents or
+                                                   a duration (the grammar of every placed fault)
     ?fault=goaway&error=NAME&graceful=1            GOAWAY: graceful (this and in-flight streams
                                                    finish, new ones are refused) or immediate
-    ?fault=stall                                   headers, then no DATA: the stream and the
-                                                   connection stay open (flow-control starvation)
     ?window=0                                      the client's upload window is never reopened
 
+`?fault=stall` (the stream and connection stay open, no DATA) is the HTTP/1.1 `stall` fault, which
+the planner places (`after`); the HTTP/2 wire sends it as HEADERS and no DATA (wire.h2_streams).
 `error` is any RFC 9113 §7 error code name (case-insensitive). These kinds exist only on HTTP/2:
 the HTTP/2 wire takes them out of the query before the request is planned, so HTTP/1.1 answers
 `?fault=rst_stream` with its usual 400 (an unknown fault).
@@ -20,20 +21,24 @@ from dataclasses import dataclass
 from h2.errors import ErrorCodes
 
 from mockstatus.errors import RequestError
-from mockstatus.types import Query
+from mockstatus.positions import parse_after
+from mockstatus.types import After, Query
 
-H2_FAULT_KINDS = ("goaway", "rst_stream", "stall")
+H2_FAULT_KINDS = ("goaway", "rst_stream")
 ERROR_NAMES = {code.name: int(code) for code in ErrorCodes}
-AFTER_HEADERS = -1  # `after=headers`: the HEADERS frame goes out, then the reset
+AFTER_HEADERS = After("bytes", 0)  # `after=headers`: the HEADERS frame, then the reset
+# Not a frame: the `garbage` fault writes these where a frame header should be.
+GARBAGE = b"\x00\x8f\xfe NOT HTTP/2 FRAMES \x01\x02\x03" + bytes(range(128, 256))
 
 
 @dataclass(frozen=True, slots=True)
 class H2Fault:
-    """One HTTP/2 fault. `after`: None = before the headers, AFTER_HEADERS, or N body bytes."""
+    """One HTTP/2 fault. `after`: None = before the headers, or where in the body (AFTER_HEADERS:
+    right after the HEADERS frame)."""
 
     kind: str
     error: int = 0
-    after: int | None = None
+    after: After | None = None
     graceful: bool = False
 
 
@@ -59,16 +64,18 @@ def parse_h2_fault(query: Query) -> H2Fault:
             f"invalid error {name[:40]!r}: one of {', '.join(ERROR_NAMES)} (RFC 9113 §7)",
             param="error",
         )
-    after: int | None = None
+    after: After | None = None
     if kind == "rst_stream" and (text := query.get("after")) is not None:
         if text == "headers":
             after = AFTER_HEADERS
-        elif text.isdigit() and len(text) <= 12:
-            after = int(text)
         else:
-            raise RequestError(
-                f"invalid after {text[:40]!r}: 'headers' or a number of body bytes", param="after"
-            )
+            try:  # the `after` grammar of every placed fault (positions.py)
+                after = parse_after(text, query=True)
+            except ValueError as exc:
+                raise RequestError(
+                    f"invalid {exc}, or 'headers' (RST_STREAM after the HEADERS frame)",
+                    param="after",
+                ) from None
     graceful = query.get("graceful") in ("1", "true", "yes")
     return H2Fault(kind=kind, error=error, after=after, graceful=graceful)
 

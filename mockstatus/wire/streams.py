@@ -34,7 +34,7 @@ from mockstatus.wire.core import ClientGone, _alive, _headers, build_response
 from mockstatus.wire.faults import GARBAGE, _reset, send_fault
 
 # Faults this module executes when they have no `after`: the rest strike before the head.
-_OWN_KINDS = frozenset({"truncate", "stall", "bandwidth", "slow-close"})
+OWN_KINDS = frozenset({"truncate", "stall", "bandwidth", "slow-close"})
 _BANDWIDTH_TICK = 0.05  # seconds of bytes written at once under a `bandwidth` cap
 
 
@@ -43,12 +43,10 @@ def handles(plan: ResponsePlan) -> bool:
     fault = plan.fault
     if plan.stream is not None:
         return True
-    return fault is not None and (
-        fault.after is not None or fault.kind in _OWN_KINDS - {"truncate"}
-    )
+    return fault is not None and (fault.after is not None or fault.kind in OWN_KINDS - {"truncate"})
 
 
-def _position(fault: Fault | None, stream: StreamPlan | None, body_len: int) -> After | None:
+def fault_position(fault: Fault | None, stream: StreamPlan | None, body_len: int) -> After | None:
     """Where the fault strikes: its `after`, or its default (truncate: half the body or half the
     events; stall: right after the head)."""
     if fault is None or fault.kind in ("bandwidth", "slow-close"):
@@ -69,7 +67,7 @@ async def send_stream(request: web.BaseRequest, plan: ResponsePlan) -> web.Strea
     if (
         fault is not None
         and fault.after is None
-        and fault.kind not in _OWN_KINDS
+        and fault.kind not in OWN_KINDS
         and fault.kind not in ENCODING_FAULTS
     ):
         return await send_fault(request, plan, fault)  # before the head, as without a stream
@@ -82,7 +80,7 @@ async def send_stream(request: web.BaseRequest, plan: ResponsePlan) -> web.Strea
     resp = web.StreamResponse(status=plan.status, reason=plan.reason, headers=_headers(plan))
     if stream is None:
         resp.content_length = len(plan.body)
-    position = _position(fault, stream, len(plan.body))
+    position = fault_position(fault, stream, len(plan.body))
     if plan.close or position is not None or (fault is not None and fault.kind == "slow-close"):
         resp.force_close()
     await resp.prepare(request)
@@ -100,19 +98,12 @@ async def send_stream(request: web.BaseRequest, plan: ResponsePlan) -> web.Strea
     return resp
 
 
-class _Writer:
-    """One response's schedule: pieces, heartbeats, the coding, the fault's position."""
+class Schedule:
+    """One response's schedule: pieces, heartbeats, the coding, the fault's position. The
+    transport-neutral part: HTTP/1.1 (`_Writer`) and HTTP/2 (`wire.h2_streams`) say how bytes,
+    the end and the fault's strike go on their wire (`_send`, `_eof`, `_strike`, `_hold_close`)."""
 
-    def __init__(
-        self,
-        request: web.BaseRequest,
-        resp: web.StreamResponse,
-        plan: ResponsePlan,
-        fault: Fault | None,
-        position: After | None,
-    ) -> None:
-        self.request = request
-        self.resp = resp
+    def __init__(self, plan: ResponsePlan, fault: Fault | None, position: After | None) -> None:
         self.plan = plan
         self.fault = fault
         self.kind = fault.kind if fault is not None else None
@@ -177,12 +168,10 @@ class _Writer:
             tail = coder.finish()
             if tail:
                 await self._write(tail)
-        await self.resp.write_eof()
+        await self._eof()
         if self.kind == "slow-close" and self.fault is not None:
             await asyncio.sleep(self.fault.hold)
-            transport = self.request.transport
-            if transport is not None:
-                transport.close()
+            self._hold_close()
 
     async def _until(self, at: float, heartbeat: bytes, every: float) -> None:
         """Wait until `at` seconds after the head, writing a heartbeat after each `every` idle."""
@@ -201,8 +190,7 @@ class _Writer:
         if self.rate:
             await self._paced(data)
         else:
-            _alive(self.request)
-            await self.resp.write(data)
+            await self._send(data)
         if count:
             self.sent += len(data)
         self.last = self.loop.time()
@@ -216,9 +204,49 @@ class _Writer:
             delay = due - self.loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            _alive(self.request)
-            await self.resp.write(piece)
+            await self._send(piece)
             self.paced += len(piece)
+
+    async def _send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def _eof(self) -> None:
+        raise NotImplementedError
+
+    def _hold_close(self) -> None:
+        """slow-close: the hold is over; close the connection."""
+        raise NotImplementedError
+
+    async def _strike(self, data: bytes, room: int | None = None) -> None:
+        raise NotImplementedError
+
+
+class _Writer(Schedule):
+    """A Schedule on an HTTP/1.1 response (chunked framing by aiohttp)."""
+
+    def __init__(
+        self,
+        request: web.BaseRequest,
+        resp: web.StreamResponse,
+        plan: ResponsePlan,
+        fault: Fault | None,
+        position: After | None,
+    ) -> None:
+        super().__init__(plan, fault, position)
+        self.request = request
+        self.resp = resp
+
+    async def _send(self, data: bytes) -> None:
+        _alive(self.request)
+        await self.resp.write(data)
+
+    async def _eof(self) -> None:
+        await self.resp.write_eof()
+
+    def _hold_close(self) -> None:
+        transport = self.request.transport
+        if transport is not None:
+            transport.close()
 
     async def _strike(self, data: bytes, room: int | None = None) -> None:
         """The fault at its position. `data` is the piece it falls in; `room` how many of its
@@ -261,4 +289,4 @@ class _Writer:
             await asyncio.sleep(0.001)
 
 
-__all__ = ["handles", "send_stream"]
+__all__ = ["OWN_KINDS", "Schedule", "fault_position", "handles", "send_stream"]
