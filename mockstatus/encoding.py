@@ -20,6 +20,7 @@ import zlib
 from typing import Any, Protocol
 
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import weight
 from mockstatus.types import Headers, RequestFacts, ResponsePlan
 
 COMPRESS_CHOICES = ("off", "auto", "gzip", "deflate", "br")
@@ -108,17 +109,7 @@ def _accepted(header: str | None) -> dict[str, float]:
         name = name.strip().lower()
         if not name:
             continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-                if not 0.0 <= q <= 1.0:  # also NaN
-                    q = 0.0
-        out[name] = q
+        out[name] = weight(params)
     return out
 
 

@@ -27,3 +27,19 @@ FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"
 def expects_continue(value: str | None) -> bool:
     """RFC 9110 §10.1.1: whether an Expect field value is `100-continue` (case-insensitive)."""
     return value is not None and value.strip().lower() == "100-continue"
+
+
+def weight(params: list[str]) -> float:
+    """The weight of one member of Accept, Accept-Encoding, … from its `;`-parameters (RFC 9110
+    §12.4.2): 1 without `q`; 0 for a `q` that is not a number from 0 to 1 (it never wins)."""
+    q = 1.0
+    for param in params:
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+            if not 0.0 <= q <= 1.0:  # also NaN
+                q = 0.0
+    return q

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote
 
 from mockstatus import codes, conditional, encoding, httpbin_content, ranges
 from mockstatus.errors import RequestError
+from mockstatus.http_syntax import weight
 from mockstatus.httpbin_auth import (
     BASIC_REALM,
     QOPS,
@@ -708,15 +709,7 @@ def choose_image(accept: str | None) -> str | None:
             level = 2 if rng == media else 1 if rng == "image/*" else 0 if rng == "*/*" else -1
             if level <= specificity:
                 continue
-            weight = 1.0
-            for p in params:
-                key, _, val = p.strip().partition("=")
-                if key.strip().lower() == "q":
-                    try:
-                        weight = float(val)
-                    except ValueError:
-                        weight = 0.0
-            q, specificity = weight, level
+            q, specificity = weight(params), level
         if not 0 < q <= 1:
             continue
         # Among equal q, a type named explicitly beats one reached through */* or image/*.

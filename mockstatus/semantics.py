@@ -19,7 +19,7 @@ from functools import lru_cache
 from mockstatus import __version__, codes, conditional
 from mockstatus.codes import is_bodiless
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import FRAMING_HEADERS, expects_continue
+from mockstatus.http_syntax import FRAMING_HEADERS, expects_continue, weight
 from mockstatus.queries import (
     CodeChoice,
     check_header,
@@ -86,14 +86,7 @@ def negotiate(accept: str | None) -> str:
         fmt = _MEDIA_TO_FORMAT.get(media)
         if fmt is None:
             continue
-        q = 1.0
-        for p in params:
-            key, _, val = p.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(val)
-                except ValueError:
-                    q = 0.0
+        q = weight(params)
         specific = 0 if media == "*/*" else (1 if media.endswith("/*") else 2)
         if q > 0 and (q > best_q or (q == best_q and specific > best_specific)):
             best, best_q, best_specific = fmt, q, specific

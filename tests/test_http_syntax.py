@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockstatus import queries
+from mockstatus import http_syntax, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 
@@ -50,3 +50,30 @@ def test_framing_headers_are_the_servers() -> None:
     for name in ("Content-Length", "transfer-encoding", "CONNECTION"):
         with pytest.raises(RequestError, match="frame the message"):
             queries.parse_header_param(f"{name}:1")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ([], 1.0),
+        (["q=0.5"], 0.5),
+        ([" Q = 0.25"], 0.25),  # the name is case-insensitive; stray spaces are forgiven
+        (["Q=0.25"], 0.25),
+        (["level=1", "q=0"], 0.0),
+        (["q=1.0"], 1.0),
+        (["q=2"], 0.0),  # RFC 9110 §12.4.2: a qvalue is 0 to 1
+        (["q=-1"], 0.0),
+        (["q=nan"], 0.0),
+        (["q=high"], 0.0),
+    ],
+)
+def test_weight_reads_q_from_one_members_parameters(params, expected):
+    assert http_syntax.weight(params) == expected
+
+
+def test_one_weight_rule_for_media_codings_and_images():
+    """Accept and Accept-Encoding read weights the same way: an out-of-range q never wins."""
+    from mockstatus import encoding, semantics
+
+    assert semantics.negotiate("application/json;q=2, text/html;q=0.5") == "html"
+    assert encoding.choose("auto", "gzip;q=2, deflate;q=0.1") == "deflate"
