@@ -463,11 +463,8 @@ class ScenarioRuntime:
         interims = semantics.interims_for(
             0, queries.Options(interim=spec.interim, links=links), (1, 1)
         )
-        if 103 in spec.interim and not links:
-            # RFC 8297 §2: the final response repeats the hinted Link fields.
-            hinted = next(i for i in interims if i.status == 103).headers
-            plan = plan.evolve(headers=plan.headers + hinted)
         plan = plan.evolve(
+            headers=semantics.repeat_hints(plan.headers, interims) if interims else plan.headers,
             interims=interims,
             delay=spec.delay or 0.0,
             fault=spec.fault,
