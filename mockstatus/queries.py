@@ -15,12 +15,7 @@ from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
-
-# The plan request lives in `types`; its names stay importable here (scenarios.runtime, tests).
-from mockstatus.types import DEFAULT_OPTIONS as DEFAULT_OPTIONS
-from mockstatus.types import FAULT_KINDS, Drip, Fault, Query
-from mockstatus.types import FORMATS as FORMATS
-from mockstatus.types import Options as Options
+from mockstatus.types import DEFAULT_OPTIONS, FAULT_KINDS, Drip, Fault, Options, Query
 
 _FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json", "html": "html"}
 AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}

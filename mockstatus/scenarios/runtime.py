@@ -47,7 +47,7 @@ from mockstatus.scenarios.model import (
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
-from mockstatus.types import ENCODING_FAULTS, Clock, Fault, RequestFacts, ResponsePlan
+from mockstatus.types import ENCODING_FAULTS, Clock, Fault, Options, RequestFacts, ResponsePlan
 
 # Keys for a response drawn outside any call (a template-free plan is built once and reused).
 _FIXED_KEYS = draws.keys_for("fixed", "", "", None)
@@ -442,7 +442,7 @@ class ScenarioRuntime:
         names = {n.lower() for n, _ in headers}
         headers += tuple(h for h in extra_headers if h[0].lower() not in names)
         body, content_type = _body(spec, ctx)
-        opts = queries.Options(
+        opts = Options(
             reason=spec.reason,
             headers=headers,
             retry_after=retry_after,
@@ -461,9 +461,7 @@ class ScenarioRuntime:
         # Whether a 1xx may go to this client is the wire's decision (interim mode, HTTP
         # version), so the plan always carries the interims the scenario asked for.
         links = tuple(v for n, v in plan.headers if n.lower() == "link")
-        interims = semantics.interims_for(
-            0, queries.Options(interim=spec.interim, links=links), (1, 1)
-        )
+        interims = semantics.interims_for(0, Options(interim=spec.interim, links=links), (1, 1))
         plan = plan.evolve(
             headers=semantics.repeat_hints(plan.headers, interims) if interims else plan.headers,
             interims=interims,
