@@ -390,7 +390,7 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
 def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> ResponsePlan:
     """`/status/{code}` (or a code list) with its queries."""
     choice = parse_code_spec(spec.rstrip("/"))
-    opts = options_of(facts)
+    opts = options_of(facts) if facts.query else DEFAULT_OPTIONS  # hot path: no call
     code = sem.choose(choice, opts)
     accept = facts.headers.get("accept")
     fmt = negotiate(accept) if accept else "text"
