@@ -18,12 +18,12 @@ from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
     check_header,
     is_token,
+    options_of,
     parse_code,
     parse_code_spec,
     parse_digits,
     parse_fault_options,
     parse_header_param,
-    parse_options,
 )
 from mockstatus.rules import STANDARD_METHODS
 from mockstatus.semantics import (
@@ -390,7 +390,7 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
 def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> ResponsePlan:
     """`/status/{code}` (or a code list) with its queries."""
     choice = parse_code_spec(spec.rstrip("/"))
-    opts = parse_options(facts.query)
+    opts = options_of(facts) if facts.query else DEFAULT_OPTIONS  # hot path: no call
     code = sem.choose(choice, opts)
     accept = facts.headers.get("accept")
     fmt = negotiate(accept) if accept else "text"
@@ -419,7 +419,7 @@ def switching_plan(facts: RequestFacts, fmt: str) -> ResponsePlan:
 
     RFC 9110 §7.8: `Upgrade` counts only with `Connection: upgrade` and only from HTTP/1.1+.
     """
-    opts = parse_options(facts.query)
+    opts = options_of(facts)
     if facts.version[0] >= 2:
         # RFC 9113 §8.6: HTTP/2 has no 101 (nor Upgrade); the wire resets the stream with
         # HTTP_1_1_REQUIRED so the client may retry over HTTP/1.1.

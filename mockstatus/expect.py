@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import expects_continue
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS
-from mockstatus.queries import interim_mode
+from mockstatus.queries import interim_mode_of
 from mockstatus.semantics import build_plan, error_plan, interims_for, negotiate
 from mockstatus.types import DEFAULT_OPTIONS, Interim, RequestFacts, ResponsePlan
 
@@ -61,7 +61,7 @@ def answer_expect(
     `?continue=` (which always wins).
     """
     try:
-        mode = interim_mode(facts.query, default_mode)
+        mode = interim_mode_of(facts, default_mode)
         if facts.version < (1, 1) and mode != "force":
             return None
         if not expects_continue(expect):

@@ -15,12 +15,16 @@ from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
-
-# The plan request lives in `types`; its names stay importable here (scenarios.runtime, tests).
-from mockstatus.types import DEFAULT_OPTIONS as DEFAULT_OPTIONS
-from mockstatus.types import FAULT_KINDS, Drip, Fault, Query
-from mockstatus.types import FORMATS as FORMATS
-from mockstatus.types import Options as Options
+from mockstatus.types import (
+    DEFAULT_OPTIONS,
+    FAULT_KINDS,
+    Drip,
+    Fault,
+    Options,
+    PlanRequest,
+    Query,
+    RequestFacts,
+)
 
 _FORMAT_ALIASES = {"txt": "text", "plain": "text", "text": "text", "json": "json", "html": "html"}
 AUTH_SCHEMES = {"basic": "Basic", "bearer": "Bearer", "digest": "Digest"}
@@ -218,10 +222,81 @@ def parse_format(value: str) -> str:
     return fmt
 
 
+# --- the typed plan request: each group parsed once per request (types.PlanRequest) ---------
+
+
+def plan_request(facts: RequestFacts) -> PlanRequest:
+    """The request's `PlanRequest`, made on first use (and again if `facts.query` was replaced)."""
+    req = facts.plan_request
+    if req is None or req.query is not facts.query:
+        req = facts.plan_request = PlanRequest(facts.query)
+    return req
+
+
+def options_of(facts: RequestFacts) -> Options:
+    """Every `/status/{code}` parameter, validated once per request."""
+    if not facts.query:
+        return DEFAULT_OPTIONS  # the hot path: nothing to parse, nothing to keep
+    req = plan_request(facts)
+    if req.options is None:
+        req.options = _parse_options(req)
+    return req.options
+
+
+def interims_of(facts: RequestFacts) -> tuple[tuple[int, ...] | None, tuple[str, ...]]:
+    """`?interim=` (None: absent) and the `?link=` values (validated), once per request."""
+    if not facts.query:
+        return None, ()
+    req = plan_request(facts)
+    if req.interims is None:
+        query = req.query
+        listed = query.get("interim")
+        if listed is None:
+            req.interims = (None, ())  # `?link=` counts only with `?interim=` (or on /status)
+        else:
+            links = tuple(check_header("Link", v, param="link")[1] for v in query.getall("link"))
+            req.interims = (parse_interim_list(listed), links)
+    return req.interims
+
+
+def interval_of(facts: RequestFacts) -> float | None:
+    """`?interval=` in seconds (at least 10 ms), None when absent; once per request."""
+    if not facts.query:
+        return None
+    req = plan_request(facts)
+    if req.interval is None:
+        req.interval = (
+            _parse_interval(v) if (v := req.query.get("interval")) is not None else None,
+        )
+    return req.interval[0]
+
+
+def interim_mode_of(facts: RequestFacts, default: str) -> str:
+    """`?interim_mode=auto|off|force`, else the server's default (`--interim`); once per request."""
+    if not facts.query:
+        return default
+    req = plan_request(facts)
+    if req.mode is None:
+        req.mode = interim_mode(req.query, "")
+    return req.mode or default
+
+
 def parse_options(query: Query) -> Options:
     """Validate the common `/status/{code}` queries; unknown parameters are ignored (cache busters)."""
     if not query:
         return DEFAULT_OPTIONS
+    return _parse_options(PlanRequest(query))
+
+
+def _parse_interval(value: str) -> float:
+    interval = _parse_ms(value, "interval")
+    if interval < 0.01:
+        raise RequestError("invalid interval: at least 10 ms", param="interval")
+    return interval
+
+
+def _parse_options(req: PlanRequest) -> Options:
+    query = req.query
     kw: dict[str, object] = {}
     if (v := query.get("format")) is not None:
         kw["fmt"] = parse_format(v)
@@ -251,13 +326,12 @@ def parse_options(query: Query) -> Options:
     if (v := query.get("size")) is not None:
         kw["size"] = parse_size(v)
     if (v := query.get("interval")) is not None:
-        interval = _parse_ms(v, "interval")
-        if interval < 0.01:
-            raise RequestError("invalid interval: at least 10 ms", param="interval")
-        kw["interval"] = interval
+        req.interval = (_parse_interval(v),)
+        kw["interval"] = req.interval[0]
     links = query.getall("link")
     if links:
         kw["links"] = tuple(check_header("Link", v, param="link")[1] for v in links)
+    req.interims = (kw.get("interim"), kw.get("links", ()))  # type: ignore[assignment]
     headers = query.getall("header")
     if headers:
         kw["headers"] = tuple(parse_header_param(item) for item in headers)

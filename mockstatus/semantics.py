@@ -22,10 +22,9 @@ from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FRAMING_HEADERS, expects_continue, weight
 from mockstatus.queries import (
     CodeChoice,
-    check_header,
-    interim_mode,
-    parse_interim_list,
-    parse_options,
+    interim_mode_of,
+    interims_of,
+    interval_of,
 )
 from mockstatus.rules import CODE_RULES, STANDARD_METHODS, Draft
 from mockstatus.types import (
@@ -35,7 +34,6 @@ from mockstatus.types import (
     Headers,
     Interim,
     Options,
-    Query,
     RandomSource,
     RequestFacts,
     ResponsePlan,
@@ -452,18 +450,15 @@ def with_interims(plan: ResponsePlan, facts: RequestFacts, default_mode: str) ->
     query = facts.query
     if not query and not plan.interims:
         return plan  # the hot path: no query, nothing to send
-    mode = interim_mode(query, default_mode) if query else default_mode
+    mode = interim_mode_of(facts, default_mode)
     interims = plan.interims
     headers = plan.headers
     interval = plan.processing_interval
-    if query:
-        listed = query.get("interim")
-        if listed is not None:
-            # `?interim=` on any path replaces the plan's interims, in the order given.
-            links = tuple(check_header("Link", v, param="link")[1] for v in query.getall("link"))
-            opts = Options(interim=parse_interim_list(listed), links=links)
-            interims = interims_for(0, opts, (1, 1))
-            headers = repeat_hints(headers, interims)
+    listed, links = interims_of(facts)
+    if listed is not None:
+        # `?interim=` on any path replaces the plan's interims, in the order given.
+        interims = interims_for(0, Options(interim=listed, links=links), (1, 1))
+        headers = repeat_hints(headers, interims)
     if mode == "off" or (mode == "auto" and facts.version < (1, 1)):
         interims = ()  # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (force sends anyway)
     elif interims and expects_continue(facts.header("expect")):
@@ -473,8 +468,5 @@ def with_interims(plan: ResponsePlan, facts: RequestFacts, default_mode: str) ->
     if plan.delay > 0 and any(i.status == 102 for i in interims):
         # 102 repeats every `?interval=` ms (default 1 s) while the delay runs. Parsed only
         # here: on other paths (/anything echoes its query) `interval` is just a parameter.
-        value = query.get("interval") if query else None
-        if value is not None:
-            interval = parse_options(Query((("interval", value),))).interval
-        interval = interval or 1.0
+        interval = interval_of(facts) or interval or 1.0
     return plan.evolve(interims=interims, headers=headers, processing_interval=interval)

@@ -134,6 +134,8 @@ class RequestFacts:
     remote: str = "127.0.0.1"
     body: bytes | None = None
     raw_path: str = ""
+    # The query parsed once (`queries.plan_request`), made on first use, for this `query` only.
+    plan_request: PlanRequest | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -288,6 +290,24 @@ class Options:
 
 
 DEFAULT_OPTIONS = Options()
+
+
+class PlanRequest:
+    """The typed plan request of one request: its query, parsed once by `queries` (issue 11).
+
+    Each group of parameters is parsed on first use and kept, so no layer reads the raw query
+    again, and a path that ignores a parameter never validates it (`/anything` echoes any query).
+    None in a slot: not parsed yet.
+    """
+
+    __slots__ = ("interims", "interval", "mode", "options", "query")
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+        self.options: Options | None = None  # every `/status` parameter
+        self.mode: str | None = None  # `?interim_mode=`, "" when absent
+        self.interims: tuple[tuple[int, ...] | None, tuple[str, ...]] | None = None  # interim, link
+        self.interval: tuple[float | None] | None = None  # `?interval=` (seconds)
 
 
 class BodySource(Protocol):

@@ -12,8 +12,8 @@ import random
 import pytest
 
 from mockstatus import endpoints, semantics
-from mockstatus.queries import DEFAULT_OPTIONS, parse_options
-from mockstatus.types import Query, RequestFacts
+from mockstatus.queries import parse_options
+from mockstatus.types import DEFAULT_OPTIONS, Query, RequestFacts
 from tests import rawhttp
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")

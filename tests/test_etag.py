@@ -18,12 +18,12 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockstatus import conditional, endpoints, queries, semantics
+from mockstatus import conditional, endpoints, semantics
 from mockstatus.errors import ScenarioError
 from mockstatus.scenarios.loader import load_text
 from mockstatus.scenarios.model import ScenarioSet
 from mockstatus.scenarios.runtime import ScenarioRuntime
-from mockstatus.types import ManualClock, Query, RequestFacts
+from mockstatus.types import DEFAULT_OPTIONS, FORMATS, ManualClock, Options, Query, RequestFacts
 from tests import rawhttp
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -72,21 +72,19 @@ def test_status_200_etag_is_derived_from_the_text_body():
 
 @pytest.mark.parametrize("fmt", ["text", "json", "html"])
 def test_each_format_has_the_etag_of_its_own_body(fmt):
-    plan = SEM.plan(200, "GET", fmt, queries.DEFAULT_OPTIONS)
+    plan = SEM.plan(200, "GET", fmt, DEFAULT_OPTIONS)
     assert header(plan, "ETag") == tag_of(200, plan.body)
 
 
 def test_the_three_formats_have_three_etags():
-    tags = {
-        header(SEM.plan(200, "GET", f, queries.DEFAULT_OPTIONS), "ETag") for f in queries.FORMATS
-    }
+    tags = {header(SEM.plan(200, "GET", f, DEFAULT_OPTIONS), "ETag") for f in FORMATS}
     assert len(tags) == 3
 
 
 def test_head_has_the_etag_of_get():
     get, head = (
-        SEM.plan(200, "GET", "json", queries.DEFAULT_OPTIONS),
-        SEM.plan(200, "HEAD", "json", queries.DEFAULT_OPTIONS),
+        SEM.plan(200, "GET", "json", DEFAULT_OPTIONS),
+        SEM.plan(200, "HEAD", "json", DEFAULT_OPTIONS),
     )
     assert header(head, "ETag") == header(get, "ETag") == tag_of(200, get.body)
 
@@ -103,8 +101,8 @@ def test_a_user_etag_header_replaces_the_derived_one():
 
 @pytest.mark.parametrize("fmt", ["text", "json", "html"])
 def test_status_304_carries_the_etag_the_negotiated_200_would(fmt):
-    ok = SEM.plan(200, "GET", fmt, queries.DEFAULT_OPTIONS)
-    nm = SEM.plan(304, "GET", fmt, queries.DEFAULT_OPTIONS)
+    ok = SEM.plan(200, "GET", fmt, DEFAULT_OPTIONS)
+    nm = SEM.plan(304, "GET", fmt, DEFAULT_OPTIONS)
     assert (nm.status, nm.body) == (304, b"")
     assert header(nm, "ETag") == header(ok, "ETag") == tag_of(200, ok.body)
     assert header(nm, "Cache-Control") == "no-cache" and header(nm, "Vary") == "Accept"
@@ -112,15 +110,15 @@ def test_status_304_carries_the_etag_the_negotiated_200_would(fmt):
 
 
 def test_status_304_with_format_query_names_that_formats_200():
-    json_200 = SEM.plan(200, "GET", "json", queries.DEFAULT_OPTIONS)
+    json_200 = SEM.plan(200, "GET", "json", DEFAULT_OPTIONS)
     nm = status("/status/304", query="format=json")
     assert header(nm, "ETag") == header(json_200, "ETag")
 
 
 def test_only_200_and_304_get_a_derived_etag():
     for code in (201, 204, 404, 503):
-        assert header(SEM.plan(code, "GET", "text", queries.DEFAULT_OPTIONS), "ETag") is None
-    assert header(SEM.plan(226, "GET", "text", queries.DEFAULT_OPTIONS), "ETag") == '"ms-226-delta"'
+        assert header(SEM.plan(code, "GET", "text", DEFAULT_OPTIONS), "ETag") is None
+    assert header(SEM.plan(226, "GET", "text", DEFAULT_OPTIONS), "ETag") == '"ms-226-delta"'
 
 
 def test_etags_are_hashed_when_plans_are_memoised_not_per_request(monkeypatch):
@@ -130,16 +128,16 @@ def test_etags_are_hashed_when_plans_are_memoised_not_per_request(monkeypatch):
     sem = semantics.StatusSemantics(random.Random(1))
     built = len(calls)
     assert built >= 3  # the 200 of each format, hashed at construction
-    first = sem.plan(200, "GET", "json", queries.DEFAULT_OPTIONS)
+    first = sem.plan(200, "GET", "json", DEFAULT_OPTIONS)
     for _ in range(100):
-        assert sem.plan(200, "GET", "json", queries.DEFAULT_OPTIONS) is first
+        assert sem.plan(200, "GET", "json", DEFAULT_OPTIONS) is first
     assert len(calls) == built
 
 
 def test_build_plan_etag_options():
     def etag_of(code: int, **opts) -> str | None:
         body = opts.pop("body", None)
-        plan, _ = semantics.build_plan(code, "GET", "text", queries.Options(**opts), body=body)
+        plan, _ = semantics.build_plan(code, "GET", "text", Options(**opts), body=body)
         return header(plan, "ETag")
 
     assert etag_of(200, etag=False) is None
@@ -207,7 +205,7 @@ def test_json_200_does_not_match_the_text_etag():
     assert (
         status("/status/200", accept="application/json", if_none_match=TEXT_200_ETAG).status == 200
     )
-    json_tag = header(SEM.plan(200, "GET", "json", queries.DEFAULT_OPTIONS), "ETag")
+    json_tag = header(SEM.plan(200, "GET", "json", DEFAULT_OPTIONS), "ETag")
     assert status("/status/200", accept="application/json", if_none_match=json_tag).status == 304
 
 

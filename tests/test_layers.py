@@ -25,12 +25,12 @@ PLAN_EVERY_CODE = textwrap.dedent(
     def summary():
         from mockstatus import codes, endpoints, expect, queries, rules, semantics  # noqa: F401
         from mockstatus.scenarios import load_text
-        from mockstatus.types import RequestFacts
+        from mockstatus.types import FORMATS, RequestFacts
 
         sem = semantics.StatusSemantics(random.Random(0))
         plans = []
         for code in range(codes.MIN_CODE, codes.MAX_CODE + 1):
-            for fmt, media in sorted(queries.FORMATS.items()):
+            for fmt, media in sorted(FORMATS.items()):
                 facts = RequestFacts(
                     method="GET", path=f"/status/{code}", headers={"accept": media}
                 )

@@ -14,8 +14,8 @@ import re
 import pytest
 
 from mockstatus import codes, rules, semantics
-from mockstatus.queries import DEFAULT_OPTIONS, parse_options
-from mockstatus.types import Query, ResponsePlan
+from mockstatus.queries import parse_options
+from mockstatus.types import DEFAULT_OPTIONS, Query, ResponsePlan
 
 _NOT_RULE_HEADERS = {
     "server",

@@ -9,12 +9,12 @@ import pytest
 
 from mockstatus import codes, queries, semantics
 from mockstatus.errors import RequestError
-from mockstatus.types import Query, RequestFacts
+from mockstatus.types import DEFAULT_OPTIONS, Options, Query, RequestFacts
 
 
 def plan(code: int, method: str = "GET", fmt: str = "text", **opts):
     sem = semantics.StatusSemantics(random.Random(1))
-    return sem.plan(code, method, fmt, queries.Options(**opts) if opts else queries.DEFAULT_OPTIONS)
+    return sem.plan(code, method, fmt, Options(**opts) if opts else DEFAULT_OPTIONS)
 
 
 def header(p, name: str) -> str | None:
@@ -97,7 +97,7 @@ def test_uniform_and_weighted_choices():
 def test_seed_makes_the_pick_repeatable():
     sem = semantics.StatusSemantics(random.Random())
     choice = queries.parse_code_spec("200,201,202,503,504")
-    opts = queries.Options(seed=42)
+    opts = Options(seed=42)
     assert len({sem.choose(choice, opts) for _ in range(20)}) == 1
 
 
@@ -351,7 +351,7 @@ def test_error_plan_has_the_shared_error_shape():
 
 
 def test_interims_never_go_to_http_10():
-    opts = queries.Options(interim=(103,))
+    opts = Options(interim=(103,))
     assert semantics.interims_for(0, opts, (1, 0)) == ()
     (hint,) = semantics.interims_for(0, opts, (1, 1))
     assert hint.status == 103 and hint.headers == (("Link", "</style.css>; rel=preload; as=style"),)

@@ -230,15 +230,6 @@ class ScenarioSet:
         routes.sort(key=self.route_key)  # stable
         return routes
 
-    def with_scenario(self, scenario: Scenario) -> ScenarioSet:
-        """A set where `scenario` replaces the one of the same name in place, or is appended."""
-        if scenario.name not in self.by_name:
-            return ScenarioSet((*self.scenarios, scenario), self.uploads)
-        return ScenarioSet(
-            tuple(scenario if s.name == scenario.name else s for s in self.scenarios),
-            self.uploads,
-        )
-
     def without(self, name: str) -> ScenarioSet:
         return ScenarioSet(
             tuple(s for s in self.scenarios if s.name != name), self.uploads - {name}

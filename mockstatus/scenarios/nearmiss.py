@@ -151,8 +151,8 @@ _DESCRIPTION = "No scenario route matched {method} {path}; the closest routes an
 def not_found_plan(facts: RequestFacts, misses: Sequence[NearMiss], fmt: str) -> ResponsePlan:
     """The 404 for a request no route matched, with its near misses, in the negotiated format
     (the shape every status body has, plus `near_misses`)."""
-    from mockstatus.queries import FORMATS
     from mockstatus.semantics import finish, render_body
+    from mockstatus.types import FORMATS
 
     reason = codes.lookup(404).reason
     description = _DESCRIPTION.format(method=facts.method, path=facts.path[:_PATH_CUT])

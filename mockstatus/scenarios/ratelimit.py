@@ -27,6 +27,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from mockstatus.idcache import IdentityCache
 from mockstatus.limits import MAX_KEYS
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.scenarios.ratelimit_styles import Fields, PolicyState, default_fields
@@ -77,17 +78,15 @@ def rate_headers(spec: RateLimitSpec, remaining: int, reset: int) -> Fields:
     return default_fields(spec.limit, _window_seconds(spec), remaining, reset)
 
 
-_WINDOWS: dict[int, tuple[RateLimitSpec, int]] = {}
+# timeit (arch2): 0.20 µs cached vs 0.52 µs recomputed per policy per request.
+_WINDOWS: IdentityCache[RateLimitSpec, int] = IdentityCache(4096)
 
 
 def _window_seconds(spec: RateLimitSpec) -> int:
-    """The window in whole seconds (at least 1), made once per spec (keyed by identity: hashing
-    the spec per request would cost more; the entry holds the spec, so its id stays unique)."""
+    """The window in whole seconds (at least 1), made once per spec (`idcache`)."""
     entry = _WINDOWS.get(id(spec))
     if entry is None:
-        if len(_WINDOWS) >= 4096:
-            _WINDOWS.clear()
-        entry = _WINDOWS[id(spec)] = (spec, max(1, math.ceil(spec.window - _EPS)))
+        return _WINDOWS.put(spec, max(1, math.ceil(spec.window - _EPS)))
     return entry[1]
 
 

@@ -12,6 +12,7 @@ import mockstatus.scenarios as scenarios
 from mockstatus.errors import ScenarioError
 from mockstatus.scenarios import load_files, load_folder, load_text, parse_duration
 from mockstatus.scenarios.loader import MAX_FILE_BYTES
+from mockstatus.scenarios.model import Scenario
 from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.types import Drip, Fault, RequestFacts
 
@@ -695,11 +696,22 @@ def test_exported_names() -> None:
     }
 
 
+def with_scenario(base: scenarios.ScenarioSet, scenario: Scenario) -> scenarios.ScenarioSet:
+    """A set where `scenario` replaces the one of the same name in place, or is appended."""
+    if scenario.name not in base.by_name:
+        return scenarios.ScenarioSet((*base.scenarios, scenario), base.uploads)
+    return scenarios.ScenarioSet(
+        tuple(scenario if s.name == scenario.name else s for s in base.scenarios), base.uploads
+    )
+
+
 def test_scenario_set_helpers() -> None:
     a, b = load(ROUTE, name="a"), load(ROUTE, name="b")
     base = scenarios.ScenarioSet((a, b))
-    replaced = base.with_scenario(load("description: new\n" + ROUTE, name="a"))
+    replaced = with_scenario(base, load("description: new\n" + ROUTE, name="a"))
     assert [s.description for s in replaced.scenarios] == ["new", ""]
+    appended = with_scenario(base, load(ROUTE, name="c"))
+    assert [s.name for s in appended.scenarios] == ["a", "b", "c"]
     assert [s.name for s in base.without("a").scenarios] == ["b"]
     assert base.get("b") is b and base.get("c") is None
 

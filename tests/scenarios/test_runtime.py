@@ -246,3 +246,54 @@ routes:
     )
     plans = [call(rt, path="/c") for _ in range(count)]
     assert plans[-1].body == f"call {count}".encode()
+
+
+def test_a_103_repeats_the_default_hint_once_in_the_final_headers(tmp_path):
+    rt = runtime(
+        """
+routes:
+  - match: {path: /hint}
+    respond: {status: 200, interim: [100, 103]}
+""",
+        tmp_path,
+    )
+    plan = call(rt, path="/hint")
+    assert [(i.status, i.headers) for i in plan.interims] == [
+        (100, ()),
+        (103, (("Link", "</style.css>; rel=preload; as=style"),)),
+    ]
+    assert [v for n, v in plan.headers if n.lower() == "link"] == [
+        "</style.css>; rel=preload; as=style"
+    ]
+
+
+def test_scenario_links_are_hinted_in_order_and_not_repeated_twice(tmp_path):
+    rt = runtime(
+        """
+routes:
+  - match: {path: /hint}
+    respond:
+      status: 200
+      interim: [103]
+      headers: {Link: ["</a.js>; rel=preload; as=script", "</b.css>; rel=preload; as=style"]}
+""",
+        tmp_path,
+    )
+    plan = call(rt, path="/hint")
+    links = ["</a.js>; rel=preload; as=script", "</b.css>; rel=preload; as=style"]
+    assert [v for _, v in plan.interims[0].headers] == links
+    assert [v for n, v in plan.headers if n.lower() == "link"] == links
+
+
+def test_no_interim_leaves_the_headers_without_a_link(tmp_path):
+    rt = runtime(
+        """
+routes:
+  - match: {path: /plain}
+    respond: {status: 200}
+""",
+        tmp_path,
+    )
+    plan = call(rt, path="/plain")
+    assert plan.interims == ()
+    assert [n for n, _ in plan.headers if n.lower() == "link"] == []
