@@ -7,7 +7,10 @@ translated here, once: the handler returns quietly instead of logging a tracebac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import socket
+import struct
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -123,3 +126,17 @@ def _gone() -> web.Response:
     resp = web.Response(status=499, reason="Client Closed Request")
     resp.force_close()
     return resp
+
+
+def cut_connection(transport: asyncio.Transport, *, reset: bool) -> None:
+    """End a connection on purpose (the `reset` and `close` faults, on either protocol): with
+    `reset`, RST instead of FIN — SO_LINGER on with 0 s, then abort, so the client sees
+    ECONNRESET; otherwise a FIN after what is already buffered."""
+    if not reset:
+        transport.close()
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

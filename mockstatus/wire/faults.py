@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import struct
 from email.utils import formatdate
 
 from aiohttp import web
@@ -27,6 +25,7 @@ from mockstatus.wire.core import (
     _head_bytes,
     _headers,
     build_response,
+    cut_connection,
 )
 
 # Not HTTP: no status line a client could parse (starts with a NUL and a non-token byte).
@@ -89,12 +88,7 @@ async def send_fault(
 
 def _reset(request: web.BaseRequest) -> web.StreamResponse:
     """RST instead of FIN: SO_LINGER (on, 0 s) then abort (the client sees ECONNRESET)."""
-    transport = _alive(request)
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    cut_connection(_alive(request), reset=True)
     return _gone()
 
 

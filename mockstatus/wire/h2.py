@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import struct
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -57,6 +55,7 @@ from mockstatus.types import (
     RequestFacts,
     ResponsePlan,
 )
+from mockstatus.wire.core import cut_connection
 from mockstatus.wire.h2_faults import (
     GARBAGE,
     H2Fault,
@@ -776,18 +775,8 @@ class H2Protocol(asyncio.Protocol):
         sid = stream.sid
         body = b"" if plan.head or plan.bodiless else plan.body
         if kind in ("reset", "close"):
-            transport = self.transport
-            if transport is not None:
-                if kind == "reset":
-                    sock = transport.get_extra_info("socket")
-                    if sock is not None:
-                        with contextlib.suppress(OSError):
-                            sock.setsockopt(
-                                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                            )
-                    transport.abort()
-                else:
-                    transport.close()
+            if self.transport is not None:
+                cut_connection(self.transport, reset=kind == "reset")
             self.closed = True
         elif kind == "garbage":
             self._flush()

@@ -22,15 +22,13 @@ at the drain deadline; MAX_STREAM_SECONDS ends it with END_STREAM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
 from typing import TYPE_CHECKING
 
 from h2.errors import ErrorCodes
 
 from mockstatus.limits import MAX_STALL, MAX_STREAM_SECONDS
 from mockstatus.types import ENCODING_FAULTS, After, Fault, ResponsePlan
+from mockstatus.wire.core import cut_connection
 from mockstatus.wire.h2_faults import GARBAGE
 from mockstatus.wire.streams import OWN_KINDS, Schedule, fault_position
 
@@ -155,18 +153,8 @@ class _H2Schedule(Schedule):
             proto._close()
         elif kind in ("reset", "close"):
             await self._drained()
-            transport = proto.transport
-            if transport is not None:
-                if kind == "reset":
-                    sock = transport.get_extra_info("socket")
-                    if sock is not None:
-                        with contextlib.suppress(OSError):
-                            sock.setsockopt(
-                                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                            )
-                    transport.abort()
-                else:
-                    transport.close()
+            if proto.transport is not None:
+                cut_connection(proto.transport, reset=kind == "reset")
             proto.closed = True
 
     async def _drained(self) -> None:
