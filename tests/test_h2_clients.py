@@ -28,6 +28,13 @@ CURL = shutil.which("curl")
 NODE = shutil.which("node")
 NGHTTP = shutil.which("nghttp")
 STALL_TIMEOUT = 0.3  # seconds a client waits on a stalled stream before giving up
+# Every other fault ends the stream by itself; a generous bound keeps a loaded CI machine
+# (where a client may take more than STALL_TIMEOUT to start) from turning it into a timeout.
+FAULT_TIMEOUT = 15.0
+
+
+def client_timeout(query: str) -> float:
+    return STALL_TIMEOUT if "fault=stall" in query else FAULT_TIMEOUT
 
 
 def curl_has_http2() -> bool:
@@ -97,10 +104,12 @@ def base(server: Any) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
-def node(url: str, path: str, ca_file: Path | None = None) -> dict[str, Any]:
+def node(
+    url: str, path: str, ca_file: Path | None = None, timeout: float = FAULT_TIMEOUT
+) -> dict[str, Any]:
     assert NODE is not None
     env = {"PATH": "/usr/bin:/bin", **({"CA": str(ca_file)} if ca_file else {})}
-    timeout_ms = str(int(STALL_TIMEOUT * 1000))
+    timeout_ms = str(int(timeout * 1000))
     out = subprocess.run(
         [NODE, "-e", NODE_CLIENT, url, path, timeout_ms],
         capture_output=True,
@@ -308,7 +317,7 @@ FAULTS = [
 def test_fault_with_httpx(
     plain: Any, query: str, raised: tuple[str, str], curl_exit: Any, node_error: str
 ) -> None:
-    with httpx.Client(http1=False, http2=True, timeout=STALL_TIMEOUT) as client:
+    with httpx.Client(http1=False, http2=True, timeout=client_timeout(query)) as client:
         with pytest.raises(httpx.HTTPError) as info:
             client.get(f"{base(plain)}/status/503?{query}")
     assert type(info.value).__name__ in raised[0].split("|")
@@ -325,7 +334,7 @@ def test_fault_with_curl(
     out = curl(
         "--http2-prior-knowledge",
         "-m",
-        str(STALL_TIMEOUT),
+        str(client_timeout(query)),
         "-o",
         "/dev/null",
         f"{base(plain)}/status/503?{query}",
@@ -341,7 +350,7 @@ def test_fault_with_curl(
 def test_fault_with_node(
     plain: Any, query: str, raised: tuple[str, str], curl_exit: Any, node_error: str
 ) -> None:
-    got = node(base(plain), f"/status/503?{query}")
+    got = node(base(plain), f"/status/503?{query}", timeout=client_timeout(query))
     expected = node_error if isinstance(node_error, tuple) else (node_error,)
     assert any(e in (got["error"] or "") for e in expected), got
 
