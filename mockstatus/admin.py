@@ -106,6 +106,8 @@ class Admin:
         self.clock_controllable = clock_controllable
         self.loopback_only = loopback_only  # the server listens on loopback addresses only
         self.body_read_timeout = body_read_timeout
+        # `--state`: a reset resets the shared store too (mockstatus.state.link)
+        self.shared_reset: Callable[[str | None], Awaitable[None]] | None = None
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -235,12 +237,20 @@ class Admin:
             await self.store.delete_async(name)
         return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})
 
-    def _reset(self, call: Call) -> Reply:
+    async def _reset(self, call: Call) -> Reply:
         session = text_param(call.query, "session")
         self.store.reset(session)
         raw = as_received(session)
         if raw != session:  # the journal shows a non-UTF-8 session as ISO-8859-1: reset that too
             self.store.reset(raw)
+        if self.shared_reset is not None:
+            from mockstatus.state import StoreUnavailable
+
+            try:
+                for name in {session, raw}:
+                    await self.shared_reset(name)
+            except StoreUnavailable as err:
+                return error_reply(503, f"reset here, but not in the shared store: {err.cause}")
         return Reply(200, {"reset": session if session is not None else "all"})
 
     async def _reload(self, call: Call) -> Reply:

@@ -124,6 +124,19 @@ def _scenarios(text: str) -> Path | str:
     return Path(text)
 
 
+def _state(text: str) -> str:
+    """A Redis URL (`redis://`, `rediss://` or `unix://`); `memory` is the default store."""
+    if text == "memory":
+        return text
+    scheme, sep, rest = text.partition("://")
+    if scheme not in ("redis", "rediss", "unix") or not sep or not rest:
+        raise ValueError(
+            f"invalid state store {text!r}: give memory or redis://host:port/db "
+            "(also rediss:// or unix://)"
+        )
+    return text
+
+
 def _seed(text: str) -> int:
     value = text.strip()
     body = value[1:] if value[:1] in "+-" else value
@@ -207,6 +220,22 @@ SETTINGS = (
         "(5s, 500ms or seconds); longer ones are cut",
     ),
     Setting("--seed", "MOCKSTATUS_SEED", None, _seed, "seed of the random source"),
+    Setting(
+        "--state",
+        "MOCKSTATUS_STATE",
+        "memory",
+        _state,
+        "where scenario state lives: memory (this process) or redis://host:port/db, shared by "
+        "every replica (needs mockstatus[redis]; docs/scale-out.md)",
+    ),
+    Setting(
+        "--state-failure",
+        "MOCKSTATUS_STATE_FAILURE",
+        "fail-closed",
+        _choice("fail-closed", "fail-open"),
+        "when the state store is lost: fail-closed (stateful routes answer 503) or fail-open "
+        "(this process's own state, X-Mockstatus-State: degraded)",
+    ),
     Setting(
         "--tls",
         "MOCKSTATUS_TLS",
@@ -378,8 +407,13 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(line, file=err, flush=True)
 
     hosts = (args.host,) if args.host else LOOPBACK_HOSTS
+    clock: Any = ManualClock() if args.clock == "manual" else SystemClock()
+    if args.state != "memory":
+        from mockstatus.state.clock import SharedManualClock, SharedSystemClock
+
+        clock = SharedManualClock() if args.clock == "manual" else SharedSystemClock()
     options: dict[str, Any] = {
-        "clock": ManualClock() if args.clock == "manual" else SystemClock(),
+        "clock": clock,
         "rng": random.Random(args.seed),
         "scenarios_dir": folder,
         "journal_size": args.journal_size,
@@ -435,6 +469,11 @@ async def _serve(
             print(f"mockstatus: error: {exc}", file=err)
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
+    link = None
+    if args.state != "memory":
+        link = await _link_state(app, args, err)
+        if link is None:
+            return 2
     server = make_server(
         app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
     )
@@ -487,6 +526,8 @@ async def _serve(
     if app.proxy is not None:
         await app.proxy.forwarder.close()  # the upstream connections, once nothing is in flight
     await runner.cleanup()  # nothing left in flight: returns at once
+    if link is not None:
+        await link.close()  # the journal's last batch is written first
     if cut:
         print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)
     flushed = accesslog.flush(1.0)
@@ -499,6 +540,30 @@ async def _serve(
             flush=True,
         )
     return 0
+
+
+async def _link_state(app: Any, args: argparse.Namespace, err: TextIO) -> Any:
+    """Route scenario state through the store named by `--state`; None (after one line on
+    stderr) when it cannot be used: the caller exits 2."""
+    try:
+        from mockstatus.state import link
+    except ImportError:
+        print(
+            "mockstatus: error: --state redis://... needs the redis client: "
+            "pip install 'mockstatus[redis]'",
+            file=err,
+        )
+        return None
+    from mockstatus.state import StoreUnavailable
+
+    def log(line: str) -> None:
+        print(line, file=err, flush=True)
+
+    try:
+        return await link.connect(app, args.state, args.state_failure, args.journal_size, log)
+    except StoreUnavailable as exc:
+        print(f"mockstatus: error: cannot use the state store: {exc.cause}", file=err)
+        return None
 
 
 def _bracket(host: str) -> str:

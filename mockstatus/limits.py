@@ -118,7 +118,9 @@ H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid r
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
 # --- shared state store (docs/scale-out.md) -----------------------------------------------------
-STATE_TIMEOUT = 0.5  # seconds one state-store call (a Redis round trip) may take before it fails
+STATE_TIMEOUT = (
+    5.0  # seconds one state-store call (a Redis round trip, pool wait included) may take
+)
 STATE_CONNECT_TIMEOUT = 2.0  # seconds to reach the state store at start-up (then: exit 2)
 STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
 STATE_SESSION_TTL = 86_400  # seconds an idle session's keys live in the store (refreshed on use)
@@ -128,4 +130,4 @@ STATE_MIN_BUCKET_TTL = (
 STATE_BATCH_INTERVAL = 0.01  # seconds journal writes wait to be batched (also bounds their delay)
 STATE_BATCH_MAX = 1000  # journal entries written to the store in one batch
 STATE_JOURNAL_READ = 1000  # entries one read of the shared journal stream fetches
-STATE_POOL_SIZE = 64  # connections to the state store per process
+STATE_POOL_SIZE = 128  # connections to the state store per process
