@@ -223,10 +223,10 @@ SETTINGS = (
     Setting(
         "--state",
         "MOCKSTATUS_STATE",
-        "memory",
+        None,
         _state,
-        "where scenario state lives: memory (this process) or redis://host:port/db, shared by "
-        "every replica (needs mockstatus[redis]; docs/scale-out.md)",
+        "where scenario state lives: memory (this process; the default) or redis://host:port/db, "
+        "shared by every replica (needs mockstatus[redis]; docs/scale-out.md)",
     ),
     Setting(
         "--state-failure",
@@ -408,7 +408,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     hosts = (args.host,) if args.host else LOOPBACK_HOSTS
     clock: Any = ManualClock() if args.clock == "manual" else SystemClock()
-    if args.state != "memory":
+    if args.state not in (None, "memory"):
         from mockstatus.state.clock import SharedManualClock, SharedSystemClock
 
         clock = SharedManualClock() if args.clock == "manual" else SharedSystemClock()
@@ -470,7 +470,7 @@ async def _serve(
             return 2
         print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     link = None
-    if args.state != "memory":
+    if args.state not in (None, "memory"):
         link = await _link_state(app, args, err)
         if link is None:
             return 2

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -209,6 +210,21 @@ async def test_the_manual_clock_is_shared(replicas):
                 return (await resp.json())["monotonic"] == before + 90
 
         assert await poll(moved_on_b)
+
+
+async def test_metrics_of_every_replica_labelled_by_replica(replicas):
+    a, b = replicas
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{b.base}/plain") as resp:
+            assert resp.status == 200
+        label = f'replica="{socket.gethostname()}:{b.proc.pid}"'
+        want = f'mockstatus_requests_total{{{label},scenario="s",route="plain",status="200",fault=""}} 1'
+
+        async def on_a() -> bool:
+            async with client.get(f"{a.base}/__mockstatus/metrics") as resp:
+                return want in (await resp.text()).splitlines()
+
+        assert await poll(on_a, 15)  # shared every STATE_METRICS_INTERVAL
 
 
 def test_an_unreachable_store_at_start_is_one_line_and_exit_2(tmp_path):

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,22 @@ from mockstatus.limits import (
     STATE_BATCH_INTERVAL,
     STATE_BATCH_MAX,
     STATE_JOURNAL_READ,
+    STATE_METRICS_INTERVAL,
+    STATE_METRICS_STALE,
     STATE_RETRY_INTERVAL,
 )
 from mockstatus.state.base import StoreUnavailable
 from mockstatus.state.clock import CLOCK_SYNC_INTERVAL, SharedManualClock, SharedSystemClock
 from mockstatus.state.redis_store import RedisStateStore
+from mockstatus.state.replica_metrics import merge
 from mockstatus.state.shared import FailurePolicy, SharedResponder
 
 JOURNAL = "ms:journal"
 EVENTS = "ms:events"
 UPLOADS = "ms:uploads"
 CLOCK = "ms:clock"
+METRICS = "ms:metrics"  # replica -> its metrics text
+METRICS_AT = "ms:metrics_at"  # replica -> when it last shared them (epoch seconds)
 READ_BLOCK_MS = 500  # a blocking read of the stream waits at most this (below STATE_TIMEOUT)
 
 
@@ -62,6 +68,7 @@ class ReplicaLink:
         self._applying = False  # an upload from another replica is not published again
         self._last_id = "0-0"
         self._background: set[asyncio.Task[Any]] = set()
+        self.others: dict[str, str] = {}  # the other replicas' metrics texts
 
     # --- start / stop ----------------------------------------------------------------------
 
@@ -91,7 +98,9 @@ class ReplicaLink:
         await self._epochs()
         with contextlib.suppress(Exception):
             self._last_id = await self._backfill()
-        for job in (self._flusher, self._reader, self._events, self._clock_keeper):
+        self._render = app.metrics.render
+        app.metrics.render = self._rendering
+        for job in (self._flusher, self._reader, self._events, self._clock_keeper, self._metrics):
             self.tasks.append(asyncio.create_task(job()))
 
     async def close(self) -> None:
@@ -99,14 +108,12 @@ class ReplicaLink:
         step bounded: shutdown never waits on a store that does not answer)."""
         for task in self.tasks:
             task.cancel()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.store.timeout):
-                await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=self.store.timeout)
         with contextlib.suppress(Exception):
             await self._flush()
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.store.timeout):
-                await self.store.close()
+            await self.store.bounded(self.store.close())
 
     # --- journal ---------------------------------------------------------------------------
 
@@ -129,22 +136,22 @@ class ReplicaLink:
     async def _flush(self) -> None:
         batch, self.outbox = self.outbox[:STATE_BATCH_MAX], self.outbox[STATE_BATCH_MAX:]
         redact = self.app.journal.redact
-        async with asyncio.timeout(self.store.timeout):
-            pipe = self.client.pipeline(transaction=False)
-            for args, kwargs in batch:
-                doc = _entry_doc(args, kwargs, redact)
-                fields = {"r": self.replica, "e": json.dumps(doc)}
-                pipe.xadd(JOURNAL, fields, maxlen=self.journal_size, approximate=False)  # type: ignore[arg-type]
-            try:
-                await pipe.execute()
-            except Exception:
-                self.dropped += len(batch)
-                raise
+        pipe = self.client.pipeline(transaction=False)
+        for args, kwargs in batch:
+            doc = _entry_doc(args, kwargs, redact)
+            fields = {"r": self.replica, "e": json.dumps(doc)}
+            pipe.xadd(JOURNAL, fields, maxlen=self.journal_size, approximate=False)  # type: ignore[arg-type]
+        try:
+            await self.store.bounded(pipe.execute())
+        except Exception:
+            self.dropped += len(batch)
+            raise
 
     async def _backfill(self) -> str:
         """The stream's current entries (a replica that starts later sees them too)."""
-        async with asyncio.timeout(self.store.timeout):
-            items: Any = await self.client.xrevrange(JOURNAL, count=self.journal_size)
+        items: Any = await self.store.bounded(
+            self.client.xrevrange(JOURNAL, count=self.journal_size)
+        )
         last = "0-0"
         for entry_id, fields in reversed(items):
             last = _text(entry_id)
@@ -180,6 +187,50 @@ class ReplicaLink:
         if entries:  # shared values are already redacted: never hashed twice
             entries[-1] = entries[-1]._replace(redact=frozenset())
 
+    # --- metrics ---------------------------------------------------------------------------
+
+    def _rendering(self, **values: Any) -> str:
+        return merge(self._render(**values), self.replica, self.others)
+
+    def _own_metrics(self) -> str:
+        app = self.app
+        store, journal = app.store, app.journal
+        runtime = store.runtime
+        return str(
+            self._render(
+                rate_limited=runtime.rejections if runtime is not None else {},
+                reloads=store.reloads,
+                load_failures=store.load_failures,
+                load_errors=len(store.errors),
+                scenarios=len(store.current.scenarios),
+                journal_entries=len(journal.entries),
+                journal_bytes=journal.bytes,
+                waiters=journal.waiting,
+            )
+        )
+
+    async def _metrics(self) -> None:
+        """Share this replica's metrics and read the others' (every STATE_METRICS_INTERVAL)."""
+        bounded = self.store.bounded
+        while True:
+            try:
+                now = time.time()
+                await bounded(self.client.hset(METRICS, self.replica, self._own_metrics()))
+                await bounded(self.client.hset(METRICS_AT, self.replica, repr(now)))
+                texts: Any = await bounded(self.client.hgetall(METRICS))
+                seen: Any = await bounded(self.client.hgetall(METRICS_AT))
+                fresh = {
+                    _text(k) for k, v in seen.items() if now - float(_text(v)) < STATE_METRICS_STALE
+                }
+                self.others = {
+                    _text(k): _text(v)
+                    for k, v in texts.items()
+                    if _text(k) in fresh and _text(k) != self.replica
+                }
+            except Exception:
+                pass  # the store is lost: the last texts stand until it is back
+            await asyncio.sleep(STATE_METRICS_INTERVAL)
+
     # --- uploads and events ----------------------------------------------------------------
 
     async def _publish_upload(self, name: str, text: str | None) -> None:
@@ -187,18 +238,16 @@ class ReplicaLink:
             return
         doc = json.dumps({"r": self.replica, "kind": "upload", "name": name, "text": text})
         try:
-            async with asyncio.timeout(self.store.timeout):
-                if text is None:
-                    await self.client.hdel(UPLOADS, name)
-                else:
-                    await self.client.hset(UPLOADS, name, text)
-                await self.client.publish(EVENTS, doc)
+            if text is None:
+                await self.store.bounded(self.client.hdel(UPLOADS, name))
+            else:
+                await self.store.bounded(self.client.hset(UPLOADS, name, text))
+            await self.store.bounded(self.client.publish(EVENTS, doc))
         except Exception as err:
             self.app.log(f"mockstatus: upload {name!r} not shared with other replicas: {err}")
 
     async def _load_uploads(self) -> None:
-        async with asyncio.timeout(self.store.timeout * 4):
-            uploads = await self.client.hgetall(UPLOADS)
+        uploads = await self.store.bounded(self.client.hgetall(UPLOADS))
         for name, text in uploads.items():
             await self._apply_upload(_text(name), _text(text))
 
@@ -253,12 +302,9 @@ class ReplicaLink:
             before = loop.time()
             now = await self.store.time()
             took = loop.time() - before
-            import time as _time
-
-            clock.offset = now + took / 2 - _time.time()
+            clock.offset = now + took / 2 - time.time()
         elif isinstance(clock, SharedManualClock):
-            async with asyncio.timeout(self.store.timeout):
-                total = await self.client.get(CLOCK)
+            total = await self.store.bounded(self.client.get(CLOCK))
             clock.set_total(float(total or 0))
             clock.on_advance = self._advance_later
 
@@ -273,9 +319,9 @@ class ReplicaLink:
 
     async def _advance(self, seconds: float) -> None:
         try:
-            async with asyncio.timeout(self.store.timeout):
-                total = await self.client.incrbyfloat(CLOCK, seconds)
-                await self.client.publish(EVENTS, json.dumps({"kind": "clock", "total": total}))
+            total = await self.store.bounded(self.client.incrbyfloat(CLOCK, seconds))
+            doc = json.dumps({"kind": "clock", "total": total})
+            await self.store.bounded(self.client.publish(EVENTS, doc))
         except Exception as err:
             self.app.log(f"mockstatus: clock advance not shared with other replicas: {err}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable
 from typing import Any
 
 from mockstatus.limits import (
@@ -63,12 +64,23 @@ class RedisStateStore:
         self.calls = 0  # script calls made: the bench divides them by the requests
 
     async def _call(self, *args: Any) -> Any:
+        self.calls += 1
+        return await self.bounded(self._script(keys=(), args=args))
+
+    async def bounded(self, call: Awaitable[Any]) -> Any:
+        """`call`'s result within the timeout, else StoreUnavailable. The call runs as its own
+        task and is abandoned (cancelled, not awaited) at the deadline, so a request never
+        waits longer even if the client library does not give way to a cancellation."""
         from redis.exceptions import RedisError
 
-        self.calls += 1
+        task = asyncio.ensure_future(call)
+        done, _ = await asyncio.wait((task,), timeout=self.timeout)
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise StoreUnavailable(f"state store {self.name} did not answer within the timeout")
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._script(keys=(), args=args)
+            return task.result()
         except (RedisError, OSError, TimeoutError) as err:
             raise StoreUnavailable(_cause(self.name, err)) from None
 
@@ -114,30 +126,24 @@ class RedisStateStore:
         return _float(await self._call("epoch", "-", name, repr(now)))
 
     async def ping(self) -> None:
-        from redis.exceptions import RedisError
-
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self.client.ping()
-        except (RedisError, OSError, TimeoutError) as err:
-            raise StoreUnavailable(_cause(self.name, err)) from None
+        await self.bounded(self.client.ping())
 
     async def time(self) -> float:
         """Redis `TIME`, in epoch seconds: the shared system clock (state.clock)."""
-        from redis.exceptions import RedisError
-
-        try:
-            async with asyncio.timeout(self.timeout):
-                seconds, micros = await self.client.time()
-        except (RedisError, OSError, TimeoutError) as err:
-            raise StoreUnavailable(_cause(self.name, err)) from None
-        return seconds + micros / 1e6
+        seconds, micros = await self.bounded(self.client.time())
+        return float(seconds) + micros / 1e6
 
     async def close(self) -> None:
         try:
             await self.client.aclose()
         except AttributeError:  # redis-py before 5.0.1 names it close()
             await self.client.close()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """An abandoned call's outcome, retrieved so that asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _cause(name: str, err: BaseException) -> str:
