@@ -131,5 +131,7 @@ STATE_BATCH_INTERVAL = 0.01  # seconds journal writes wait to be batched (also b
 STATE_BATCH_MAX = 1000  # journal entries written to the store in one batch
 STATE_JOURNAL_READ = 1000  # entries one read of the shared journal stream fetches
 STATE_POOL_SIZE = 128  # connections to the state store per process
-STATE_METRICS_INTERVAL = 1.0  # seconds between two shares of a replica's metrics (and reads of others')
+STATE_METRICS_INTERVAL = (
+    1.0  # seconds between two shares of a replica's metrics (and reads of others')
+)
 STATE_METRICS_STALE = 10.0  # seconds after which a replica that stopped sharing is left out
