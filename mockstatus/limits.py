@@ -124,14 +124,10 @@ STATE_TIMEOUT = (
 STATE_CONNECT_TIMEOUT = 2.0  # seconds to reach the state store at start-up (then: exit 2)
 STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
 STATE_SESSION_TTL = 86_400  # seconds an idle session's keys live in the store (refreshed on use)
-STATE_MIN_BUCKET_TTL = (
-    3600  # seconds a rate-limit bucket lives at least (a manual clock stands still)
-)
+STATE_MIN_BUCKET_TTL = 3600  # seconds a bucket's keys live at least (manual clocks stand still)
 STATE_BATCH_INTERVAL = 0.01  # seconds journal writes wait to be batched (also bounds their delay)
 STATE_BATCH_MAX = 1000  # journal entries written to the store in one batch
 STATE_JOURNAL_READ = 1000  # entries one read of the shared journal stream fetches
 STATE_POOL_SIZE = 128  # connections to the state store per process
-STATE_METRICS_INTERVAL = (
-    1.0  # seconds between two shares of a replica's metrics (and reads of others')
-)
+STATE_METRICS_INTERVAL = 1.0  # seconds between two shares of a replica's metrics
 STATE_METRICS_STALE = 10.0  # seconds after which a replica that stopped sharing is left out
