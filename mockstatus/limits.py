@@ -121,7 +121,6 @@ H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its 
 STATE_TIMEOUT = (
     5.0  # seconds one state-store call (a Redis round trip, pool wait included) may take
 )
-STATE_CONNECT_TIMEOUT = 2.0  # seconds to reach the state store at start-up (then: exit 2)
 STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
 STATE_SESSION_TTL = 86_400  # seconds an idle session's keys live in the store (refreshed on use)
 STATE_MIN_BUCKET_TTL = 3600  # seconds a bucket's keys live at least (manual clocks stand still)
