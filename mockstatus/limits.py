@@ -118,9 +118,7 @@ H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid r
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
 # --- shared state store (docs/scale-out.md) -----------------------------------------------------
-STATE_TIMEOUT = (
-    5.0  # seconds one state-store call (a Redis round trip, pool wait included) may take
-)
+STATE_TIMEOUT = 5.0  # seconds one state-store call may take (a pool wait included)
 STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
 STATE_SESSION_TTL = 86_400  # seconds an idle session's keys live in the store (refreshed on use)
 STATE_MIN_BUCKET_TTL = 3600  # seconds a bucket's keys live at least (manual clocks stand still)
