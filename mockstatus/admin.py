@@ -108,6 +108,9 @@ class Admin:
         self.body_read_timeout = body_read_timeout
         # `--state`: a reset resets the shared store too (mockstatus.state.link)
         self.shared_reset: Callable[[str | None], Awaitable[None]] | None = None
+        self.shared_states: (
+            Callable[[Any, Call, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]] | None
+        ) = None
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -285,10 +288,13 @@ class Admin:
         found = unmatched(self.journal.select(flt), limit)
         return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
 
-    def _machine_state(self, call: Call) -> Reply:
-        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api."""
+    async def _machine_state(self, call: Call) -> Reply:
+        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api (and, with `--state`,
+        the shared store: mockstatus.state.shared.machine_state)."""
         runtime = self.store.runtime
         status, doc = state_api.handle(runtime, call.method, call.arg, call.query, call.body)
+        if status == 200 and self.shared_states is not None and runtime is not None:
+            status, doc = await self.shared_states(runtime, call, doc)
         return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
 
     def _delete_requests(self, call: Call) -> Reply:

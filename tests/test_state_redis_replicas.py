@@ -37,6 +37,17 @@ routes:
   - name: plain
     match: {path: /plain}
     respond: {status: 200, body: plain}
+  - name: login
+    match: {path: /login}
+    respond: {status: 200}
+    state: {machine: auth, set: in}
+  - name: me-in
+    match: {path: /me}
+    state: {machine: auth, when: in}
+    respond: {status: 200, body: you}
+  - name: me-out
+    match: {path: /me}
+    respond: {status: 401}
 """
 TOTAL = 1000
 UPLOAD = """
@@ -195,6 +206,24 @@ async def test_a_reset_on_one_replica_resets_the_shared_state(replicas):
             assert resp.status == 200
         async with client.get(f"{a.base}/flaky") as resp:
             assert resp.status == 503  # the sequence starts over on every replica
+
+
+async def test_a_state_machine_moves_on_every_replica(replicas):
+    a, b = replicas
+    state_url = "/__mockstatus/scenarios/s/state/auth"
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{b.base}/me") as resp:
+            assert resp.status == 401
+        async with client.get(f"{a.base}/login") as resp:
+            assert resp.status == 200
+        async with client.get(f"{b.base}/me") as resp:
+            assert resp.status == 200  # the transition on A is B's state
+        async with client.get(f"{b.base}{state_url}") as resp:
+            assert await resp.json() == {"": "in"}
+        async with client.put(f"{b.base}{state_url}", json={"state": "initial"}) as resp:
+            assert resp.status == 200 and await resp.json() == {"": "initial"}
+        async with client.get(f"{a.base}/me") as resp:
+            assert resp.status == 401  # set through B's admin API: A sees it
 
 
 async def test_the_manual_clock_is_shared(replicas):

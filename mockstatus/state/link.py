@@ -370,6 +370,14 @@ async def connect(
         await app.shared.reset(session, app.clock.monotonic())
 
     app.admin.shared_reset = reset
+
+    async def states(runtime: Any, call: Any, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        name, _, machine = call.arg.partition("/state/")
+        body = json.loads(call.body or b"{}") if call.method == "PUT" else {}
+        session = call.query.get("session")
+        return await app.shared.machine_state(runtime, call.method, name, machine, session, body)
+
+    app.admin.shared_states = states
     return link
 
 

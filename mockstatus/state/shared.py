@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from mockstatus import semantics
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import STATE_RETRY_INTERVAL
 from mockstatus.scenarios import chaos, draws, outage, ratelimit_respond, sequence
-from mockstatus.scenarios.model import RateLimitSpec, Route
+from mockstatus.scenarios.model import INITIAL_STATE, RateLimitSpec, Route
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import Decision, Verdict, client_key, rate_headers, verdict_of
 from mockstatus.scenarios.runtime import ScenarioRuntime, SessionState, route_key
@@ -252,6 +252,36 @@ class SharedResponder:
     async def reset(self, session: str | None, now: float) -> None:
         """The admin reset, on the store too (raises StoreUnavailable)."""
         await self.store.reset(session, now)
+
+    async def machine_state(
+        self,
+        runtime: ScenarioRuntime,
+        method: str,
+        scenario: str,
+        machine: str,
+        session: str | None,
+        body: dict[str, Any],
+    ) -> tuple[int, dict[str, Any]]:
+        """`GET/PUT /__mockstatus/scenarios/{name}/state/{machine}` on the shared store, once
+        `state_api` validated the call (and moved this process's copy): `{key: state}`."""
+        per = (scenario, machine) in runtime.machine_per
+        try:
+            if method == "PUT":
+                key = body.get("key") if per else None
+                await self.store.set_state(
+                    session, machine_field(scenario, machine, key), str(body["state"])
+                )
+            fields = await self.store.states(session)
+        except StoreUnavailable as err:
+            return 503, {"error": f"the shared state store did not answer: {err.cause}"}
+        found: dict[str, str] = {}
+        for field, value in fields.items():
+            s, m, key = split_machine_field(field)
+            if s == scenario and m == machine and (key is None) != per:
+                found[key or ""] = value
+        if not per:
+            return 200, {"": found.get("", INITIAL_STATE)}
+        return 200, found
 
 
 def _own(
