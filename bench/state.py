@@ -14,6 +14,7 @@ Needs redis-server (Debian's) and the redis client (`pip install 'mockstatus[red
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -102,6 +103,36 @@ def load(port: int, connections: int, duration: float) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def call(port: int, method: str, path: str, body: bytes | None = None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def propagation_ms(port_a: int, port_b: int, uploads: int) -> list[float]:
+    """Milliseconds from an upload's answer on one replica until the other answers it (polled
+    as fast as one client can: the figure includes one poll's round trip)."""
+    times = []
+    for i in range(uploads):
+        text = f"routes:\n  - match: {{path: /bench/up{i}}}\n    respond: {{status: 201}}\n"
+        assert call(port_a, "PUT", f"/__mockstatus/scenarios/up{i}", text.encode()) == 201
+        start = time.perf_counter()
+        deadline = start + 5
+        while call(port_b, "GET", f"/bench/up{i}") != 201:
+            if time.perf_counter() > deadline:
+                times.append(float("inf"))
+                break
+        else:
+            times.append((time.perf_counter() - start) * 1000)
+        call(port_a, "DELETE", f"/__mockstatus/scenarios/up{i}")
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
@@ -129,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             ports = {"memory": free_port(), "redis": free_port()}
             servers["memory"] = serve(folder, ports["memory"], "memory")
             servers["redis"] = serve(folder, ports["redis"], f"redis://127.0.0.1:{rport}/0")
+            ports["redis2"] = free_port()
+            servers["redis2"] = serve(folder, ports["redis2"], f"redis://127.0.0.1:{rport}/0")
+            propagation = sorted(propagation_ms(ports["redis"], ports["redis2"], 20))
             best: dict[str, dict[str, Any]] = {}
             for _ in range(args.rounds):
                 for name in ("memory", "redis"):
@@ -166,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         "redis_commands_per_request": red["commands_per_request"],
         "redis_commands": red["commands"],
         "statuses": {"memory": mem["statuses"], "redis": red["statuses"]},
+        "upload_propagation_ms": {
+            "median": round(propagation[len(propagation) // 2], 1),
+            "max": round(propagation[-1], 1),
+        },
         "connections": args.connections,
         "duration_s": args.duration,
     }
