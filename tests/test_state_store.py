@@ -340,3 +340,20 @@ async def test_fail_open_answers_from_local_state_with_a_warning_header(tmp_path
     assert {header(d, "X-Mockstatus-State") for d in got} == {"degraded"}
     assert header(await get(app, "/plain"), "X-Mockstatus-State") is None
     assert len(app.logged) == 1 and "this process's own state" in app.logged[0]  # type: ignore[attr-defined]
+
+
+KEYED = """
+routes:
+  - name: keyed
+    match: {path: /keyed}
+    rate_limit: {limit: 1, window: 1m, key: header:X-Key}
+    respond: {status: 200}
+"""
+
+
+async def test_a_key_holding_separators_is_its_own_bucket(make_app):
+    app = await make_app(KEYED)
+    keys = ["a\x1fb", "a\x1e1b", "a\x1eb", "a", "b"]
+    first = [(await get(app, "/keyed", {"X-Key": k})).plan.status for k in keys]
+    again = [(await get(app, "/keyed", {"X-Key": k})).plan.status for k in keys]
+    assert first == [200] * 5 and again == [429] * 5

@@ -17,10 +17,30 @@ INCR and old keys simply expire):
 Floats are stored with 17 significant digits (exact round trip); `tostring` would keep 14.
 """
 
+from mockstatus.limits import MAX_COUNTERS, STATE_MIN_BUCKET_TTL, STATE_SESSION_TTL
+
 SCRIPT = r"""
 local EPS = 1e-6
 local op = ARGV[1]
 local sess = ARGV[2]
+local SESSION_TTL = @SESSION_TTL@
+local MAX_COUNTERS = @MAX_COUNTERS@
+local MIN_BUCKET_TTL = @MIN_BUCKET_TTL@
+
+-- a step's arguments come as one string, fields separated by the unit separator (0x1F): one
+-- argument to encode instead of 5 + 5 per policy (the client's encoding was the larger cost)
+local function split(s)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(s, '\31', i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
 
 local function fmt(x) return string.format('%.17g', x) end
 local function ceil1(s)
@@ -174,9 +194,10 @@ local function bump(P, field, keyed, max_counters, ttl)
 end
 
 if op == 'step' then
-  -- ARGV: op sess now ttl draw count keyed max_counters min_ttl npolicies, then 5 per policy
+  -- ARGV[3]: now, draw, count, keyed, then 5 fields per policy (bucket alg limit window cost)
+  local A = split(ARGV[3])
   local P = prefix()
-  local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local now, ttl = tonumber(A[1]), SESSION_TTL
   local started = ''
   if sess == '-' then
     started = redis.call('GET', P .. 't') or ''
@@ -186,32 +207,31 @@ if op == 'step' then
   end
   redis.call('EXPIRE', P .. 't', ttl)
   local n = 0
-  if ARGV[5] ~= '' then
-    n = redis.call('HINCRBY', P .. 'd', ARGV[5], 1) - 1
+  if A[2] ~= '' then
+    n = redis.call('HINCRBY', P .. 'd', A[2], 1) - 1
     redis.call('EXPIRE', P .. 'd', ttl)
   end
-  local count_policies = tonumber(ARGV[10])
-  local min_ttl = tonumber(ARGV[9])
+  local count_policies = (#A - 4) / 5
   local results = {}
   local allowed = true
   local single = count_policies == 1
   for i = 0, count_policies - 1 do
-    local a = 11 + i * 5
-    local r = evaluate(P, ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
-      tonumber(ARGV[a + 4]), now, single, min_ttl)
+    local a = 5 + i * 5
+    local r = evaluate(P, A[a], A[a + 1], tonumber(A[a + 2]), tonumber(A[a + 3]),
+      tonumber(A[a + 4]), now, single, MIN_BUCKET_TTL)
     if r[1] == 0 then allowed = false end
     results[i + 1] = r
   end
   if allowed and count_policies > 1 then
     for i = 0, count_policies - 1 do
-      local a = 11 + i * 5
-      results[i + 1] = evaluate(P, ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]),
-        tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), now, true, min_ttl)
+      local a = 5 + i * 5
+      results[i + 1] = evaluate(P, A[a], A[a + 1], tonumber(A[a + 2]),
+        tonumber(A[a + 3]), tonumber(A[a + 4]), now, true, MIN_BUCKET_TTL)
     end
   end
   local count = 0
-  if ARGV[6] ~= '' and allowed then
-    count = bump(P, ARGV[6], ARGV[7], tonumber(ARGV[8]), ttl)
+  if A[3] ~= '' and allowed then
+    count = bump(P, A[3], A[4], MAX_COUNTERS, ttl)
   end
   local out = {started, n, count}
   for i = 1, count_policies do
@@ -253,4 +273,10 @@ end
 return redis.error_reply('unknown op ' .. op)
 """
 
+SCRIPT = (
+    SCRIPT.replace("@SESSION_TTL@", str(STATE_SESSION_TTL))
+    .replace("@MAX_COUNTERS@", str(MAX_COUNTERS))
+    .replace("@MIN_BUCKET_TTL@", str(STATE_MIN_BUCKET_TTL))
+)
 ALGORITHMS = {"fixed-window": "f", "sliding-window": "s", "token-bucket": "t"}
+SEPARATOR = "\x1f"  # between a step's fields: never in a name (the loader refuses controls)

@@ -15,13 +15,12 @@ from typing import Any
 
 from mockstatus.limits import (
     MAX_COUNTERS,
-    STATE_MIN_BUCKET_TTL,
     STATE_POOL_SIZE,
     STATE_SESSION_TTL,
     STATE_TIMEOUT,
 )
 from mockstatus.state.base import PolicyResult, Step, StepResult, StoreUnavailable
-from mockstatus.state.lua import ALGORITHMS, SCRIPT
+from mockstatus.state.lua import ALGORITHMS, SCRIPT, SEPARATOR
 
 
 def session_tag(session: str | None) -> str:
@@ -85,20 +84,12 @@ class RedisStateStore:
             raise StoreUnavailable(_cause(self.name, err)) from None
 
     async def step(self, step: Step) -> StepResult:
-        args: list[Any] = [
-            "step",
-            session_tag(step.session),
-            repr(step.now),
-            STATE_SESSION_TTL,
-            step.draw or "",
-            step.count or "",
-            "1" if step.keyed else "0",
-            MAX_COUNTERS,
-            STATE_MIN_BUCKET_TTL,
-            len(step.policies),
-        ]
+        fields: list[Any] = [repr(step.now), step.draw or "", step.count or ""]
+        fields.append("1" if step.keyed else "0")
         for p in step.policies:
-            args += [p.bucket, ALGORITHMS[p.algorithm], p.limit, repr(p.window), p.cost]
+            fields += [p.bucket, ALGORITHMS[p.algorithm], p.limit, repr(p.window), p.cost]
+        packed = SEPARATOR.join(_opaque(str(f)) for f in fields)
+        args = ("step", session_tag(step.session), packed)
         out = await self._call(*args)
         policies: list[PolicyResult] = []
         for i in range(3, len(out), 4):
@@ -138,6 +129,14 @@ class RedisStateStore:
             await self.client.aclose()
         except AttributeError:  # redis-py before 5.0.1 names it close()
             await self.client.close()
+
+
+def _opaque(field: str) -> str:
+    """A name with no separator in it (a client's header value may hold one): an injective
+    escape, never undone (names are only compared and used in keys)."""
+    if "\x1e" in field or SEPARATOR in field:
+        return field.replace("\x1e", "\x1e0").replace(SEPARATOR, "\x1e1")
+    return field
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
