@@ -69,17 +69,17 @@ class ReplicaLink:
         self._last_id = "0-0"
         self._background: set[asyncio.Task[Any]] = set()
         self.others: dict[str, str] = {}  # the other replicas' metrics texts
+        self._render: Any = app.metrics.render  # this process's own metrics text
 
     # --- start / stop ----------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.store.ping()  # raises StoreUnavailable: the caller exits 2
-        await self._sync_clock()
         app = self.app
         app.journal.record = self._recording
-        await self._load_uploads()
         store = app.store
         put, delete = store.put_async, store.delete_async
+        self._put, self._delete = put, delete
 
         async def put_shared(name: str, text: str, base_dir: Path | None = None) -> Any:
             result = await put(name, text, base_dir)
@@ -93,12 +93,11 @@ class ReplicaLink:
             return deleted
 
         store.put_async, store.delete_async = put_shared, delete_shared
-        self._put, self._delete = put, delete
+        self._pubsub: Any = await self._subscribe()  # before serving: no event is missed
         store.on_swap.append(self._epochs_later)
         await self._epochs()
         with contextlib.suppress(Exception):
             self._last_id = await self._backfill()
-        self._render = app.metrics.render
         app.metrics.render = self._rendering
         for job in (self._flusher, self._reader, self._events, self._clock_keeper, self._metrics):
             self.tasks.append(asyncio.create_task(job()))
@@ -263,23 +262,35 @@ class ReplicaLink:
         finally:
             self._applying = False
 
+    async def _subscribe(self) -> Any:
+        """Subscribe to the events, then catch up with what they would have said (the clock's
+        total, the uploads): a replica that starts, or comes back, misses nothing."""
+        pubsub = self.client.pubsub()
+        try:
+            await self.store.bounded(pubsub.subscribe(EVENTS))
+            await self._sync_clock()
+            await self._load_uploads()
+        except BaseException:
+            await _close_pubsub(pubsub)
+            raise
+        return pubsub
+
     async def _events(self) -> None:
+        pubsub = self._pubsub
         while True:
-            pubsub = self.client.pubsub()
             try:
-                await pubsub.subscribe(EVENTS)
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is None:
-                        continue
+                if pubsub is None:
+                    pubsub = self._pubsub = await self._subscribe()
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
                     await self._event(json.loads(_text(message["data"])))
             except asyncio.CancelledError:
+                await _close_pubsub(pubsub)
                 raise
             except Exception:
+                await _close_pubsub(pubsub)
+                pubsub = self._pubsub = None
                 await asyncio.sleep(STATE_RETRY_INTERVAL)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose() if hasattr(pubsub, "aclose") else await pubsub.close()
 
     async def _event(self, doc: dict[str, Any]) -> None:
         kind = doc.get("kind")
@@ -379,6 +390,14 @@ async def connect(
 
     app.admin.shared_states = states
     return link
+
+
+async def _close_pubsub(pubsub: Any) -> None:
+    if pubsub is None:
+        return
+    with contextlib.suppress(Exception):
+        close = pubsub.aclose if hasattr(pubsub, "aclose") else pubsub.close
+        await asyncio.wait_for(close(), 1.0)
 
 
 def _digest(file: str, name: str) -> str:
