@@ -106,6 +106,8 @@ class Admin:
         self.clock_controllable = clock_controllable
         self.loopback_only = loopback_only  # the server listens on loopback addresses only
         self.body_read_timeout = body_read_timeout
+        # GET /health; a worker of `serve --workers N` adds its index and pid (docs/scale-out.md)
+        self.health: dict[str, object] = {"status": "ok"}
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -163,7 +165,7 @@ class Admin:
     # --- scenarios -----------------------------------------------------------------------------
 
     def _health(self, call: Call) -> Reply:
-        return Reply(200, {"status": "ok"})
+        return Reply(200, dict(self.health))
 
     def _list_scenarios(self, call: Call) -> Reply:
         """The scenarios in route order (first tried first), each with its `source` and `rank`."""

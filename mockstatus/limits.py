@@ -117,3 +117,11 @@ H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connec
 H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
+# --- workers (`serve --workers`, docs/scale-out.md) --------------------------------------------
+MAX_WORKERS = 256  # `--workers`, at most (`auto` is capped here too)
+WORKER_RESTARTS = (
+    5  # worker restarts allowed within WORKER_RESTART_WINDOW; one more stops the server
+)
+WORKER_RESTART_WINDOW = 60.0  # seconds over which WORKER_RESTARTS is counted
+WORKER_START_TIMEOUT = 30.0  # seconds a worker may take to listen before the server gives up
+WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to exit, then SIGKILL
