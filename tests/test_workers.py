@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -290,3 +291,22 @@ def test_the_container_settings_are_environment_variables():
         {"MOCKSTATUS_WORKERS": "3", "MOCKSTATUS_STATE": "redis://redis:6379/0"}
     )
     assert (values["workers"], values["state"]) == (3, "redis://redis:6379/0")
+
+
+def test_the_replicas_recipe_shares_one_redis_and_its_settings_parse():
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    services = yaml.safe_load((root / "docker-compose.replicas.yml").read_text())["services"]
+    single = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]["mockstatus"]
+    server, redis = services["mockstatus"], services["redis"]
+    assert server["deploy"]["replicas"] == 3
+    assert "ports" not in server  # replicas cannot share one published host port
+    assert server["image"] == single["image"]
+    assert server["healthcheck"]["test"] == single["healthcheck"]["test"]
+    settings = cli.environment_defaults(server["environment"])  # what the image's CLI reads
+    assert settings["workers"] >= 1
+    assert settings["state"] == "redis://redis:6379/0"
+    assert redis["command"] == ["redis-server", "--save", "", "--appendonly", "no"]
+    assert server["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert services["tests"]["environment"]["MOCKSTATUS_URL"] == "http://mockstatus:8080"
