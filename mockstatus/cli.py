@@ -479,7 +479,7 @@ def _serve_workers(
     """`--workers N`: bind here, fork N workers each running `_serve` on its own sockets."""
     from mockstatus import accesslog
     from mockstatus.loops import loop_name, run
-    from mockstatus.supervisor import Seat, Supervisor, bind
+    from mockstatus.supervisor import Seat, Supervisor, WholeLines, bind
 
     try:
         bound = bind(hosts, args.port, args.workers, default_hosts=LOOPBACK_HOSTS)
@@ -493,6 +493,8 @@ def _serve_workers(
         if args.seed is None:
             app.rng.seed()  # forked workers would otherwise draw the same "random" sequence
         app.admin.health = {"status": "ok", "worker": seat.index, "pid": os.getpid()}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            accesslog.set_output(WholeLines(out.fileno()))  # type: ignore[arg-type]
         try:
             return run(_serve(app, args, hosts, ssl_context, out, err, seat=seat), factory)
         finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import selectors
 import signal
 import socket
@@ -166,6 +167,35 @@ class Seat:
 
     def ready(self) -> None:
         os.write(self.ready_fd, _PID.pack(os.getpid()))
+
+
+class WholeLines:
+    """A worker's stdout for the access log: workers share one pipe, and the kernel keeps a
+    write whole only up to PIPE_BUF bytes, so a batch goes out in pieces of whole lines of at
+    most that size (a longer single line goes alone). No `fileno()`: accesslog calls `write`."""
+
+    def __init__(self, fd: int, limit: int = select.PIPE_BUF) -> None:
+        self.fd = fd
+        self.limit = limit
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8", "replace")
+        start = 0
+        while start < len(data):
+            end = len(data)
+            if end - start > self.limit:
+                cut = data.rfind(b"\n", start, start + self.limit)
+                if cut < 0:  # one line longer than the limit: it goes alone
+                    cut = data.find(b"\n", start + self.limit)
+                end = len(data) if cut < 0 else cut + 1
+            view = memoryview(data)[start:end]
+            while view:
+                view = view[os.write(self.fd, view) :]
+            start = end
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _die_with_parent(parent: int) -> None:

@@ -5,9 +5,13 @@ refusals and `auto` are pinned in-process."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import http.client
 import io
+import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -43,8 +47,7 @@ def test_two_workers_serve_one_port_and_print_the_listening_line_once(tmp_path, 
         assert set(pids.values()) == served.children()  # the workers are the supervisor's children
         assert served.proc.pid not in pids.values()
         for _ in range(20):
-            r = httpx.get(served.base + "/status/503")
-            assert (r.status_code, r.headers["Content-Type"]) == (503, "text/plain; charset=utf-8")
+            assert served.get("/status/503") == (503, b"503 Service Unavailable")
     finally:
         code, rest, err = served.stop()
     assert code == 0
@@ -58,8 +61,7 @@ def test_workers_1_is_one_process_as_before(tmp_path):
     served = start(tmp_path, "--host", "127.0.0.1", "--workers", "1", "--scenarios", "none")
     try:
         assert served.line.endswith(f":{served.port} (scenarios: none)\n")
-        body = httpx.get(served.base + "/__mockstatus/health").json()
-        assert body == {"status": "ok"}
+        assert served.get("/__mockstatus/health") == (200, b'{\n  "status": "ok"\n}\n')
         assert served.children() == set()
     finally:
         code, _, err = served.stop()
@@ -100,9 +102,7 @@ def test_a_killed_worker_is_restarted_and_the_port_keeps_answering(tmp_path, sta
         os.kill(victim, signal.SIGKILL)
         # Every request is answered, also those hashed to the dead worker's socket: they wait in
         # its backlog (the supervisor holds the socket) until the new worker takes it over.
-        statuses = [
-            httpx.get(served.base + "/status/503", timeout=WAIT).status_code for _ in range(50)
-        ]
+        statuses = [served.get("/status/503")[0] for _ in range(50)]
         assert statuses == [503] * 50
         deadline = time.monotonic() + WAIT
         while True:
@@ -156,9 +156,16 @@ def test_sighup_reloads_every_worker(tmp_path, state):
         answered: dict[int, int] = {}
         deadline = time.monotonic() + WAIT
         while len(answered) < 2 or set(answered.values()) != {202}:
-            with httpx.Client(timeout=WAIT) as client:
-                worker = client.get(served.base + "/__mockstatus/health").json()["worker"]
-                answered[worker] = client.get(served.base + "/which").status_code
+            conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=WAIT)
+            try:
+                conn.request("GET", "/__mockstatus/health")
+                worker = json.loads(conn.getresponse().read())["worker"]
+                conn.request("GET", "/which")
+                response = conn.getresponse()
+                response.read()
+                answered[worker] = response.status
+            finally:
+                conn.close()
             assert time.monotonic() < deadline, answered
     finally:
         code, _, _ = served.stop()
@@ -310,3 +317,41 @@ def test_the_replicas_recipe_shares_one_redis_and_its_settings_parse():
     assert redis["command"] == ["redis-server", "--save", "", "--appendonly", "no"]
     assert server["depends_on"] == {"redis": {"condition": "service_healthy"}}
     assert services["tests"]["environment"]["MOCKSTATUS_URL"] == "http://mockstatus:8080"
+
+
+def test_access_lines_go_out_whole_in_pieces_of_at_most_pipe_buf(monkeypatch):
+    from mockstatus import supervisor
+
+    writes: list[bytes] = []
+    monkeypatch.setattr(
+        supervisor.os, "write", lambda fd, data: writes.append(bytes(data)) or len(data)
+    )
+    text = "a" * 4 + "\n" + "b" * 4 + "\n" + "c" * 16 + "\n" + "d" * 2 + "\n" + "e" * 3
+    assert supervisor.WholeLines(99, limit=10).write(text) == len(text)
+    assert writes == [b"aaaa\nbbbb\n", b"c" * 16 + b"\n", b"dd\neee"]
+
+
+def test_two_workers_share_stdout_without_tearing_access_lines(tmp_path, state):
+    served = start(tmp_path, "--host", "127.0.0.1", "--workers", "2", "--state", state)
+    long_path = "/status/204?pad=" + "x" * 900
+    count = 500
+
+    def fetch(_: int) -> int:
+        return served.get(long_path)[0]
+
+    try:
+        # stdout is not read meanwhile: the pipe fills, both workers' writers block and resume
+        # together — where writes longer than PIPE_BUF would interleave.
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(fetch, range(count))) == {204}
+    finally:
+        code, rest, err = served.stop()
+    assert code == 0
+    lines = rest.splitlines()
+    line = re.compile(
+        r'127\.0\.0\.1 - - \[[^\]]+\] "GET /status/204\?pad=x{900} HTTP/1\.1" 204 0 [\d.]+ms'
+    )
+    torn = [text[:80] for text in lines if not line.fullmatch(text)]
+    assert torn == []
+    assert "dropped" not in err
+    assert len(lines) == count

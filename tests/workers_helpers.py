@@ -4,6 +4,8 @@ workers, stop; and a throwaway redis-server (persistence off) for `--state`."""
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -15,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 WAIT = 20.0  # seconds any single wait in these tests may take before it fails (never asserted)
@@ -89,11 +90,22 @@ class Served:
     def children(self) -> set[int]:
         return children_of(self.proc.pid)
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        """(status, body) of one GET on a new connection (http.client: httpx builds an SSL
+        context per client, which costs more than the request)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
     def worker_pids(self, want: int, tries: int = 400) -> dict[int, int]:
         """worker index -> pid, seen through /health on new connections until `want` appear."""
         seen: dict[int, int] = {}
         for _ in range(tries):
-            body = httpx.get(self.base + "/__mockstatus/health", timeout=WAIT).json()
+            body = json.loads(self.get("/__mockstatus/health")[1])
             seen[body["worker"]] = body["pid"]
             if len(seen) == want:
                 break
