@@ -60,7 +60,7 @@ def refusal(args: Any) -> str | None:
             f"--record cannot run with --workers {workers}: each worker would write its own "
             "recording of the same files; record with one worker"
         )
-    if not getattr(args, "state", None):
+    if getattr(args, "state", None) in (None, "", "memory"):
         return (
             f"--workers {workers} needs a shared state store: each worker process would keep its "
             f"own sequences, rate limits, sessions, uploads and journal, so a limit of 100 would "
@@ -299,10 +299,10 @@ class Supervisor:
                 if not announced and len(self.ready) == count and stop_deadline is None:
                     announced = True
                     self.announce()
-                failure = self._reap(restart=stop_deadline is None)
+                failure = self._reap(restart=stop_deadline is None, starting=not announced)
                 if failure is not None:
-                    self.log(f"mockstatus: error: {failure}: stopping")
-                    status = 1
+                    message, status = failure
+                    self.log(f"mockstatus: error: {message}: stopping")
                     stop_deadline = self._stop_all(signal.SIGTERM)
                 if stop_deadline is None and not announced and self.clock() >= start_deadline:
                     waiting = count - len(self.ready)
@@ -375,8 +375,10 @@ class Supervisor:
             if pid in self.pids:
                 self.ready.add(pid)
 
-    def _reap(self, *, restart: bool) -> str | None:
-        """Collect exited workers and restart them; a failure message when the budget is out."""
+    def _reap(self, *, restart: bool, starting: bool) -> tuple[str, int] | None:
+        """Collect exited workers and restart them. (message, exit status) when the server must
+        stop: a worker ended before every worker listened (its own error line says why, e.g. a
+        state store it cannot reach: its status is the server's), or the budget is out."""
         while self.pids:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -390,11 +392,17 @@ class Supervisor:
             if index is None or not restart:
                 continue
             how = describe_exit(status)
+            if starting:
+                code = os.waitstatus_to_exitcode(status)
+                return (
+                    f"worker {index} (pid {pid}) {how} before it listened",
+                    code if code > 0 else 1,
+                )
             if not self.budget.take(self.clock()):
                 return (
                     f"worker {index} (pid {pid}) {how}, and workers were restarted "
                     f"{self.budget.limit} times within {self.budget.window:g}s"
-                )
+                ), 1
             new = self._start(index)
             self.log(f"mockstatus: worker {index} (pid {pid}) {how}: restarted as pid {new}")
         return None

@@ -212,8 +212,9 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
         (["serve", "--workers", "2"], {}),
         (["serve"], {"MOCKSTATUS_WORKERS": "2"}),
         (["serve", "--workers", "auto"], {}),
+        (["serve", "--workers", "2", "--state", "memory"], {}),
     ],
-    ids=["flag", "env", "auto"],
+    ids=["flag", "env", "auto", "memory"],
 )
 def test_several_workers_without_a_state_store_are_refused(argv, env, monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
