@@ -148,8 +148,7 @@ def test_two_worker_processes_on_one_redis_are_exact(replicas):
 
 
 def test_an_upload_to_one_replica_answers_on_every_worker_of_both(replicas):
-    a, b = replicas
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=WAIT)
+    conn = http.client.HTTPConnection("127.0.0.1", replicas[0].port, timeout=WAIT)
     try:
         conn.request("PUT", "/__mockstatus/scenarios/fresh", body=UPLOAD)
         response = conn.getresponse()
@@ -176,8 +175,10 @@ def test_an_unreachable_store_at_start_stops_every_worker_with_exit_2(tmp_path):
 
     port = redis_server.free_port()  # nothing listens there
     proc = subprocess.run(
-        [sys.executable, "-m", "mockstatus", "serve", "--port", "0", "--host", "127.0.0.1"]
-        + ["--scenarios", "none", "--workers", "2", "--state", f"redis://127.0.0.1:{port}/0"],
+        [
+            *(sys.executable, "-m", "mockstatus", "serve", "--port", "0", "--host", "127.0.0.1"),
+            *("--scenarios", "none", "--workers", "2", "--state", f"redis://127.0.0.1:{port}/0"),
+        ],
         capture_output=True,
         text=True,
         env=clean_env(),
