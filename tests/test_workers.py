@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import errno
 import http.client
 import io
 import json
@@ -356,3 +357,48 @@ def test_two_workers_share_stdout_without_tearing_access_lines(tmp_path, state):
     assert torn == []
     assert "dropped" not in err
     assert len(lines) == count
+
+
+@pytest.mark.parametrize("reuseport", [False, True], ids=["plain", "reuseport"])
+def test_a_port_someone_holds_is_refused_even_with_reuseport(reuseport):
+    """SO_REUSEPORT alone would let a second server share a port silently: a plain bind first."""
+    from mockstatus.supervisor import bind
+
+    holder = socket.socket()
+    if reuseport:  # e.g. another `--workers` server
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(OSError) as caught:
+            bind(["127.0.0.1"], port, 2, default_hosts=cli.LOOPBACK_HOSTS)
+        assert (caught.value.errno, caught.value.filename) == (errno.EADDRINUSE, "127.0.0.1")
+        code, text = run_cli(
+            *("serve", "--host", "127.0.0.1", "--port", str(port), "--scenarios", "none"),
+            *("--workers", "2", "--state", "redis://127.0.0.1:1/0"),
+        )
+        assert (code, text) == (
+            1,
+            f"mockstatus: error: cannot listen on 127.0.0.1:{port}: the port is already in use\n",
+        )
+    finally:
+        holder.close()
+
+
+def test_bind_gives_each_worker_its_own_socket_per_address_on_one_port():
+    from mockstatus.supervisor import bind
+
+    bound = bind(list(cli.LOOPBACK_HOSTS), 0, 3, default_hosts=cli.LOOPBACK_HOSTS)
+    try:
+        assert len(bound.slots) == 3
+        assert bound.hosts[0] == "127.0.0.1"
+        for slot in bound.slots:
+            assert [host for host, _ in slot] == bound.hosts  # ::1 too where there is IPv6
+            for _, sock in slot:
+                assert sock.getsockname()[1] == bound.port
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        filenos = {sock.fileno() for slot in bound.slots for _, sock in slot}
+        assert len(filenos) == 3 * len(bound.hosts)
+    finally:
+        bound.close()
