@@ -111,6 +111,8 @@ class Admin:
         self.shared_states: (
             Callable[[Any, Call, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]] | None
         ) = None
+        # GET /health; a worker of `serve --workers N` adds its index and pid (docs/scale-out.md)
+        self.health: dict[str, object] = {"status": "ok"}
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -168,7 +170,7 @@ class Admin:
     # --- scenarios -----------------------------------------------------------------------------
 
     def _health(self, call: Call) -> Reply:
-        return Reply(200, {"status": "ok"})
+        return Reply(200, dict(self.health))
 
     def _list_scenarios(self, call: Call) -> Reply:
         """The scenarios in route order (first tried first), each with its `source` and `rank`."""

@@ -128,3 +128,11 @@ STATE_JOURNAL_READ = 1000  # entries one read of the shared journal stream fetch
 STATE_POOL_SIZE = 128  # connections to the state store per process
 STATE_METRICS_INTERVAL = 1.0  # seconds between two shares of a replica's metrics
 STATE_METRICS_STALE = 10.0  # seconds after which a replica that stopped sharing is left out
+# --- workers (`serve --workers`, docs/scale-out.md) --------------------------------------------
+MAX_WORKERS = 256  # `--workers`, at most (`auto` is capped here too)
+WORKER_RESTARTS = (
+    5  # worker restarts allowed within WORKER_RESTART_WINDOW; one more stops the server
+)
+WORKER_RESTART_WINDOW = 60.0  # seconds over which WORKER_RESTARTS is counted
+WORKER_START_TIMEOUT = 30.0  # seconds a worker may take to listen before the server gives up
+WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to exit, then SIGKILL
