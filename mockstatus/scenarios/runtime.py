@@ -44,6 +44,7 @@ from mockstatus.scenarios.model import (
     Scenario,
     ScenarioSet,
 )
+from mockstatus.scenarios.override import Overrides, active_override
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
@@ -101,6 +102,7 @@ class ScenarioRuntime:
         self.sessions: dict[str | None, SessionState] = {}
         # 429s answered by a rate limit (not by a route that merely answers 429), for metrics.
         self.rejections: Counter[tuple[str, str]] = Counter()
+        self.overrides = Overrides()  # forced outages and faults (admin API: scenarios/override)
         # Plans of template-free responses, keyed (id(spec), method, format, HTTP/1.1+); the
         # specs live as long as this runtime, so their ids are stable keys.
         self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
@@ -161,6 +163,7 @@ class ScenarioRuntime:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
         self.rejections = old.rejections
+        self.overrides = old.overrides
         self.base_seed = old.base_seed  # derived once, from the source as `--seed` made it
         changed = []
         for s in self.set.scenarios:
@@ -279,13 +282,19 @@ class ScenarioRuntime:
                 if refused is not None:
                     self.rejections[(route.scenario, route.name)] += 1
                     return refused, route.scenario, route.name
-        window = outage.active(route.outage, elapsed)
+        forced = (
+            active_override(self.overrides, key, session_id, now) if self.overrides.table else None
+        )
+        window = forced or outage.active(route.outage, elapsed)
         if window is not None:
             override, fault = window.respond, window.fault
             if override is None and fault is None:
                 override = DEFAULT_OUTAGE_RESPONSE
             # A 503 (or 429) while down says when the route is up again, unless it sets its own.
-            retry_after = str(outage.seconds_left(route.outage, elapsed))
+            left = (
+                forced.seconds_left(now) if forced else outage.seconds_left(route.outage, elapsed)
+            )
+            retry_after = str(left)
         elif route.chaos:
             rule = chaos.pick(route.chaos, draws.Stream(keys[draws.CHAOS], n))
             if rule is not None:
