@@ -101,7 +101,7 @@ def _route(
     }
     if route.sequence is not None:
         view["sequence"] = {
-            "steps": sum(times for _, times in route.sequence.steps),
+            "steps": len(route.sequence.steps),
             "after": route.sequence.after,
             "per": route.sequence.per,
             "position": {name: _position(route.sequence, n) for name, n in calls.items()},
@@ -221,7 +221,7 @@ class Changes:
 
     def __init__(self, runtime_of: Any) -> None:
         self.runtime_of = runtime_of  # () -> the current ScenarioRuntime or None
-        self.sent: dict[tuple[str, str, str], dict[str, str]] = {}
+        self.sent: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def forget(self) -> None:
         """Everything changes at once (reset, reload): the next tick reports afresh."""
@@ -261,6 +261,14 @@ class Changes:
                     self.sent[key] = states
                     out.append(("state", {"scenario": scenario_name, "machine": machine,
                                           "session": name, "states": states}))  # fmt: skip
+            if route.sequence is not None and (state := runtime.sessions.get(sid)):
+                calls = state.counts.get((route_key(route), ""), 0)
+                position = {"calls": calls, "position": _position(route.sequence, calls)}
+                key = (scenario_name, route_name, "\0" + name)
+                if self.sent.get(key) != position:
+                    self.sent[key] = position
+                    out.append(("state", {"scenario": scenario_name, "route": route_name,
+                                          "session": name, **position}))  # fmt: skip
             if route.rate_limit is not None:
                 state = runtime.sessions.get(sid)
                 if state is None:
