@@ -309,3 +309,22 @@ def test_each_event_is_serialised_once_for_all_subscribers(monkeypatch):
     assert calls == [1]
     chunks = {id(s.chunks[0]) for s in subs}
     assert len(chunks) == 1  # the very same bytes object in every buffer
+
+
+def test_typed_client_forces_and_cancels_overrides(shop):
+    from mockstatus.client import AdminCallError, Client
+
+    server, _ = shop
+    with Client(server.base_url) as client:
+        doc = client.force_outage("shop", "orders", "20s", respond={"status": 503, "body": "x"})
+        assert (doc["kind"], doc["remaining"], doc["status"]) == ("outage", 20, 503)
+        assert httpx.get(server.url("/orders")).text == "x"
+        client.force_fault("shop", "orders", "close", 5, session="s1")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(server.url("/orders"), headers={"X-Mockstatus-Session": "s1"})
+        assert client.cancel_override("shop", "orders") is True
+        assert client.cancel_override("shop", "orders", missing_ok=True) is False
+        assert httpx.get(server.url("/orders")).text == "ok"
+        with pytest.raises(AdminCallError) as err:
+            client.force_fault("shop", "orders", "nope", 5)
+        assert err.value.status == 400
