@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mockstatus import live
 from mockstatus.admin_params import text_param
 from mockstatus.admin_reply import AdminError, Reply, error_reply
-from mockstatus.events import EventBus
+from mockstatus.events import EventBus, summary
 from mockstatus.limits import FEED_BUFFER, FEED_SNAPSHOT_REQUESTS, FEED_TICK
 from mockstatus.scenarios.override import OverrideError, parse
 
@@ -108,7 +108,7 @@ def snapshot(admin: Admin) -> dict[str, Any]:
         "token": bool(admin.token),
         "workers": 1,  # under --workers the feed shows the worker that serves it
         **reload_doc(admin),
-        "requests": [e.to_dict() for e in admin.journal.select(limit=FEED_SNAPSHOT_REQUESTS)],
+        "requests": [summary(e) for e in admin.journal.select(limit=FEED_SNAPSHOT_REQUESTS)],
         "feed": {
             "subscribers": len(bus.subscribers),
             "dropped": bus.dropped,

@@ -328,3 +328,25 @@ def test_typed_client_forces_and_cancels_overrides(shop):
         with pytest.raises(AdminCallError) as err:
             client.force_fault("shop", "orders", "nope", 5)
         assert err.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "session", "route", "note"),
+    [
+        ("/status/503", None, None, None),
+        ('/a"b\\c\n', "s\u00e9", "orders", "rate limit 'x': cost 3"),
+        ("/\udcff", "\udc80", None, None),  # bytes aiohttp decoded with surrogateescape
+    ],
+    ids=["plain", "escapes", "surrogates"],
+)
+def test_the_written_out_request_event_equals_the_generic_encoding(path, session, route, note):
+    from mockstatus.events import encode_request, summary
+
+    journal = Journal(5)
+    journal.record(
+        1_767_225_600.25, "GET", path, "a=1", {"Host": "x"}, None, route and "shop", route,
+        session, 503, None, 0.1234567, "HTTP/1.1", near_misses=(), note=note,
+    )  # fmt: skip
+    entry = journal.entries[-1]
+    assert encode_request(entry) == encode("request", summary(entry))
+    assert json.loads(encode_request(entry).split(b"data: ")[1])["unmatched"] is True

@@ -236,7 +236,7 @@ function addRequest(r, live) {
   }
   const row = el("tr", { "data-seq": r.seq, class: matches(r) ? "" : "hidden" },
     el("td", {}, r.seq), el("td", {}, r.method), el("td", { title: r.path }, r.path + (r.query ? "?" + r.query : "")),
-    el("td", {}, r.route ? r.scenario + "/" + r.route : r.near_misses ? "(no match)" : "—"),
+    el("td", {}, r.route ? r.scenario + "/" + r.route : r.unmatched ? "(no match)" : "—"),
     el("td", { class: statusClass(r.status) }, r.status), el("td", {}, r.fault || ""),
     el("td", {}, r.duration_ms.toFixed(1)), el("td", {}, r.session === null ? "" : r.session));
   $("journal-rows").prepend(row);
@@ -258,10 +258,15 @@ function applyFilter() {
   }
 }
 
-function showDetail(seq) {
-  const r = model.requests.find((x) => x.seq === seq);
-  if (!r) return;
+async function showDetail(seq) {
   for (const row of $("journal-rows").children) row.classList.toggle("selected", row.dataset.seq === String(seq));
+  // the feed carries the row; the whole entry is read from the journal when asked for
+  const answer = await call("GET", "/requests?since=" + (seq - 1) + "&limit=1");
+  const r = answer.ok ? answer.doc.requests.find((x) => x.seq === seq) : null;
+  if (!r) {
+    $("detail").replaceChildren(el("p", { class: "muted" }, "Request #" + seq + " is no longer in the journal."));
+    return;
+  }
   const parts = [
     el("h3", {}, r.method + " " + r.path + (r.query ? "?" + r.query : "") + " → " + r.status),
     el("p", { class: "muted" }, r.http_version + " · " + new Date(r.time * 1000).toISOString() +

@@ -18,6 +18,7 @@ from mockstatus.events import EventBus
 from mockstatus.semantics import SERVER
 
 FEED_HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle feed
+FEED_WRITE_BUFFER = 256 * 1024  # bytes queued in a socket before its batches wait in the bus
 _HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-store",
@@ -33,8 +34,14 @@ async def serve_feed(
     sub = bus.subscribe()
     response = web.StreamResponse(status=200, headers=_HEADERS)
     try:
+        chunked = request.version >= (1, 1)
+        if chunked:
+            response.enable_chunked_encoding()
         await response.prepare(request)
         bus.send_now(sub, "snapshot", snapshot())
+        transport = request.transport
+        if chunked and transport is not None:
+            sub.sink = _sink(transport)
         while not sub.closed:
             if not sub.chunks:
                 sub.wake.clear()
@@ -51,3 +58,17 @@ async def serve_feed(
     finally:
         bus.unsubscribe(sub)
     return response
+
+
+def _sink(transport: asyncio.WriteTransport) -> Callable[[bytes], bool]:
+    """Write a batch as one HTTP/1.1 chunk (RFC 9112 §7.1) straight to the socket while its
+    buffer is below FEED_WRITE_BUFFER; the response's own chunked writes (the loop above) frame
+    the same way, so the two interleave into one valid stream, in order."""
+
+    def write(batch: bytes) -> bool:
+        if transport.is_closing() or transport.get_write_buffer_size() > FEED_WRITE_BUFFER:
+            return False  # congested or gone: the bus queues it (bounded) for the loop
+        transport.write(b"%x\r\n%b\r\n" % (len(batch), batch))
+        return True
+
+    return write
