@@ -480,7 +480,7 @@ async function upload() {
 
 function showUpload(doc) {
   // another dashboard's (or a client's) upload: shown, not acted on
-  $("upload-result").textContent = "upload " + doc.name + ": " + (doc.ok ? "accepted" : "rejected");
+  $("upload-feed").textContent = "last upload seen: " + doc.name + " " + (doc.ok ? "accepted" : "rejected");
 }
 
 function showUploadErrors(lines) {
