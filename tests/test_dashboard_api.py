@@ -350,3 +350,15 @@ def test_the_written_out_request_event_equals_the_generic_encoding(path, session
     entry = journal.entries[-1]
     assert encode_request(entry) == encode("request", summary(entry))
     assert json.loads(encode_request(entry).split(b"data: ")[1])["unmatched"] is True
+
+
+def test_reset_ends_overrides_of_all_or_of_one_session(shop):
+    server, _ = shop
+    url = server.url("/__mockstatus/scenarios/shop/routes/orders/override")
+    httpx.post(url, json={"outage": {"for": "1h"}})
+    httpx.post(url + "?session=a", json={"outage": {"for": "1h"}})
+    httpx.post(server.url("/__mockstatus/reset?session=a"))
+    assert httpx.delete(url + "?session=a").status_code == 404  # gone with session a
+    assert httpx.get(server.url("/orders")).status_code == 503  # the every-session one stays
+    httpx.post(server.url("/__mockstatus/reset"))
+    assert httpx.get(server.url("/orders")).status_code == 200

@@ -114,6 +114,15 @@ class Overrides:
             del self.table[key]
         return gone
 
+    def clear(self, session: str | None) -> None:
+        """A reset: every override (None), or those set for one session."""
+        if session is None:
+            self.table.clear()
+            return
+        for key in list(self.table):
+            if session in self.table[key].sessions:
+                self.cancel(key, session)
+
     def of_route(self, key: str, now: float) -> list[Forced]:
         """The overrides of one route still running at `now` (the views)."""
         entry = self.table.get(key)

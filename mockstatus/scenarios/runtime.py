@@ -152,6 +152,7 @@ class ScenarioRuntime:
     def reset(self, session_id: str | None = None) -> None:
         """Counters, states, buckets and scenario clocks: of one session, or of all."""
         now = self.clock.monotonic()
+        self.overrides.clear(session_id)  # steering ends with a reset too
         if session_id is None:
             self.sessions.clear()
             self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
