@@ -5,6 +5,7 @@ the bus's own 50 ms tick (the reads wait for events, never for a fixed time)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import httpx
@@ -362,3 +363,51 @@ def test_reset_ends_overrides_of_all_or_of_one_session(shop):
     assert httpx.get(server.url("/orders")).status_code == 503  # the every-session one stays
     httpx.post(server.url("/__mockstatus/reset"))
     assert httpx.get(server.url("/orders")).status_code == 200
+
+
+def test_a_slow_dashboard_drops_its_own_events_and_slows_nobody(shop, monkeypatch):
+    from mockstatus.wire import feed as wire_feed
+
+    server, _ = shop
+    monkeypatch.setattr(wire_feed, "FEED_WRITE_BUFFER", 0)  # queue as soon as the kernel is full
+    server.app.admin.feed.buffer = 20  # small, so a few hundred requests overflow it
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # and never read
+    slow.connect(("127.0.0.1", server.port))
+    slow.sendall(b"GET /__mockstatus/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    reader = Feed(server.port)
+    try:
+        reader.until("snapshot")
+        with httpx.Client() as client:
+            statuses = {
+                client.get(server.url(f"/status/503?n={i}")).status_code for i in range(400)
+            }
+        assert statuses == {503}  # every request answered
+        last = reader.until("request", lambda d: d["query"] == "n=399", limit=1000)
+        assert last["status"] == 503  # the reading dashboard got everything, in order
+        metrics = httpx.get(server.url("/__mockstatus/metrics")).text
+        dropped = int(re.search(r"^mockstatus_events_dropped_total (\d+)$", metrics, re.M)[1])
+        assert dropped > 0
+        assert "mockstatus_events_subscribers 2" in metrics
+    finally:
+        slow.close()
+        reader.close()
+
+
+def test_a_broken_folder_reload_shows_located_errors_with_the_source_line(shop):
+    server, _ = shop
+    folder = server.app.store.folder
+    feed = Feed(server.port)
+    try:
+        feed.until("snapshot")
+        (folder / "broken.yaml").write_text(
+            "routes:\n  - match: {path: /b}\n    respond: {stauts: 503}\n"
+        )
+        assert httpx.post(server.url("/__mockstatus/reload")).status_code == 400
+        doc = feed.until("reload")
+        (error,) = doc["errors"]
+        assert (error["file"].endswith("broken.yaml"), error["line"]) == (True, 3)
+        assert error["source_line"].strip() == "respond: {stauts: 503}"
+        assert [s["name"] for s in doc["scenarios"]] == ["shop"]  # the last good configuration
+    finally:
+        feed.close()
