@@ -118,7 +118,8 @@ class Admin:
             check_host(request.headers, self.loopback_only)
             route, _ = _route(path, method)
             check_caller(request.headers, method, route.open, self.token)
-            if route.template == dashboard.FEED and isinstance(request, web.BaseRequest):
+            feed = route.template == dashboard.FEED and method == "GET"
+            if feed and isinstance(request, web.BaseRequest):
                 return await self._feed(request)
             posts = method == "POST" and route.template == dashboard.OVERRIDE
             body = await self._upload(request) if method == "PUT" or posts else None

@@ -70,7 +70,10 @@ def ui_reply(call: Call) -> Reply:
 
 
 def feed_over_dispatch(call: Call) -> Reply:
-    """The feed is a stream: only the HTTP face (wire/feed.py) serves it."""
+    """The feed is a stream: only the HTTP face (wire/feed.py) serves it. HEAD says what a GET
+    would be, without a body (a stream's body must never follow a HEAD)."""
+    if call.method == "HEAD":
+        return Reply(200, text="", content_type="text/event-stream; charset=utf-8")
     return error_reply(400, "the event feed is a stream: GET /__mockstatus/events over HTTP/1.1")
 
 

@@ -427,3 +427,20 @@ def test_the_feed_carries_bytes_that_are_not_utf8_as_valid_json(shop):
         assert (doc["path"], doc["query"], doc["session"]) == ("/orders", "q=%FF", "s\u00ff")
     finally:
         feed.close()
+
+
+def test_head_of_the_feed_has_no_body_and_the_connection_stays_usable(shop):
+    from tests import rawhttp
+
+    server, _ = shop
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(
+            b"HEAD /__mockstatus/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /status/418 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        reader = rawhttp.Reader(sock)
+        _, head = reader.read_response("HEAD")
+        _, teapot = reader.read_response("GET")
+    assert head.status == 200 and head.body == b""
+    assert head.header("Content-Type") == "text/event-stream; charset=utf-8"
+    assert teapot.status == 418
