@@ -108,6 +108,13 @@ class Admin:
         self.loopback_only = loopback_only  # the server listens on loopback addresses only
         self.body_read_timeout = body_read_timeout
         self.feed = dashboard.setup(self)  # the dashboard's event bus (events.py)
+        # `--state`: a reset resets the shared store too (mockstatus.state.link)
+        self.shared_reset: Callable[[str | None], Awaitable[None]] | None = None
+        self.shared_states: (
+            Callable[[Any, Call, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]] | None
+        ) = None
+        # GET /health; a worker of `serve --workers N` adds its index and pid (docs/scale-out.md)
+        self.health: dict[str, object] = {"status": "ok"}
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -182,7 +189,7 @@ class Admin:
     # --- scenarios -----------------------------------------------------------------------------
 
     def _health(self, call: Call) -> Reply:
-        return Reply(200, {"status": "ok"})
+        return Reply(200, dict(self.health))
 
     def _list_scenarios(self, call: Call) -> Reply:
         """The scenarios in route order (first tried first), each with its `source` and `rank`."""
@@ -254,12 +261,20 @@ class Admin:
             await self.store.delete_async(name)
         return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})
 
-    def _reset(self, call: Call) -> Reply:
+    async def _reset(self, call: Call) -> Reply:
         session = text_param(call.query, "session")
         self.store.reset(session)
         raw = as_received(session)
         if raw != session:  # the journal shows a non-UTF-8 session as ISO-8859-1: reset that too
             self.store.reset(raw)
+        if self.shared_reset is not None:
+            from mockstatus.state import StoreUnavailable
+
+            try:
+                for name in {session, raw}:
+                    await self.shared_reset(name)
+            except StoreUnavailable as err:
+                return error_reply(503, f"reset here, but not in the shared store: {err.cause}")
         return Reply(200, {"reset": session if session is not None else "all"})
 
     async def _reload(self, call: Call) -> Reply:
@@ -294,10 +309,13 @@ class Admin:
         found = unmatched(self.journal.select(flt), limit)
         return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
 
-    def _machine_state(self, call: Call) -> Reply:
-        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api."""
+    async def _machine_state(self, call: Call) -> Reply:
+        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api (and, with `--state`,
+        the shared store: mockstatus.state.shared.machine_state)."""
         runtime = self.store.runtime
         status, doc = state_api.handle(runtime, call.method, call.arg, call.query, call.body)
+        if status == 200 and self.shared_states is not None and runtime is not None:
+            status, doc = await self.shared_states(runtime, call, doc)
         return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
 
     def _delete_requests(self, call: Call) -> Reply:

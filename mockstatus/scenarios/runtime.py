@@ -243,11 +243,15 @@ class ScenarioRuntime:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
+    def respond(
+        self, facts: RequestFacts, shared: SessionState | None = None
+    ) -> tuple[ResponsePlan, str, str] | None:
+        """`shared`: this call's state as a shared store holds it (mockstatus.state), instead
+        of this process's session."""
         if not self.matcher.candidates(facts.path):
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
-        state = self.session(session_id)
+        state = self.session(session_id) if shared is None else shared
         found = self.matcher.match(facts, self._state_reader(state, facts))
         if found is None:
             return None
