@@ -18,6 +18,8 @@ from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS,
 from mockstatus.types import (
     DEFAULT_OPTIONS,
     FAULT_KINDS,
+    H2_FAULTS,
+    After,
     Drip,
     Fault,
     Options,
@@ -434,8 +436,33 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                     f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
                     param=param,
                 ) from None
+        if value in H2_FAULTS:
+            return _h2_fault(value, query), drip
         from mockstatus.positions import fault_extras_from_query
 
         extras = fault_extras_from_query(value, query)  # after=, hold=, rate= (docs/streams.md)
         fault = Fault(kind=value, delay=delay, drip=drip, **extras)  # type: ignore[arg-type]
     return fault, drip
+
+
+def _h2_fault(kind: str, query: Query) -> Fault:
+    """`?fault=rst_stream&error=NAME&after=headers|POS`, `?fault=goaway&error=NAME&graceful=1`
+    (docs/http2.md); each bad value a 400 naming its parameter."""
+    from mockstatus.h2_fault import AFTER_HEADERS, ERROR_HINT, default_error, error_code
+
+    error = default_error(kind)
+    if (name := query.get("error")) is not None:
+        code = error_code(name)
+        if code is None:
+            raise RequestError(f"invalid error {_shown(name)}: {ERROR_HINT}", param="error")
+        error = code
+    after: After | None = None
+    if query.get("after") == "headers" and kind == "rst_stream":
+        after = AFTER_HEADERS
+    elif "after" in query:
+        from mockstatus.positions import fault_extras_from_query
+
+        placed = fault_extras_from_query(kind, query).get("after")  # a 400 for goaway
+        after = placed if isinstance(placed, After) else None
+    graceful = kind == "goaway" and query.get("graceful") in ("1", "true", "yes")
+    return Fault(kind=kind, after=after, error=error, graceful=graceful)

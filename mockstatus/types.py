@@ -177,15 +177,20 @@ class Fault:
     after: After | None = None  # reset, close, truncate, garbage, stall: where in the body
     rate: float = 0.0  # bandwidth: bytes per second for the whole body
     hold: float = 0.0  # slow-close: seconds the connection stays open after the last byte
+    error: int = 0  # rst_stream, goaway: the RFC 9113 §7 error code (h2_fault.default_error)
+    graceful: bool = False  # goaway: after this stream's answer, naming the last stream taken
 
 
 FAULT_KINDS = frozenset(
     {"reset", "close", "truncate", "garbage", "hang", "malformed-chunk", "drip", "slow-headers"}
     | {"stall", "bandwidth", "slow-close"}
     | {"corrupt-encoding", "truncate-encoding", "wrong-encoding"}
+    | {"rst_stream", "goaway"}
 )
 # Faults that may be placed in the body with `after` (the wire/streams writer executes them).
-POSITIONED_FAULTS = frozenset({"reset", "close", "truncate", "garbage", "stall"})
+POSITIONED_FAULTS = frozenset({"reset", "close", "truncate", "garbage", "stall", "rst_stream"})
+# HTTP/2's own faults (h2_fault): the HTTP/2 wire executes them, HTTP/1.1 its nearest equivalent.
+H2_FAULTS = frozenset({"rst_stream", "goaway"})
 # Faults on the content coding (a compressed body): planned by `encoding`, sent normally.
 ENCODING_FAULTS = frozenset({"corrupt-encoding", "truncate-encoding", "wrong-encoding"})
 
