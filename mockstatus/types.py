@@ -305,7 +305,7 @@ class PlanRequest:
     None in a slot: not parsed yet.
     """
 
-    __slots__ = ("interims", "interval", "mode", "options", "query")
+    __slots__ = ("endpoint", "interims", "interval", "mode", "options", "query")
 
     def __init__(self, query: Query) -> None:
         self.query = query
@@ -313,6 +313,9 @@ class PlanRequest:
         self.mode: str | None = None  # `?interim_mode=`, "" when absent
         self.interims: tuple[tuple[int, ...] | None, tuple[str, ...]] | None = None  # interim, link
         self.interval: tuple[float | None] | None = None  # `?interval=` (seconds)
+        # Endpoint-specific groups, by name (`queries.fault_of`, `compress_of`, `echo_of`,
+        # `redirect_of`, `continue_of`, `response_headers_of`): each parsed on first use.
+        self.endpoint: dict[str, object] = {}
 
 
 class BodySource(Protocol):
