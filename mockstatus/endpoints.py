@@ -33,9 +33,11 @@ from mockstatus.semantics import (
     build_plan,
     error_plan,
     finish,
+    has_preconditions,
     interims_for,
     negotiate,
     repeat_hints,
+    without_preconditions,
 )
 from mockstatus.types import (
     DEFAULT_OPTIONS,
@@ -338,7 +340,28 @@ def is_echo(path: str) -> bool:
 
 def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     """The built-in endpoints, after no scenario route matched. The caller has read the body of
-    an /anything request (`is_echo`)."""
+    an /anything request (`is_echo`).
+
+    A content-coded GET or HEAD (`?compress=`, a coding fault) with preconditions is planned
+    without them, coded, and only then evaluated: the ETag differs per coding, and a client's
+    If-None-Match names the one it received (RFC 9110 §8.8.3, §13.1.2)."""
+    if (
+        facts.query
+        and (facts.method == "GET" or facts.method == "HEAD")
+        and has_preconditions(facts)
+        and _coded(facts)
+    ):
+        plan = _builtin_plan(without_preconditions(facts), sem)
+        return answer_preconditions(plan, facts, sem.clock)
+    return _builtin_plan(facts, sem)
+
+
+def _coded(facts: RequestFacts) -> bool:
+    fault = fault_of(facts)[0]
+    return compress_of(facts) is not None or (fault is not None and fault.kind in ENCODING_FAULTS)
+
+
+def _builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     path = facts.path
     if path.startswith("/status/") or path == "/status":
         plan = status_plan(facts, path[8:], sem)

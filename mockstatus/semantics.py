@@ -281,6 +281,30 @@ _NOT_IN_304 = frozenset(
 )
 
 
+def has_preconditions(facts: RequestFacts) -> bool:
+    """The request carries one of the §13.2.2 precondition fields."""
+    given = facts.headers
+    return (
+        "if-none-match" in given
+        or "if-modified-since" in given
+        or "if-match" in given
+        or "if-unmodified-since" in given
+    )
+
+
+def without_preconditions(facts: RequestFacts) -> RequestFacts:
+    """The request without its precondition fields (to plan a representation first, then
+    evaluate them against it: `endpoints.builtin_plan`)."""
+    headers: dict[str, str] = {}
+    for name, value in facts.headers.items():
+        if name.lower() not in _PRECONDITION_FIELDS:
+            headers.setdefault(name.lower(), value)  # first value wins, as RequestFacts says
+    items = tuple(
+        (n, v) for n, v in (facts.header_items or ()) if n.lower() not in _PRECONDITION_FIELDS
+    )
+    return replace(facts, headers=headers, header_items=items)
+
+
 def answer_preconditions(
     plan: ResponsePlan, facts: RequestFacts, clock: Clock | None = None
 ) -> ResponsePlan:
