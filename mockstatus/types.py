@@ -278,6 +278,9 @@ class Options:
     fmt: str | None = None
     reason: str | None = None
     location: str | None = None
+    # The value the code's own rule gives Retry-After (503, 429 with its RateLimit reset, 413): a
+    # rule input like `location`, not a way to add a field. Fields: `headers` (below), put over
+    # the defaults by `semantics.override_fields`, the one way a per-request field is added.
     retry_after: str | None = None
     headers: Headers = ()
     sleep: float = 0.0  # seconds
