@@ -344,7 +344,8 @@ def answer_preconditions(
     if plan.status != 200 or (facts.method != "GET" and facts.method != "HEAD"):
         return plan
     given = facts.headers
-    # Spelled out: any() over _PRECONDITION_FIELDS costs ~0.6 µs more per 200 (timeit).
+    # Spelled out: any() over _PRECONDITION_FIELDS costs ~0.6 µs more per 200 (timeit), and
+    # calling has_preconditions (the same test) ~0.1 µs more (280 vs 390 ns, timeit).
     if not (
         "if-none-match" in given
         or "if-modified-since" in given

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from h2.errors import ErrorCodes
 from hpack import Encoder
-from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
+from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame, SettingsFrame
 
 from mockstatus.errors import RequestError
 from mockstatus.h2_fault import AFTER_HEADERS, http1_equivalent
@@ -54,6 +54,17 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def base(server: Any) -> str:
     return f"http://127.0.0.1:{server.port}"
+
+
+def frames_until(srv: Any, path: str, last: type) -> list[Any]:
+    """GET `path` on stream 1 of a raw connection; the frames read until one of type `last`."""
+    block = Encoder().encode(
+        [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", path)]
+    )
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        sock.sendall(PREFACE + SettingsFrame(0).serialize())
+        sock.sendall(HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+        return read_until(sock, lambda fs: any(isinstance(f, last) for f in fs))
 
 
 # --- the plan: one Fault from either source -----------------------------------------------------
@@ -159,15 +170,7 @@ def test_http1_equivalents() -> None:
 def test_rst_stream_from_a_scenario_on_raw_frames(
     srv: Any, path: str, status: int | None, body: bytes, code: int
 ) -> None:
-    encoder = Encoder()
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-    block = encoder.encode(
-        [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", path)]
-    )
-    sock.sendall(PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # preface + empty SETTINGS
-    sock.sendall(HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
-    frames = read_until(sock, lambda fs: any(isinstance(f, RstStreamFrame) for f in fs))
-    sock.close()
+    frames = frames_until(srv, path, RstStreamFrame)
     on_stream = [f for f in frames if getattr(f, "stream_id", 0) == 1]
     resets = [(f.stream_id, f.error_code) for f in on_stream if isinstance(f, RstStreamFrame)]
     assert resets == [(1, code)]
@@ -197,20 +200,7 @@ def test_goaway_immediate_from_a_scenario(srv: Any) -> None:
 
 
 def test_goaway_graceful_from_a_scenario_answers_then_goaway(srv: Any) -> None:
-    encoder = Encoder()
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-    block = encoder.encode(
-        [
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", "x"),
-            (":path", "/goaway/graceful"),
-        ]
-    )
-    sock.sendall(PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-    sock.sendall(HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
-    frames = read_until(sock, lambda fs: any(isinstance(f, GoAwayFrame) for f in fs))
-    sock.close()
+    frames = frames_until(srv, "/goaway/graceful", GoAwayFrame)
     data = b"".join(f.data for f in frames if isinstance(f, DataFrame) and f.stream_id == 1)
     assert data == b"going away"
     kinds = [type(f).__name__ for f in frames if isinstance(f, DataFrame | GoAwayFrame)]
