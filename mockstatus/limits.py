@@ -117,6 +117,15 @@ H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connec
 H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
+# --- dashboard (docs/dashboard.md) -------------------------------------------------------------
+MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503
+FEED_BUFFER = 1000  # events queued for one feed subscriber; more are dropped and counted
+FEED_TICK = 0.05  # seconds: events are serialised once and sent in one batch per tick
+FEED_SNAPSHOT_REQUESTS = 200  # newest journal entries a feed's `snapshot` carries
+FEED_SESSIONS_SHOWN = 50  # sessions per route a snapshot describes (the most recently made)
+FEED_BUCKETS_SHOWN = 50  # rate-limit buckets per route a snapshot describes
+MAX_OVERRIDES = 1000  # route overrides (forced outages and faults) held at once
+MAX_OVERRIDE_SECONDS = 86_400.0  # seconds an override's `for` may name
 # --- shared state store (docs/scale-out.md) -----------------------------------------------------
 STATE_TIMEOUT = 5.0  # seconds one state-store call may take (a pool wait included)
 STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
