@@ -631,3 +631,40 @@ def test_fault_extras_are_passed_on():
     fault, _ = queries.parse_fault_options(q(("fault", "slow-close"), ("hold", "3s")))
     assert fault is not None and (fault.kind, fault.hold) == ("slow-close", 3.0)
     assert not math.isnan(fault.delay) and fault.delay == 0.0
+
+
+# --- survivors of the first mutation run, each pinned -------------------------------------------
+
+
+def test_check_header_strips_only_spaces_and_tabs_not_letters():
+    assert queries.check_header("X-A", "X1X") == ("X-A", "X1X")
+
+
+def test_interims_of_names_the_link_field_in_its_message():
+    assert error(queries.interims_of, facts(("interim", "103"), ("link", "a\nb"))) == (
+        "link",
+        400,
+        "invalid link value for Link: CR, LF, NUL and other control characters are not allowed",
+    )
+
+
+def test_parse_header_param_passes_its_param_on():
+    assert error(queries.parse_header_param, "A B:1", param="trailer") == (
+        "trailer",
+        400,
+        f"invalid trailer name 'A B': {TOKEN_HINT}",
+    )
+
+
+@pytest.mark.parametrize("value", ["X5", "x5", "X"])
+def test_parse_seed_sign_is_plus_or_minus_only(value):
+    assert error(queries.parse_seed, value)[0:2] == ("seed", 400)
+
+
+def test_weighted_picks_draw_once_each():
+    """One draw per pick: the sequence from one generator is the reference sequence."""
+    choice = queries.CodeChoice((200, 503, 504), (1.0, 2.0, 3.0))
+    rng, ref = random.Random(11), random.Random(11)
+    assert [choice.pick(rng) for _ in range(30)] == [
+        ref.choices((200, 503, 504), weights=(1.0, 2.0, 3.0), k=1)[0] for _ in range(30)
+    ]
