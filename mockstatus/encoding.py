@@ -19,7 +19,6 @@ from __future__ import annotations
 import zlib
 from typing import Any, Protocol
 
-from mockstatus.errors import RequestError
 from mockstatus.http_syntax import weight
 from mockstatus.types import Headers, RequestFacts, ResponsePlan
 
@@ -229,19 +228,9 @@ def _with_coding(stream: Any, coding: str | None) -> Any:
     return replace(stream, coding=coding)
 
 
-def compress_query(plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
-    """`?compress=off|auto|gzip|deflate|br` on a built-in endpoint (a 400 for anything else)."""
-    value = facts.query.get("compress", "gzip") or ""
-    if value not in COMPRESS_CHOICES:
-        raise RequestError(
-            f"invalid compress {value[:40]!r}: one of {', '.join(COMPRESS_CHOICES)}",
-            param="compress",
-        )
-    if value == "br" and not brotli_available():
-        raise RequestError(
-            "compress=br needs the brotli package (pip install mockstatus[brotli])",
-            param="compress",
-        )
+def compress_query(plan: ResponsePlan, facts: RequestFacts, value: str) -> ResponsePlan:
+    """`?compress=off|auto|gzip|deflate|br` on a built-in endpoint (`value`, validated by
+    `queries.compress_of`; gzip for a coding fault without it)."""
     fault = plan.fault.kind if plan.fault is not None else None
     if value == "off" or plan.upgrade is not None:
         return plan

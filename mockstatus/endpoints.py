@@ -17,13 +17,14 @@ from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_REDIRECTS
 from mockstatus.queries import (
     check_header,
+    compress_of,
+    echo_of,
+    fault_of,
     is_token,
     options_of,
-    parse_code,
     parse_code_spec,
     parse_digits,
-    parse_fault_options,
-    parse_header_param,
+    redirect_of,
 )
 from mockstatus.rules import STANDARD_METHODS
 from mockstatus.semantics import (
@@ -32,9 +33,11 @@ from mockstatus.semantics import (
     build_plan,
     error_plan,
     finish,
+    has_preconditions,
     interims_for,
     negotiate,
     repeat_hints,
+    without_preconditions,
 )
 from mockstatus.types import (
     DEFAULT_OPTIONS,
@@ -108,10 +111,7 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
 
 
 def echo_plan(facts: RequestFacts) -> ResponsePlan:
-    status = 200
-    if (value := facts.query.get("status")) is not None:
-        status = parse_code(value, param="status", allow_1xx=False)
-    extra = tuple(parse_header_param(item) for item in facts.query.getall("header"))
+    status, extra = echo_of(facts)
     return _json_plan(status, describe_request(facts), facts, extra)
 
 
@@ -120,17 +120,13 @@ def redirect_plan(tail: str, facts: RequestFacts) -> ResponsePlan:
     n = parse_digits(
         tail, "n", MAX_REDIRECTS, f"an integer from 0 to {MAX_REDIRECTS}", what="redirect count"
     )
-    status = 302
-    if (value := facts.query.get("status")) is not None:
-        status = parse_code(value, param="status")
-        if status not in (301, 302, 303, 307, 308):
-            raise RequestError("invalid status: one of 301, 302, 303, 307, 308", param="status")
+    status, given, absolute = redirect_of(facts)
     if n == 0:
         return _json_plan(200, describe_request(facts), facts)
-    suffix = f"?status={status}" if facts.query.get("status") else ""
-    if facts.query.get("absolute"):
-        suffix += ("&" if suffix else "?") + "absolute=" + (facts.query.get("absolute") or "")
-    location = httpbin.redirect_location(facts, n, suffix)
+    suffix = f"?status={status}" if given else ""
+    if absolute:
+        suffix += ("&" if suffix else "?") + "absolute=" + absolute
+    location = httpbin.redirect_location(facts, n, suffix, absolute.lower() == "true")
     fmt = negotiate(facts.header("accept"))
     reason = codes.lookup(status).reason
     return finish(
@@ -344,7 +340,28 @@ def is_echo(path: str) -> bool:
 
 def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     """The built-in endpoints, after no scenario route matched. The caller has read the body of
-    an /anything request (`is_echo`)."""
+    an /anything request (`is_echo`).
+
+    A content-coded GET or HEAD (`?compress=`, a coding fault) with preconditions is planned
+    without them, coded, and only then evaluated: the ETag differs per coding, and a client's
+    If-None-Match names the one it received (RFC 9110 §8.8.3, §13.1.2)."""
+    if (
+        facts.query
+        and (facts.method == "GET" or facts.method == "HEAD")
+        and has_preconditions(facts)
+        and _coded(facts)
+    ):
+        plan = _builtin_plan(without_preconditions(facts), sem)
+        return answer_preconditions(plan, facts, sem.clock)
+    return _builtin_plan(facts, sem)
+
+
+def _coded(facts: RequestFacts) -> bool:
+    fault = fault_of(facts)[0]
+    return compress_of(facts) is not None or (fault is not None and fault.kind in ENCODING_FAULTS)
+
+
+def _builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     path = facts.path
     if path.startswith("/status/") or path == "/status":
         plan = status_plan(facts, path[8:], sem)
@@ -371,7 +388,7 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
             return not_found_plan(facts)
         plan = found
     if facts.query:
-        fault, drip = parse_fault_options(facts.query)
+        fault, drip = fault_of(facts)
         if fault is not None or drip is not None:
             plan = plan.evolve(fault=fault, drip=drip)
             if fault is not None and fault.after is not None:
@@ -380,10 +397,11 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
                 check_reachable(plan)  # 400 for an `after` past the body (docs/streams.md)
             if fault is not None and fault.kind == "slow-headers":
                 plan = plan.evolve(delay=0.0)  # its `sleep` is the pace of the head
-        if "compress" in facts.query or (fault is not None and fault.kind in ENCODING_FAULTS):
+        compress = compress_of(facts)
+        if compress is not None or (fault is not None and fault.kind in ENCODING_FAULTS):
             from mockstatus.encoding import compress_query
 
-            plan = compress_query(plan, facts)  # ?compress= (docs/streams.md)
+            plan = compress_query(plan, facts, compress or "gzip")  # docs/streams.md
     return plan
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import expects_continue
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS
-from mockstatus.queries import interim_mode_of
+from mockstatus.queries import continue_of, interim_mode_of
 from mockstatus.semantics import build_plan, error_plan, interims_for, negotiate
 from mockstatus.types import DEFAULT_OPTIONS, Interim, RequestFacts, ResponsePlan
 
@@ -66,7 +66,7 @@ def answer_expect(
             return None
         if not expects_continue(expect):
             return ExpectAnswer(final=closing_plan(facts, 417))  # an expectation we cannot meet
-        how = facts.query.get("continue") if facts.query else None
+        how = continue_of(facts)
         if how in ("reject", "417"):
             return ExpectAnswer(final=closing_plan(facts, 417))
         if length is not None and length > limit:

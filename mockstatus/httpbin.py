@@ -42,7 +42,7 @@ from mockstatus.limits import (
     MAX_REDIRECTS,
     MAX_SEED_DIGITS,
 )
-from mockstatus.queries import check_header, parse_code, parse_header_param
+from mockstatus.queries import check_header, parse_code, response_headers_of
 from mockstatus.semantics import finish
 from mockstatus.types import Clock, Drip, Headers, RandomSource, RequestFacts, ResponsePlan
 
@@ -600,7 +600,7 @@ def _h_cache(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
 
 def _h_response_headers(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePlan:
     # Each ?Name=value becomes a header; framing headers are refused (the issue-8 rule).
-    headers = tuple(parse_header_param(f"{k}:{v}", param=k) for k, v in facts.query.items())
+    headers = response_headers_of(facts)
     doc: dict[str, Any] = {}
     for name, value in headers:
         _add(doc, name, value)
@@ -770,10 +770,9 @@ def _chain(absolute: bool) -> Handler:
     return handler
 
 
-def redirect_location(facts: RequestFacts, n: int, suffix: str) -> str:
+def redirect_location(facts: RequestFacts, n: int, suffix: str, absolute: bool) -> str:
     """The next hop of `/redirect/{n}`: `/redirect/{n-1}`, and `/get` after the last
-    (absolute URLs with `?absolute=true`, as httpbin)."""
-    absolute = (facts.query.get("absolute") or "").lower() == "true"
+    (absolute URLs with `?absolute=true`, as httpbin: `queries.redirect_of`)."""
     path = f"/redirect/{n - 1}{suffix}" if n > 1 else "/get"
     return (_origin(facts) + path) if absolute else path
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mockstatus import codes
@@ -18,8 +19,11 @@ from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS,
 from mockstatus.types import (
     DEFAULT_OPTIONS,
     FAULT_KINDS,
+    H2_FAULTS,
+    After,
     Drip,
     Fault,
+    Headers,
     Options,
     PlanRequest,
     Query,
@@ -281,6 +285,102 @@ def interim_mode_of(facts: RequestFacts, default: str) -> str:
     return req.mode or default
 
 
+def _endpoint_group(facts: RequestFacts, name: str, parse: Callable[[Query], object]) -> object:
+    """An endpoint's own parameters (`name`), parsed by `parse` once per request."""
+    groups = plan_request(facts).endpoint
+    if name not in groups:
+        groups[name] = parse(facts.query)
+    return groups[name]
+
+
+def fault_of(facts: RequestFacts) -> tuple[Fault | None, Drip | None]:
+    """`?fault=` (with its `after`, `error`, …) and `?drip=` on a built-in path, once."""
+    if not facts.query:
+        return None, None
+    return _endpoint_group(facts, "fault", parse_fault_options)  # type: ignore[return-value]
+
+
+def compress_of(facts: RequestFacts) -> str | None:
+    """`?compress=off|auto|gzip|deflate|br` (an empty value: gzip), None when absent; once."""
+    if not facts.query:
+        return None
+    return _endpoint_group(facts, "compress", _parse_compress)  # type: ignore[return-value]
+
+
+def echo_of(facts: RequestFacts) -> tuple[int, Headers]:
+    """`/anything`'s `?status=` (200 by default, no 1xx) and `?header=Name:Value` fields."""
+    if not facts.query:
+        return 200, ()
+    return _endpoint_group(facts, "echo", _parse_echo)  # type: ignore[return-value]
+
+
+def redirect_of(facts: RequestFacts) -> tuple[int, bool, str]:
+    """`/redirect/{n}`'s `?status=` (301, 302, 303, 307, 308; default 302), whether it was
+    given, and `?absolute=` as sent ("" when absent), once."""
+    if not facts.query:
+        return 302, False, ""
+    return _endpoint_group(facts, "redirect", _parse_redirect)  # type: ignore[return-value]
+
+
+def continue_of(facts: RequestFacts) -> str | None:
+    """`?continue=` (how `Expect: 100-continue` is answered, `expect.continue_delay`), once."""
+    if not facts.query:
+        return None
+    return _endpoint_group(facts, "continue", lambda q: q.get("continue"))  # type: ignore[return-value]
+
+
+def response_headers_of(facts: RequestFacts) -> Headers:
+    """httpbin's `/response-headers`: every `?Name=value` is a field (each checked as one)."""
+    if not facts.query:
+        return ()
+    parse = _parse_response_headers
+    return _endpoint_group(facts, "response-headers", parse)  # type: ignore[return-value]
+
+
+def _parse_compress(query: Query) -> str | None:
+    from mockstatus.encoding import COMPRESS_CHOICES, brotli_available
+
+    value = query.get("compress")
+    if value is None:
+        return None
+    if value not in COMPRESS_CHOICES:
+        raise RequestError(
+            f"invalid compress {value[:40]!r}: one of {', '.join(COMPRESS_CHOICES)}",
+            param="compress",
+        )
+    if value == "br" and not brotli_available():
+        raise RequestError(
+            "compress=br needs the brotli package (pip install mockstatus[brotli])",
+            param="compress",
+        )
+    return value
+
+
+def _parse_echo(query: Query) -> tuple[int, Headers]:
+    status = 200
+    if (value := query.get("status")) is not None:
+        status = parse_code(value, param="status", allow_1xx=False)
+    return status, tuple(parse_header_param(item) for item in query.getall("header"))
+
+
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+def _parse_redirect(query: Query) -> tuple[int, bool, str]:
+    status, given = 302, False
+    if (value := query.get("status")) is not None:
+        status = parse_code(value, param="status")
+        if status not in _REDIRECT_CODES:
+            raise RequestError("invalid status: one of 301, 302, 303, 307, 308", param="status")
+        given = bool(value)
+    return status, given, query.get("absolute") or ""
+
+
+def _parse_response_headers(query: Query) -> Headers:
+    # Framing headers are refused (the issue-8 rule), each naming its parameter.
+    return tuple(parse_header_param(f"{k}:{v}", param=k) for k, v in query.items())
+
+
 def parse_options(query: Query) -> Options:
     """Validate the common `/status/{code}` queries; unknown parameters are ignored (cache busters)."""
     if not query:
@@ -435,8 +535,33 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                     f"invalid {param} {text!r} for slow-headers: {hint}, more than 0 and at most 60 s",
                     param=param,
                 ) from None
+        if value in H2_FAULTS:
+            return _h2_fault(value, query), drip
         from mockstatus.positions import fault_extras_from_query
 
         extras = fault_extras_from_query(value, query)  # after=, hold=, rate= (docs/streams.md)
         fault = Fault(kind=value, delay=delay, drip=drip, **extras)  # type: ignore[arg-type]
     return fault, drip
+
+
+def _h2_fault(kind: str, query: Query) -> Fault:
+    """`?fault=rst_stream&error=NAME&after=headers|POS`, `?fault=goaway&error=NAME&graceful=1`
+    (docs/http2.md); each bad value a 400 naming its parameter."""
+    from mockstatus.h2_fault import AFTER_HEADERS, ERROR_HINT, default_error, error_code
+
+    error = default_error(kind)
+    if (name := query.get("error")) is not None:
+        code = error_code(name)
+        if code is None:
+            raise RequestError(f"invalid error {_shown(name)}: {ERROR_HINT}", param="error")
+        error = code
+    after: After | None = None
+    if query.get("after") == "headers" and kind == "rst_stream":
+        after = AFTER_HEADERS
+    elif "after" in query:
+        from mockstatus.positions import fault_extras_from_query
+
+        placed = fault_extras_from_query(kind, query).get("after")  # a 400 for goaway
+        after = placed if isinstance(placed, After) else None
+    graceful = kind == "goaway" and query.get("graceful") in ("1", "true", "yes")
+    return Fault(kind=kind, after=after, error=error, graceful=graceful)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import replace
 from functools import lru_cache
 
@@ -20,6 +20,7 @@ from mockstatus import __version__, codes, conditional
 from mockstatus.codes import is_bodiless
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FRAMING_HEADERS, expects_continue, weight
+from mockstatus.idcache import IdentityCache
 from mockstatus.queries import (
     CodeChoice,
     interim_mode_of,
@@ -167,14 +168,39 @@ def finish(plan: ResponsePlan) -> ResponsePlan:
     )
 
 
-def _merge_user_headers(defaults: list[tuple[str, str]], user: Headers) -> list[tuple[str, str]]:
+def _merge_user_headers(defaults: list[tuple[str, str]], user: Headers) -> Headers:
     """User headers replace defaults of the same name; framing headers are dropped."""
     if not user:
-        return defaults
-    names = {n.lower() for n, _ in user}
+        return tuple(defaults)
     # Queries refuse framing headers (400); here they are dropped from any other source too.
-    kept = [(n, v) for n, v in user if n.lower() not in FRAMING_HEADERS]
-    return kept + [(n, v) for n, v in defaults if n.lower() not in names]
+    kept = tuple((n, v) for n, v in user if n.lower() not in FRAMING_HEADERS)
+    return override_fields(kept, tuple(defaults), names={n.lower() for n, _ in user})
+
+
+# timeit (arch2, min of 15 runs): 2.5 µs cached vs 3.2 µs recomputed per 429 with 5 base fields.
+_LOWER_NAMES: IdentityCache[Headers, tuple[str, ...]] = IdentityCache(1024)
+
+
+def override_fields(
+    front: Headers, base: Headers, *, reused: bool = False, names: Set[str] | None = None
+) -> Headers:
+    """`front`, then the fields of `base` whose names `front` does not set (case-insensitive):
+    the one way a per-request field reaches a plan (issue 11): `?header=` and a scenario's
+    `headers:` over the code's defaults (`build_plan`), rate-limit fields over a memoised
+    scenario plan, a limiter's fields over the memoised 429 (`scenarios.runtime`).
+
+    `reused`: `base` is a memoised plan's headers, whose lower-cased names are kept by identity
+    (`idcache`); `names`: the lower-cased names that replace (default: `front`'s).
+    """
+    if reused:
+        entry = _LOWER_NAMES.get(id(base))
+        lowered = (
+            _LOWER_NAMES.put(base, tuple(n.lower() for n, _ in base)) if entry is None else entry[1]
+        )
+    else:
+        lowered = tuple(n.lower() for n, _ in base)
+    replaced = {n.lower() for n, _ in front} if names is None else names
+    return front + tuple(h for h, n in zip(base, lowered, strict=True) if n not in replaced)
 
 
 def build_plan(
@@ -231,11 +257,10 @@ def build_plan(
     headers += d.headers
     if d.close:
         headers.append(("Connection", "close"))
-    headers = _merge_user_headers(headers, opts.headers)
     plan = ResponsePlan(
         status=code,
         reason=reason,
-        headers=tuple(headers),
+        headers=_merge_user_headers(headers, opts.headers),
         body=d.body,
         head=method == "HEAD",
         close=d.close,
@@ -281,6 +306,30 @@ _NOT_IN_304 = frozenset(
 )
 
 
+def has_preconditions(facts: RequestFacts) -> bool:
+    """The request carries one of the §13.2.2 precondition fields."""
+    given = facts.headers
+    return (
+        "if-none-match" in given
+        or "if-modified-since" in given
+        or "if-match" in given
+        or "if-unmodified-since" in given
+    )
+
+
+def without_preconditions(facts: RequestFacts) -> RequestFacts:
+    """The request without its precondition fields (to plan a representation first, then
+    evaluate them against it: `endpoints.builtin_plan`)."""
+    headers: dict[str, str] = {}
+    for name, value in facts.headers.items():
+        if name.lower() not in _PRECONDITION_FIELDS:
+            headers.setdefault(name.lower(), value)  # first value wins, as RequestFacts says
+    items = tuple(
+        (n, v) for n, v in (facts.header_items or ()) if n.lower() not in _PRECONDITION_FIELDS
+    )
+    return replace(facts, headers=headers, header_items=items)
+
+
 def answer_preconditions(
     plan: ResponsePlan, facts: RequestFacts, clock: Clock | None = None
 ) -> ResponsePlan:
@@ -295,7 +344,8 @@ def answer_preconditions(
     if plan.status != 200 or (facts.method != "GET" and facts.method != "HEAD"):
         return plan
     given = facts.headers
-    # Spelled out: any() over _PRECONDITION_FIELDS costs ~0.6 µs more per 200 (timeit).
+    # Spelled out: any() over _PRECONDITION_FIELDS costs ~0.6 µs more per 200 (timeit), and
+    # calling has_preconditions (the same test) ~0.1 µs more (280 vs 390 ns, timeit).
     if not (
         "if-none-match" in given
         or "if-modified-since" in given

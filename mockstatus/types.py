@@ -177,15 +177,20 @@ class Fault:
     after: After | None = None  # reset, close, truncate, garbage, stall: where in the body
     rate: float = 0.0  # bandwidth: bytes per second for the whole body
     hold: float = 0.0  # slow-close: seconds the connection stays open after the last byte
+    error: int = 0  # rst_stream, goaway: the RFC 9113 §7 error code (h2_fault.default_error)
+    graceful: bool = False  # goaway: after this stream's answer, naming the last stream taken
 
 
 FAULT_KINDS = frozenset(
     {"reset", "close", "truncate", "garbage", "hang", "malformed-chunk", "drip", "slow-headers"}
     | {"stall", "bandwidth", "slow-close"}
     | {"corrupt-encoding", "truncate-encoding", "wrong-encoding"}
+    | {"rst_stream", "goaway"}
 )
 # Faults that may be placed in the body with `after` (the wire/streams writer executes them).
-POSITIONED_FAULTS = frozenset({"reset", "close", "truncate", "garbage", "stall"})
+POSITIONED_FAULTS = frozenset({"reset", "close", "truncate", "garbage", "stall", "rst_stream"})
+# HTTP/2's own faults (h2_fault): the HTTP/2 wire executes them, HTTP/1.1 its nearest equivalent.
+H2_FAULTS = frozenset({"rst_stream", "goaway"})
 # Faults on the content coding (a compressed body): planned by `encoding`, sent normally.
 ENCODING_FAULTS = frozenset({"corrupt-encoding", "truncate-encoding", "wrong-encoding"})
 
@@ -273,6 +278,9 @@ class Options:
     fmt: str | None = None
     reason: str | None = None
     location: str | None = None
+    # The value the code's own rule gives Retry-After (503, 429 with its RateLimit reset, 413): a
+    # rule input like `location`, not a way to add a field. Fields: `headers` (below), put over
+    # the defaults by `semantics.override_fields`, the one way a per-request field is added.
     retry_after: str | None = None
     headers: Headers = ()
     sleep: float = 0.0  # seconds
@@ -300,7 +308,7 @@ class PlanRequest:
     None in a slot: not parsed yet.
     """
 
-    __slots__ = ("interims", "interval", "mode", "options", "query")
+    __slots__ = ("endpoint", "interims", "interval", "mode", "options", "query")
 
     def __init__(self, query: Query) -> None:
         self.query = query
@@ -308,6 +316,9 @@ class PlanRequest:
         self.mode: str | None = None  # `?interim_mode=`, "" when absent
         self.interims: tuple[tuple[int, ...] | None, tuple[str, ...]] | None = None  # interim, link
         self.interval: tuple[float | None] | None = None  # `?interval=` (seconds)
+        # Endpoint-specific groups, by name (`queries.fault_of`, `compress_of`, `echo_of`,
+        # `redirect_of`, `continue_of`, `response_headers_of`): each parsed on first use.
+        self.endpoint: dict[str, object] = {}
 
 
 class BodySource(Protocol):

@@ -135,6 +135,8 @@ LAYERS = {
         "admin_reply", "admin_params", "admin_guard", "scenarios", "httpbin", "httpbin_auth",
         "httpbin_content", "prepared", "proxy",
         "positions", "encoding", "stream_endpoints",  # streams (docs/streams.md)
+        "events", "live", "admin_dashboard",  # the dashboard (docs/dashboard.md)
+        "h2_fault",  # HTTP/2's own faults in a plan (docs/http2.md)
     },
     "wire": {"wire", "accesslog"},  # accesslog: aiohttp's access-log hook, batched to a thread
 }  # fmt: skip
@@ -144,7 +146,8 @@ AIOHTTP_FREE = (
     "codes", "rules", "semantics", "endpoints", "expect", "catalog", "pipeline", "admin_reply",
     "admin_params", "admin_guard", "scenarios.runtime", "scenarios.store", "types", "idcache",
     "httpbin", "prepared", "proxy", "scenarios.proxy",
-    "positions", "encoding", "stream_endpoints", "scenarios.stream",
+    "positions", "encoding", "stream_endpoints", "scenarios.stream", "h2_fault",
+    "events", "live", "admin_dashboard", "scenarios.override",
 )  # fmt: skip
 
 

@@ -34,6 +34,10 @@ class CountingQuery(Query):
         self.reads[key] += 1
         return super().getall(key)
 
+    def to_dict(self) -> dict[str, str | list[str]]:
+        # /anything echoes its query as data (`args`): copying it is not a parameter read.
+        return Query(self.items()).to_dict()
+
 
 class NoBody:
     exists = False
@@ -116,4 +120,63 @@ def test_no_query_costs_no_plan_request() -> None:
     assert queries.interims_of(facts) == (None, ())
     assert queries.interval_of(facts) is None
     assert queries.interim_mode_of(facts, "auto") == "auto"
+    assert facts.plan_request is None
+
+
+# --- endpoint-specific parameters: parsed once into the PlanRequest too -------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "items", "status"),
+    [
+        ("/status/200", (("fault", "drip"), ("drip", "4/20ms")), 200),
+        ("/status/200", (("compress", "gzip"), ("fault", "corrupt-encoding")), 200),
+        ("/status/200", (("fault", "rst_stream"), ("error", "CANCEL"), ("after", "headers")), 200),
+        ("/anything", (("status", "201"), ("header", "X-A:1"), ("header", "X-B:2")), 201),
+        ("/redirect/2", (("status", "307"), ("absolute", "true")), 307),
+        ("/response-headers", (("X-One", "1"), ("X-Two", "2")), 200),
+    ],
+    ids=["fault-drip", "compress", "rst_stream", "echo", "redirect", "response-headers"],
+)
+def test_endpoint_parameters_are_read_once(
+    app: Mockstatus, path: str, items: tuple[tuple[str, str], ...], status: int
+) -> None:
+    query = CountingQuery(items)
+    plan = decide(app, path, query).plan
+    assert plan.status == status
+    assert {k: n for k, n in query.reads.items() if n > 1} == {}
+
+
+def test_endpoint_groups_are_kept_on_the_plan_request() -> None:
+    facts = RequestFacts(
+        method="GET",
+        path="/redirect/2",
+        query=Query((("status", "307"), ("absolute", "true"), ("compress", "br"))),
+    )
+    assert queries.redirect_of(facts) == (307, True, "true")
+    assert facts.plan_request is not None
+    assert facts.plan_request.endpoint["redirect"] == (307, True, "true")
+    facts.query = Query((("status", "301"),))  # a new query: parsed afresh
+    assert queries.redirect_of(facts) == (301, True, "")
+
+
+def test_endpoint_values_pin_what_the_plans_carry(app: Mockstatus) -> None:
+    echo = decide(app, "/anything", Query((("status", "202"), ("header", "X-A: 1")))).plan
+    assert echo.status == 202 and ("X-A", "1") in echo.headers
+    hop = decide(app, "/redirect/2", Query((("status", "308"),))).plan
+    assert dict(hop.headers)["Location"] == "/redirect/1?status=308"
+    fault = decide(app, "/status/503", Query((("fault", "rst_stream"), ("error", "cancel")))).plan
+    assert fault.fault is not None and (fault.fault.kind, fault.fault.error) == ("rst_stream", 8)
+    bad = decide(app, "/status/200", Query((("compress", ""),))).plan
+    assert bad.status == 400 and b"invalid compress" in bad.body
+
+
+def test_no_query_costs_no_endpoint_group() -> None:
+    facts = RequestFacts(method="GET", path="/anything")
+    assert queries.fault_of(facts) == (None, None)
+    assert queries.compress_of(facts) is None
+    assert queries.echo_of(facts) == (200, ())
+    assert queries.redirect_of(facts) == (302, False, "")
+    assert queries.continue_of(facts) is None
+    assert queries.response_headers_of(facts) == ()
     assert facts.plan_request is None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from mockstatus.codes import is_bodiless
 from mockstatus.encoding import COMPRESS_CHOICES
+from mockstatus.h2_fault import AFTER_HEADERS, ERROR_CODES, ERROR_HINT, default_error, error_code
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
 from mockstatus.limits import MAX_BODY_FILE_BYTES, MAX_DELAY, MIN_DRIP_EVERY
 from mockstatus.positions import parse_after, parse_rate
@@ -27,7 +28,7 @@ from mockstatus.scenarios.values import (
     _describe,
     _Reader,
 )
-from mockstatus.types import FAULT_KINDS, POSITIONED_FAULTS, Drip, Fault
+from mockstatus.types import FAULT_KINDS, H2_FAULTS, POSITIONED_FAULTS, Drip, Fault
 
 # What to use instead of each framing header (http_syntax.FRAMING_HEADERS) a scenario may not
 # set. No fault takes them either: `truncate` and `malformed-chunk` write their own lying framing.
@@ -41,7 +42,7 @@ _RESPONSE_KEYS = (
     *("interim", "delay", "fault", "drip", "proxy", "verbatim", "stream", "compress"),
 )
 _STEP_KEYS = (*_RESPONSE_KEYS, "times")
-_FAULT_KEYS = ("kind", "delay", "drip", "after", "hold", "rate")
+_FAULT_KEYS = ("kind", "delay", "drip", "after", "hold", "rate", "error", "graceful")
 _DRIP_KEYS = ("chunk", "every")
 
 
@@ -374,6 +375,8 @@ class _Responses(_Reader):
             if extra:
                 kind = self.string(kind_v, "fault")
                 if kind is not None and kind in FAULT_KINDS:
+                    if kind in H2_FAULTS:
+                        extra = {"error": default_error(kind), **extra}
                     return Fault(kind, **extra), False  # type: ignore[arg-type]
         kind = self.string(kind_v, "fault")
         if kind is None:
@@ -412,12 +415,17 @@ class _Responses(_Reader):
             )
             self.problem(v, f"fault '{kind}' needs '{key}', as in {example}")
             return None, False
+        if kind in H2_FAULTS:
+            return Fault(kind, error=default_error(kind)), False
         return Fault(kind, delay=delay or 0.0), False
 
     def fault_extras(self, m: dict[str, _V], kind: str | None) -> dict[str, object] | None:
         """`after`, `hold`, `rate` of a fault mapping, each only where its kind takes it."""
         out: dict[str, object] = {}
-        takes = {"after": POSITIONED_FAULTS, "hold": {"slow-close"}, "rate": {"bandwidth"}}
+        takes = {
+            **{"after": POSITIONED_FAULTS, "hold": {"slow-close"}, "rate": {"bandwidth"}},
+            **{"error": H2_FAULTS, "graceful": {"goaway"}},
+        }
         ok = True
         for key, kinds in takes.items():
             if key not in m:
@@ -429,6 +437,14 @@ class _Responses(_Reader):
                 ok = False
                 continue
             item = m[key]
+            if key in ("error", "graceful"):
+                value = self.h2_fault_value(item, key)
+                ok = ok and value is not None
+                out[key] = value
+                continue
+            if key == "after" and kind == "rst_stream" and item.value == "headers":
+                out["after"] = AFTER_HEADERS  # the final HEADERS frame, then RST_STREAM
+                continue
             if key == "hold":
                 seconds = self.duration(item, "hold", cap=MAX_DELAY)
                 ok = ok and seconds is not None
@@ -446,6 +462,21 @@ class _Responses(_Reader):
                 self.problem(item, str(exc))
                 ok = False
         return out if ok else None
+
+    def h2_fault_value(self, v: _V, key: str) -> int | bool | None:
+        """`error: CANCEL` (an RFC 9113 §7 name, any case) or `graceful: true`."""
+        if key == "graceful":
+            if v.kind != "bool":
+                self.problem(v, f"'graceful' must be true or false, got {_describe(v)}")
+                return None
+            return bool(v.value)
+        name = self.string(v, "error")
+        code = error_code(name) if name is not None else None
+        if name is not None and code is None:
+            guess = difflib.get_close_matches(name.upper(), list(ERROR_CODES), n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            self.problem(v, f"unknown error '{name}'{hint}: {ERROR_HINT}")
+        return code
 
 
 def _fixed_body(body: Template | None, json: JsonTemplate | None) -> bytes | None:

@@ -23,7 +23,6 @@ from typing import Any
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.idcache import IdentityCache
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
 from mockstatus.scenarios import (
     chaos,
@@ -44,6 +43,7 @@ from mockstatus.scenarios.model import (
     Scenario,
     ScenarioSet,
 )
+from mockstatus.scenarios.override import Overrides, active_override
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
@@ -101,6 +101,16 @@ class ScenarioRuntime:
         self.sessions: dict[str | None, SessionState] = {}
         # 429s answered by a rate limit (not by a route that merely answers 429), for metrics.
         self.rejections: Counter[tuple[str, str]] = Counter()
+        self.overrides = Overrides()  # forced outages and faults (admin API: scenarios/override)
+        # Per-instance tables keyed by id() of a route or response spec (issue 11): plain dicts,
+        # not IdentityCache. The runtime holds its ScenarioSet, so no id is reused while it
+        # lives; each table is bounded by the loaded set (`_plans` also by STANDARD_METHODS x
+        # formats x 2), and a swap builds a new runtime. `python -m bench.idtables` (timeit, min
+        # of 15, two runs on the shared 2-core VM): lookup vs recompute per request: _static
+        # 0.17-0.29 vs 3.9-4.4 µs, _own_names 0.14-0.17 vs 1.4-1.7 µs, _limits 0.20-0.30 vs
+        # 6.3-16.3 µs, _route_seeding 0.09-0.15 vs 1.6-3.1 µs, _plans 0.38-0.44 vs 107-130 µs;
+        # an IdentityCache read (get + entry[1]) costs 0.32-0.35 µs where a plain dict's costs
+        # 0.15-0.18 µs, for a guarantee (the object outlives its id) the runtime already gives.
         # Plans of template-free responses, keyed (id(spec), method, format, HTTP/1.1+); the
         # specs live as long as this runtime, so their ids are stable keys.
         self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
@@ -150,6 +160,7 @@ class ScenarioRuntime:
     def reset(self, session_id: str | None = None) -> None:
         """Counters, states, buckets and scenario clocks: of one session, or of all."""
         now = self.clock.monotonic()
+        self.overrides.clear(session_id)  # steering ends with a reset too
         if session_id is None:
             self.sessions.clear()
             self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
@@ -161,6 +172,7 @@ class ScenarioRuntime:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
         self.rejections = old.rejections
+        self.overrides = old.overrides
         self.base_seed = old.base_seed  # derived once, from the source as `--seed` made it
         changed = []
         for s in self.set.scenarios:
@@ -239,11 +251,15 @@ class ScenarioRuntime:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
+    def respond(
+        self, facts: RequestFacts, shared: SessionState | None = None
+    ) -> tuple[ResponsePlan, str, str] | None:
+        """`shared`: this call's state as a shared store holds it (mockstatus.state), instead
+        of this process's session."""
         if not self.matcher.candidates(facts.path):
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
-        state = self.session(session_id)
+        state = self.session(session_id) if shared is None else shared
         found = self.matcher.match(facts, self._state_reader(state, facts))
         if found is None:
             return None
@@ -279,13 +295,19 @@ class ScenarioRuntime:
                 if refused is not None:
                     self.rejections[(route.scenario, route.name)] += 1
                     return refused, route.scenario, route.name
-        window = outage.active(route.outage, elapsed)
+        forced = (
+            active_override(self.overrides, key, session_id, now) if self.overrides.table else None
+        )
+        window = forced or outage.active(route.outage, elapsed)
         if window is not None:
             override, fault = window.respond, window.fault
             if override is None and fault is None:
                 override = DEFAULT_OUTAGE_RESPONSE
             # A 503 (or 429) while down says when the route is up again, unless it sets its own.
-            retry_after = str(outage.seconds_left(route.outage, elapsed))
+            left = (
+                forced.seconds_left(now) if forced else outage.seconds_left(route.outage, elapsed)
+            )
+            retry_after = str(left)
         elif route.chaos:
             rule = chaos.pick(route.chaos, draws.Stream(keys[draws.CHAOS], n))
             if rule is not None:
@@ -396,7 +418,8 @@ class ScenarioRuntime:
             return plan
         own = self._own_names[id(spec)]
         extra = tuple(h for h in extra_headers if h[0].lower() not in own) if own else extra_headers
-        return plan.evolve(headers=_prepend(extra, plan.headers), reused=False)
+        fields = semantics.override_fields(extra, plan.headers, reused=True)
+        return plan.evolve(headers=fields, reused=False)
 
     def _is_static(self, spec: ResponseSpec) -> bool:
         static = self._static.get(id(spec))
@@ -482,7 +505,8 @@ class ScenarioRuntime:
             base, _ = semantics.build_plan(429, facts.method, fmt)
             if facts.method in rules.STANDARD_METHODS:
                 base = self._rejections[key] = base.evolve(reused=True)
-        return base.evolve(headers=_prepend(fields, base.headers), reused=False)
+        headers = semantics.override_fields(fields, base.headers, reused=True)
+        return base.evolve(headers=headers, reused=False)
 
     def _limited(
         self,
@@ -634,22 +658,3 @@ def _streamed(
     coding = encoding.choose(compress, facts.header("accept-encoding"))
     fault = plan.fault.kind if plan.fault is not None else None
     return encoding.compress_plan(plan, coding, fault)
-
-
-# timeit (arch2, min of 15 runs): 2.5 µs cached vs 3.2 µs recomputed per 429 with 5 base fields.
-_LOWER_NAMES: IdentityCache[tuple[tuple[str, str], ...], tuple[str, ...]] = IdentityCache(1024)
-
-
-def _prepend(
-    front: tuple[tuple[str, str], ...], base: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, str], ...]:
-    """`front` + the fields of `base` whose names `front` does not set (case-insensitive).
-
-    `base` is a reused plan's headers: its lower-cased names are computed once (`idcache`).
-    """
-    entry = _LOWER_NAMES.get(id(base))
-    lowered = (
-        _LOWER_NAMES.put(base, tuple(n.lower() for n, _ in base)) if entry is None else entry[1]
-    )
-    replaced = {n.lower() for n, _ in front}
-    return front + tuple(h for h, n in zip(base, lowered, strict=True) if n not in replaced)

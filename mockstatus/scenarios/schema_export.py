@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mockstatus.h2_fault import ERROR_CODES
 from mockstatus.scenarios import ratelimit_schema, responses, schema
 from mockstatus.scenarios.ratelimit_styles import STYLES
 
@@ -125,6 +126,12 @@ KEY_TYPES: dict[tuple[str, str], Json] = {
     ("fault", "kind"): {"type": "string"},
     ("fault", "delay"): _DURATION,
     ("fault", "drip"): _ref("drip"),
+    ("fault", "error"): {
+        "type": "string",
+        "description": "rst_stream, goaway: an RFC 9113 error name (any case), e.g. CANCEL",
+        "examples": list(ERROR_CODES),
+    },
+    ("fault", "graceful"): {"type": "boolean", "description": "goaway: after this answer"},
     ("drip", "chunk"): _INT_LIKE,
     ("drip", "every"): _DURATION,
     ("rate_limit", "limit"): _INT_LIKE,

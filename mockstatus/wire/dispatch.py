@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mockstatus.types import ENCODING_FAULTS, ResponsePlan
+from mockstatus.h2_fault import http1_equivalent
+from mockstatus.types import ENCODING_FAULTS, H2_FAULTS, ResponsePlan
 from mockstatus.wire import streams
 from mockstatus.wire.core import ClientGone, _gone, build_response, send_interims
 from mockstatus.wire.faults import send_drip, send_fault
@@ -13,6 +14,8 @@ from mockstatus.wire.faults import send_drip, send_fault
 
 async def send(request: web.BaseRequest, plan: ResponsePlan) -> web.StreamResponse:
     """Execute a plan: interims, delay, then the final response, a drip or a fault."""
+    if plan.fault is not None and plan.fault.kind in H2_FAULTS:
+        plan = http1_equivalent(plan)  # rst_stream, goaway: docs/http2.md
     try:
         if plan.interims or plan.delay:
             await send_interims(request, plan)

@@ -185,6 +185,7 @@ class Lane:
         # (method, path) -> what the routes say about it (one candidate scan per pair).
         self.selections: dict[tuple[str, str], Selection] = {}
         self.answered = 0  # requests the lane answered (tests, bench)
+        self.shared = False  # scenario state in a shared store: no per-request plans here
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
@@ -304,8 +305,8 @@ class Lane:
         method = msg.method
         path = msg.path
         runtime = self.runtime
-        if runtime is None or not self._selection(method, path).renderable:
-            return None
+        if runtime is None or self.shared or not self._selection(method, path).renderable:
+            return None  # shared state (`--state`): the general path asks the store
         headers = msg.headers
         version = msg.version
         facts = RequestFacts(
@@ -610,6 +611,7 @@ def install(server: MockstatusServer, app: Any) -> Lane:
         metrics=app.metrics,
         clock=app.clock,
     )
+    lane.shared = getattr(app, "shared", None) is not None  # mockstatus.state: decided per request
     lane.reset()
     app.store.on_swap.append(lane.reset)
     server.in_flight.append(lambda: list(lane.pending))

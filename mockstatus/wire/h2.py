@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
@@ -37,6 +37,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from mockstatus.accesslog import log_malformed, log_request
 from mockstatus.errors import RequestError
+from mockstatus.h2_fault import error_name
 from mockstatus.limits import (
     H2_FLOOD_CONTROL_FRAMES,
     H2_FLOOD_RESETS,
@@ -47,23 +48,18 @@ from mockstatus.limits import (
 )
 from mockstatus.types import (
     EMPTY_QUERY,
+    H2_FAULTS,
     BodySource,
     Decision,
     Drip,
+    Fault,
     Interim,
     Query,
     RequestFacts,
     ResponsePlan,
 )
 from mockstatus.wire.core import cut_connection
-from mockstatus.wire.h2_faults import (
-    GARBAGE,
-    H2Fault,
-    is_h2_fault,
-    parse_h2_fault,
-    window_zero,
-    without_h2_fault,
-)
+from mockstatus.wire.h2_faults import GARBAGE, window_zero
 from mockstatus.wire.h2_hpack import StaticEncoder
 from mockstatus.wire.h2_streams import placed, send_placed
 
@@ -124,8 +120,9 @@ class H2Service:
     def handoff(self, handler: asyncio.Protocol, first: bytes) -> bool:
         """`MockstatusServer.h2_handoff`: take the connection from aiohttp's handler, whose first
         bytes are (the start of) the connection preface, and replay them to HTTP/2."""
-        transport = getattr(handler, "transport", None)
-        if self.stopping or not isinstance(transport, asyncio.Transport) or transport.is_closing():
+        # Duck-typed: uvloop's transports are not asyncio.Transport subclasses.
+        transport: Any = getattr(handler, "transport", None)
+        if self.stopping or transport is None or transport.is_closing():
             return False
         peer = transport.get_extra_info("peername")
         # Detach first: aiohttp's connection_lost closes the transport it still holds.
@@ -369,8 +366,7 @@ class H2Protocol(asyncio.Protocol):
 
     # --- asyncio ----------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Any) -> None:  # asyncio's Transport or uvloop's
         self.transport = transport
         if transport.get_extra_info("ssl_object") is not None:
             self.scheme = "https"
@@ -581,25 +577,13 @@ class H2Protocol(asyncio.Protocol):
         facts: RequestFacts | None = None
         try:
             facts, length = self._facts(headers)
-            h2fault: H2Fault | None = None
-            if facts.query and is_h2_fault(facts.query):
-                try:
-                    h2fault = parse_h2_fault(facts.query)
-                except RequestError as err:
-                    plan = self.service.error_plan(facts, err.status, str(err))
-                    decision = Decision(plan, facts)
-                facts = replace(facts, query=without_h2_fault(facts.query))
             if self.service.admin is not None and facts.path.startswith(self.service.admin_root):
                 plan = await self._admin(stream, facts, length)
                 await self._send_plan(stream, plan)
                 self._access(stream, facts, plan)
                 return
-            if decision is None:
-                decision = await self.service.decide(facts, _Body(self, stream, length))
-            if h2fault is not None:
-                await self._send_h2_fault(stream, decision.plan, h2fault)
-            else:
-                await self._send_plan(stream, decision.plan)
+            decision = await self.service.decide(facts, _Body(self, stream, length))
+            await self._send_plan(stream, decision.plan)
         except (asyncio.CancelledError, ConnectionError, h2.exceptions.ProtocolError):
             pass  # the client reset the stream or left; the connection is closing
         finally:
@@ -652,7 +636,9 @@ class H2Protocol(asyncio.Protocol):
         if plan.interims or plan.delay:
             await self._interims(stream, plan)
         fault = plan.fault
-        if placed(plan):
+        if fault is not None and fault.kind in H2_FAULTS:
+            await self._send_h2_fault(stream, plan, fault)
+        elif placed(plan):
             await send_placed(self, stream, plan)
         elif fault is not None:
             await self._send_fault(stream, plan, fault.kind, fault.delay, fault.drip)
@@ -812,24 +798,25 @@ class H2Protocol(asyncio.Protocol):
         else:
             raise ValueError(f"unknown fault {kind!r}")
 
-    async def _send_h2_fault(self, stream: _Stream, plan: ResponsePlan, fault: H2Fault) -> None:
+    async def _send_h2_fault(self, stream: _Stream, plan: ResponsePlan, fault: Fault) -> None:
+        """`rst_stream` and `goaway` (h2_fault), from the plan whatever asked for them (a query
+        or a scenario's `fault:`); the plan's interims and delay are already out."""
         sid = stream.sid
         if fault.kind == "rst_stream":
             if fault.after is None:
                 self._reset(sid, fault.error, None)
             else:
-                await send_placed(self, stream, plan.evolve(fault=None), (fault.error, fault.after))
-        elif fault.kind == "goaway":
-            if fault.graceful:
-                # After this stream's answer: h2-based clients (httpx) drop every frame that
-                # follows a GOAWAY, so sending it first would fail the stream that asked.
-                await self._send_plan(stream, plan)
-                self.goaway_graceful(fault.error)
-            else:
-                self._log_close(ErrorCodes(fault.error).name, "?fault=goaway")
-                self.conn.close_connection(fault.error, last_stream_id=sid - 2 if sid > 2 else 0)
-                self._flush()
-                self._close()
+                await send_placed(self, stream, plan)  # the body up to `after`, then the reset
+        elif fault.graceful:
+            # After this stream's answer: h2-based clients (httpx) drop every frame that
+            # follows a GOAWAY, so sending it first would fail the stream that asked.
+            await self._send_plan(stream, plan.evolve(fault=None, interims=(), delay=0.0))
+            self.goaway_graceful(fault.error)
+        else:
+            self._log_close(error_name(fault.error), "fault goaway")
+            self.conn.close_connection(fault.error, last_stream_id=sid - 2 if sid > 2 else 0)
+            self._flush()
+            self._close()
 
     # --- connection -------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ fault strikes at its position (bytes count DATA payload after content coding):
   every stream of the connection with it, as on HTTP/1.1;
 - `garbage`: the bytes so far, then bytes that are no frame, then the connection closes;
 - `stall`: the bytes so far, then no DATA: the stream and the connection stay open (MAX_STALL);
-- `rst_stream` (`?fault=rst_stream&after=...`): the bytes so far, then RST_STREAM(error);
+- `rst_stream` (`after` in a query or a scenario's `fault:`): the bytes so far, then
+  RST_STREAM(error);
 - `bandwidth`: every byte, spaced to `rate` bytes per second;
 - `slow-close`: every byte and END_STREAM, then `hold`, then GOAWAY(NO_ERROR) and close.
 A client's RST_STREAM cancels the stream's task (h2.H2Protocol._on_reset); shutdown cancels it
@@ -52,31 +53,23 @@ def placed(plan: ResponsePlan) -> bool:
     return fault.after is not None or fault.kind in OWN_KINDS or fault.kind in ENCODING_FAULTS
 
 
-async def send_placed(
-    proto: H2Protocol,
-    stream: _Stream,
-    plan: ResponsePlan,
-    rst: tuple[int, After] | None = None,
-) -> None:
-    """Send `plan` (see `placed`), or, with `rst` (error code, position), the plan's bytes up
-    to the position then RST_STREAM(error code)."""
+async def send_placed(proto: H2Protocol, stream: _Stream, plan: ResponsePlan) -> None:
+    """Send `plan` (see `placed`; a `rst_stream` with `after`: the plan's bytes up to the
+    position, then RST_STREAM with the fault's error code)."""
     fault = plan.fault  # a coding fault: in a fixed body's bytes already, a stream's by Schedule
     sid = stream.sid
+    rst = fault is not None and fault.kind == "rst_stream"
     if plan.head or plan.bodiless:
-        proto._send_final(sid, plan, end=rst is None, body=plan.body)
-        if rst is not None:
-            proto._reset(sid, rst[0], None)
+        proto._send_final(sid, plan, end=not rst, body=plan.body)
+        if rst and fault is not None:
+            proto._reset(sid, fault.error, None)
         return
     length = None if plan.stream is not None else len(plan.body)
     proto._send_headers(sid, plan, end=False, length=length)
     if plan.stream is not None:
         proto._flush()  # a stream's head is news at once; a fixed body's goes with its DATA
-    if rst is not None:
-        position: After | None = rst[1]
-        fault = Fault(kind="rst_stream")
-    else:
-        position = fault_position(fault, plan.stream, len(plan.body))
-    writer = _H2Schedule(proto, stream, plan, fault, position, rst[0] if rst else 0)
+    position = fault_position(fault, plan.stream, len(plan.body))
+    writer = _H2Schedule(proto, stream, plan, fault, position)
     try:
         async with asyncio.timeout(MAX_STREAM_SECONDS):
             await writer.run(plan.stream)
@@ -93,12 +86,11 @@ class _H2Schedule(Schedule):
         plan: ResponsePlan,
         fault: Fault | None,
         position: After | None,
-        error: int,
     ) -> None:
         super().__init__(plan, fault, position)
         self.proto = proto
         self.stream = stream
-        self.error = error
+        self.error = fault.error if fault is not None else 0  # rst_stream's code
 
     async def _send(self, data: bytes) -> None:
         if self.proto.closed:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from mockstatus import semantics
 from mockstatus.idcache import IdentityCache
-from mockstatus.scenarios import ratelimit, ratelimit_styles, runtime
+from mockstatus.scenarios import ratelimit, ratelimit_styles
 from mockstatus.scenarios.model import RateLimitSpec
 
 
 def test_the_scenario_caches_are_identity_caches():
-    for cache in (runtime._LOWER_NAMES, ratelimit._WINDOWS, ratelimit_styles._QUOTED):
+    for cache in (semantics._LOWER_NAMES, ratelimit._WINDOWS, ratelimit_styles._QUOTED):
         assert isinstance(cache, IdentityCache)
 
 
@@ -27,13 +28,30 @@ def test_quoted_escapes_backslash_and_quote_as_an_sf_string():
     assert ratelimit_styles._quoted("default") == '"default"'
 
 
-def test_prepend_replaces_base_fields_case_insensitively_and_keeps_order():
+def test_override_fields_replaces_base_fields_case_insensitively_and_keeps_order():
     base = (("Content-Type", "text/plain"), ("retry-after", "5"), ("X-A", "1"))
     front = (("Retry-After", "60"), ("RateLimit", '"default";r=0;t=60'))
     want = (*front, ("Content-Type", "text/plain"), ("X-A", "1"))
-    assert runtime._prepend(front, base) == want
-    assert runtime._prepend(front, base) == want  # from the cache
-    assert runtime._LOWER_NAMES[id(base)] == (base, ("content-type", "retry-after", "x-a"))
+    assert semantics.override_fields(front, base) == want
+    assert id(base) not in semantics._LOWER_NAMES  # a fresh base is not cached
+    assert semantics.override_fields(front, base, reused=True) == want
+    assert semantics.override_fields(front, base, reused=True) == want  # from the cache
+    assert semantics._LOWER_NAMES[id(base)] == (base, ("content-type", "retry-after", "x-a"))
+
+
+def test_override_fields_with_explicit_names_drops_what_they_name():
+    # build_plan: a framing field the user named is dropped from the front, and still replaces.
+    base = (("Connection", "close"), ("X-A", "1"))
+    got = semantics.override_fields((("X-B", "2"),), base, names={"connection", "x-b"})
+    assert got == (("X-B", "2"), ("X-A", "1"))
+
+
+def test_query_headers_and_scenario_fields_go_through_the_same_merge():
+    plan, _ = semantics.build_plan(
+        503, "GET", "text", semantics.Options(headers=(("retry-after", "7"), ("X-A", "1")))
+    )
+    assert [v for n, v in plan.headers if n.lower() == "retry-after"] == ["7"]
+    assert plan.headers[:2] == (("retry-after", "7"), ("X-A", "1"))
 
 
 def test_an_identity_cache_is_cleared_when_full():

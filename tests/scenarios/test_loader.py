@@ -169,7 +169,7 @@ CASES = [
             (
                 2,
                 22,
-                "unknown fault 'rst' (did you mean 'reset'?); valid: bandwidth, close, corrupt-encoding, drip, garbage, hang",
+                "unknown fault 'rst' (did you mean 'reset'?); valid: bandwidth, close, corrupt-encoding, drip, garbage, goaway, hang",
             )
         ],
     ),

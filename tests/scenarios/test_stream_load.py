@@ -194,7 +194,13 @@ def test_positioned_fault_model() -> None:
         ),
         pytest.param(
             "fault: {kind: hang, after: 1s}\n",
-            [(4, 34, "'after' applies to fault close, garbage, reset, stall, truncate")],
+            [
+                (
+                    4,
+                    34,
+                    "'after' applies to fault close, garbage, reset, rst_stream, stall, truncate",
+                )
+            ],
             id="after-on-hang",
         ),
         pytest.param(
