@@ -13,7 +13,7 @@ import pytest
 
 from mockstatus import queries
 from mockstatus.errors import RequestError
-from mockstatus.types import DEFAULT_OPTIONS, Drip, Fault, Options, Query, RequestFacts
+from mockstatus.types import DEFAULT_OPTIONS, After, Drip, Fault, Options, Query, RequestFacts
 
 TOKEN_HINT = "a header name is a token (letters, digits, !#$%&'*+-.^_`|~)"
 CODES_100 = "valid status codes are integers from 100 to 599"
@@ -579,9 +579,9 @@ def test_unknown_fault():
     assert error(queries.parse_fault_options, q(("fault", "explode"))) == (
         "fault",
         400,
-        "invalid fault 'explode': one of bandwidth, close, corrupt-encoding, drip, garbage, hang, "
-        "malformed-chunk, reset, slow-close, slow-headers, stall, truncate, truncate-encoding, "
-        "wrong-encoding",
+        "invalid fault 'explode': one of bandwidth, close, corrupt-encoding, drip, garbage, goaway, "
+        "hang, malformed-chunk, reset, rst_stream, slow-close, slow-headers, stall, truncate, "
+        "truncate-encoding, wrong-encoding",
     )
 
 
@@ -668,3 +668,166 @@ def test_weighted_picks_draw_once_each():
     assert [choice.pick(rng) for _ in range(30)] == [
         ref.choices((200, 503, 504), weights=(1.0, 2.0, 3.0), k=1)[0] for _ in range(30)
     ]
+
+
+# --- endpoint groups (parsed once per request) --------------------------------------------------
+
+H2_HINT = (
+    "one of NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, "
+    "STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR, CONNECT_ERROR, "
+    "ENHANCE_YOUR_CALM, INADEQUATE_SECURITY, HTTP_1_1_REQUIRED (RFC 9113 §7)"
+)
+
+
+def test_endpoint_groups_without_a_query():
+    empty = facts()
+    assert queries.fault_of(empty) == (None, None)
+    assert queries.compress_of(empty) is None
+    assert queries.echo_of(empty) == (200, ())
+    assert queries.redirect_of(empty) == (302, False, "")
+    assert queries.continue_of(empty) is None
+    assert queries.response_headers_of(empty) == ()
+    assert empty.plan_request is None
+
+
+def test_endpoint_groups_are_parsed_once():
+    f = facts(("fault", "reset"), ("compress", "gzip"), ("continue", "never"))
+    fault = queries.fault_of(f)
+    assert fault == (Fault(kind="reset"), None)
+    assert queries.fault_of(f) is fault
+    assert queries.compress_of(f) == "gzip"
+    assert queries.continue_of(f) == "never"
+    assert f.plan_request is not None
+    assert f.plan_request.endpoint == {"fault": fault, "compress": "gzip", "continue": "never"}
+    f.plan_request.endpoint["compress"] = "kept"
+    assert queries.compress_of(f) == "kept"
+
+
+@pytest.mark.parametrize("value", ["off", "auto", "gzip", "deflate"])
+def test_compress(value):
+    assert queries.compress_of(facts(("compress", value))) == value
+    assert queries.compress_of(facts(("x", "1"))) is None
+
+
+def test_compress_refuses():
+    assert error(queries.compress_of, facts(("compress", "zip"))) == (
+        "compress",
+        400,
+        "invalid compress 'zip': one of off, auto, gzip, deflate, br",
+    )
+    long = "z" * 50
+    assert error(queries.compress_of, facts(("compress", long)))[2] == (
+        f"invalid compress {'z' * 40!r}: one of off, auto, gzip, deflate, br"
+    )
+
+
+def test_compress_br_needs_brotli(monkeypatch):
+    from mockstatus import encoding
+
+    monkeypatch.setattr(encoding, "brotli_available", lambda: False)
+    assert error(queries._parse_compress, q(("compress", "br"))) == (
+        "compress",
+        400,
+        "compress=br needs the brotli package (pip install mockstatus[brotli])",
+    )
+    monkeypatch.setattr(encoding, "brotli_available", lambda: True)
+    assert queries._parse_compress(q(("compress", "br"))) == "br"
+
+
+def test_echo():
+    assert queries.echo_of(facts(("status", "418"), ("header", "X-A: 1"), ("header", "X-B:2"))) == (
+        418,
+        (("X-A", "1"), ("X-B", "2")),
+    )
+    assert queries.echo_of(facts(("x", "1"))) == (200, ())
+    assert error(queries.echo_of, facts(("status", "103"))) == (
+        "status",
+        400,
+        "invalid status '103': valid status codes are integers from 200 to 599",
+    )
+    assert error(queries.echo_of, facts(("header", "Connection: x")))[0] == "header"
+
+
+@pytest.mark.parametrize(
+    ("items", "want"),
+    [
+        ((("x", "1"),), (302, False, "")),
+        ((("status", "301"),), (301, True, "")),
+        ((("status", "308"), ("absolute", "true")), (308, True, "true")),
+        ((("absolute", "1"),), (302, False, "1")),
+        ((("status", "0307"),), (307, True, "")),
+    ],
+)
+def test_redirect(items, want):
+    assert queries.redirect_of(facts(*items)) == want
+
+
+@pytest.mark.parametrize("value", ["300", "304", "200"])
+def test_redirect_refuses_other_codes(value):
+    assert error(queries.redirect_of, facts(("status", value))) == (
+        "status",
+        400,
+        "invalid status: one of 301, 302, 303, 307, 308",
+    )
+
+
+def test_redirect_status_must_be_a_code():
+    assert error(queries.redirect_of, facts(("status", "x"))) == (
+        "status",
+        400,
+        f"invalid status 'x': {CODES_100}",
+    )
+
+
+def test_response_headers():
+    got = queries.response_headers_of(facts(("X-A", " 1 "), ("Cache-Control", "no-cache")))
+    assert got == (("X-A", "1"), ("Cache-Control", "no-cache"))
+    assert error(queries.response_headers_of, facts(("Content-Length", "5"))) == (
+        "Content-Length",
+        400,
+        "invalid Content-Length Content-Length: Content-Length, Transfer-Encoding and Connection "
+        "frame the message and are set by the server (for a body shorter than promised, use "
+        "fault=truncate)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "fault"),
+    [
+        ((("fault", "rst_stream"),), Fault(kind="rst_stream", error=2)),
+        ((("fault", "goaway"),), Fault(kind="goaway", error=0)),
+        ((("fault", "rst_stream"), ("error", " cancel ")), Fault(kind="rst_stream", error=8)),
+        ((("fault", "goaway"), ("error", "ENHANCE_YOUR_CALM")), Fault(kind="goaway", error=11)),
+        (
+            (("fault", "rst_stream"), ("after", "headers")),
+            Fault(kind="rst_stream", error=2, after=After("bytes", 0)),
+        ),
+        (
+            (("fault", "rst_stream"), ("after", "10")),
+            Fault(kind="rst_stream", error=2, after=After("bytes", 10)),
+        ),
+        ((("fault", "goaway"), ("graceful", "1")), Fault(kind="goaway", error=0, graceful=True)),
+        ((("fault", "goaway"), ("graceful", "true")), Fault(kind="goaway", graceful=True)),
+        ((("fault", "goaway"), ("graceful", "yes")), Fault(kind="goaway", graceful=True)),
+        ((("fault", "goaway"), ("graceful", "no")), Fault(kind="goaway", graceful=False)),
+        ((("fault", "rst_stream"), ("graceful", "1")), Fault(kind="rst_stream", error=2)),
+    ],
+)
+def test_h2_faults(items, fault):
+    assert queries.parse_fault_options(q(*items)) == (fault, None)
+
+
+def test_h2_fault_carries_the_drip():
+    got = queries.parse_fault_options(q(("fault", "goaway"), ("drip", "2/10ms")))
+    assert got == (Fault(kind="goaway"), Drip(2, 0.01))
+
+
+def test_h2_fault_errors():
+    assert error(queries.parse_fault_options, q(("fault", "rst_stream"), ("error", "NOPE"))) == (
+        "error",
+        400,
+        f"invalid error 'NOPE': {H2_HINT}",
+    )
+    assert error(queries.parse_fault_options, q(("fault", "goaway"), ("after", "headers")))[0] == (
+        "after"
+    )

@@ -241,16 +241,66 @@ def test_finish_bodiless(status, kept, bodiless, zero):
 def test_merge_user_headers():
     merge = semantics._merge_user_headers
     defaults = [("Content-Type", TEXT), ("Location", "/a"), ("X", "1")]
-    assert merge(defaults, ()) is defaults
-    assert merge(defaults, (("location", "/b"), ("Y", "2"))) == [
+    assert merge(defaults, ()) == tuple(defaults)
+    assert merge(defaults, (("location", "/b"), ("Y", "2"))) == (
         ("location", "/b"),
         ("Y", "2"),
         ("Content-Type", TEXT),
         ("X", "1"),
-    ]
+    )
     # framing headers are dropped, and they still replace a default of that name
-    assert merge([("Connection", "close"), ("X", "1")], (("Connection", "keep"),)) == [("X", "1")]
-    assert merge(defaults, (("Content-Length", "5"), ("Transfer-Encoding", "x"))) == defaults
+    assert merge([("Connection", "close"), ("X", "1")], (("Connection", "keep"),)) == (("X", "1"),)
+    assert merge(defaults, (("Content-Length", "5"), ("Transfer-Encoding", "x"))) == tuple(defaults)
+
+
+def test_override_fields():
+    base = (("A", "1"), ("b", "2"), ("C", "3"))
+    assert semantics.override_fields((("a", "x"),), base) == (("a", "x"), ("b", "2"), ("C", "3"))
+    assert semantics.override_fields((), base) == base
+    assert semantics.override_fields((("B", "y"),), base, names={"c"}) == (
+        ("B", "y"),
+        ("A", "1"),
+        ("b", "2"),
+    )
+    got = semantics.override_fields((("c", "z"),), base, reused=True)
+    assert got == (("c", "z"), ("A", "1"), ("b", "2"))
+    again = semantics.override_fields((("A", "z"),), base, reused=True)  # from the cache
+    assert again == (("A", "z"), ("b", "2"), ("C", "3"))
+    entry = semantics._LOWER_NAMES.get(id(base))
+    assert entry is not None and entry[1] == ("a", "b", "c")
+
+
+@pytest.mark.parametrize(
+    ("header", "has"),
+    [
+        ("if-none-match", True),
+        ("if-modified-since", True),
+        ("if-match", True),
+        ("if-unmodified-since", True),
+        ("if-range", False),
+        ("accept", False),
+    ],
+)
+def test_has_preconditions(header, has):
+    assert semantics.has_preconditions(facts(headers={header: "x"})) is has
+
+
+def test_without_preconditions():
+    items = (
+        ("If-None-Match", '"a"'),
+        ("Accept", "text/html"),
+        ("If-Match", '"b"'),
+        ("X-Two", "1"),
+        ("x-two", "2"),
+    )
+    headers = {"if-none-match": '"a"', "accept": "text/html", "if-match": '"b"', "x-two": "1"}
+    got = semantics.without_preconditions(facts(headers=headers, items=items))
+    assert dict(got.headers) == {"accept": "text/html", "x-two": "1"}
+    assert tuple(got.header_items) == (("Accept", "text/html"), ("X-Two", "1"), ("x-two", "2"))
+    assert (got.method, got.path) == ("GET", "/status/200")
+    mixed = RequestFacts("GET", "/", headers={"X-A": "1", "x-a": "2", "If-Match": "x"})
+    assert semantics.without_preconditions(mixed).headers == {"x-a": "1"}
+    assert semantics.without_preconditions(mixed).header_items == ()
 
 
 # --- build_plan ---------------------------------------------------------------------------------
