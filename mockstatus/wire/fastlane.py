@@ -41,9 +41,10 @@ from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
-from mockstatus.prepared import Prepared, Selection, prepare, select
+from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prepare, select
 from mockstatus.semantics import StatusSemantics, negotiate
 from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
+from mockstatus.wire.lane_limited import LimitedEntry, limited_entry
 from mockstatus.wire.server import ConnectionHandler, MockstatusServer
 
 ENV = "MOCKSTATUS_FAST_LANE"
@@ -173,14 +174,18 @@ class Lane:
         journal: Any,
         metrics: Any,
         clock: Any,
+        pipeline: Any = None,
     ) -> None:
         self.semantics = semantics
+        self._pipeline = pipeline
         self.store = store
         self.journal = journal
         self.metrics = metrics
         self.clock = clock
         self.runtime = store.runtime
-        self.entries: dict[tuple[str, str, str, tuple[int, int], bool], Entry | None] = {}
+        self.entries: dict[
+            tuple[str, str, str, tuple[int, int], bool], Entry | LimitedEntry | None
+        ] = {}
         self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
         # (method, path) -> what the routes say about it (one candidate scan per pair).
         self.selections: dict[tuple[str, str], Selection] = {}
@@ -202,6 +207,13 @@ class Lane:
                 for fmt in ("text", "json", "html"):
                     self._build((pattern.exact, method, fmt, (1, 1), True))
 
+    @property
+    def local_state(self) -> bool:
+        """Whether scenario state (counters, rate-limit buckets) is this process's: with a
+        shared store (`Pipeline.shared`, `--state`) only the general path may decide, so the
+        per-request tiers (rate-limit and second) step aside. One attribute read."""
+        return getattr(self._pipeline, "shared", None) is None
+
     def _selection(self, method: str, path: str) -> Selection:
         key = (method, path)
         selection = self.selections.get(key)
@@ -216,16 +228,22 @@ class Lane:
         if not entry.keep_alive or entry.key is None:
             return entry
         key = (*entry.key[:4], False)
-        closing = self.entries.get(key)
-        return closing or self._build(key) or entry
+        closing = self.entries.get(key) or self._build(key)
+        return closing if isinstance(closing, Entry) else entry
 
-    def _build(self, key: tuple[str, str, str, tuple[int, int], bool]) -> Entry | None:
+    def _build(
+        self, key: tuple[str, str, str, tuple[int, int], bool]
+    ) -> Entry | LimitedEntry | None:
         path, method, fmt, version, keep_alive = key
         selection = self._selection(method, path)
         prepared = prepare(
             method, path, fmt, version == (1, 1), self.semantics, self.runtime, selection
         )
-        entry = Entry(prepared, method, version, keep_alive) if prepared else None
+        entry: Entry | LimitedEntry | None = None
+        if prepared is not None:
+            entry = Entry(prepared, method, version, keep_alive)
+        else:
+            entry = self._limited(method, path, fmt, version, keep_alive, selection)
         if entry is not None:
             entry.key = key
         if len(self.entries) >= MAX_FAST_LANE_ENTRIES:
@@ -233,7 +251,26 @@ class Lane:
         self.entries[key] = entry
         return entry
 
-    def lookup(self, msg: RawRequestMessage) -> Entry | Timed | bool:
+    def _limited(
+        self,
+        method: str,
+        path: str,
+        fmt: str,
+        version: tuple[int, int],
+        keep_alive: bool,
+        selection: Selection,
+    ) -> LimitedEntry | None:
+        """The rate-limit tier's entry (wire.lane_limited) when the one route that always
+        answers `method path` is static but for one in-memory rate limit."""
+        route, runtime = selection.route, self.runtime
+        if route is None or runtime is None or not limit_only(route, runtime):
+            return None
+        facts = RequestFacts(
+            method=method, path=path, headers={"accept": ACCEPT_OF[fmt]}, version=version
+        )
+        return limited_entry(runtime, route, facts, keep_alive, render)
+
+    def lookup(self, msg: RawRequestMessage) -> Entry | LimitedEntry | Timed | bool:
         """The prepared answer for a parsed request without a body (with its delay for
         `/status/{code}?sleep=N`); else True when the request is plain enough for `respond`
         (the second tier), False for the general path."""
@@ -281,6 +318,9 @@ class Lane:
         ):
             # A scenario route's preconditions are answered by `respond`.
             return not query  # no query: try the second tier
+        if not isinstance(entry, Entry):  # the rate-limit tier
+            # Its decision is the state store's when that is shared: the general way.
+            return not query and self.local_state and entry
         if query:
             return self._timed(entry, query)
         return entry
@@ -304,7 +344,7 @@ class Lane:
         method = msg.method
         path = msg.path
         runtime = self.runtime
-        if runtime is None or not self._selection(method, path).renderable:
+        if runtime is None or not self.local_state or not self._selection(method, path).renderable:
             return None
         headers = msg.headers
         version = msg.version
@@ -465,6 +505,11 @@ class FastLaneHandler(ConnectionHandler):
                 wire = before if after is None else before + _date() + after
                 status, count_key = plan.status, None  # respond counted the call itself
                 note = plan.note
+            elif type(found) is LimitedEntry:
+                wire, answered = found.answer(msg, self._peer())
+                keep_alive, length, status = found.keep_alive, answered.length, answered.status
+                scenario, route, note = found.scenario, found.route, None
+                count_key = None  # counted by `answer` (allowed answers only, as respond does)
             else:
                 assert isinstance(found, Entry)
                 wire, keep_alive, length = found.bytes_now(), found.keep_alive, found.length
@@ -609,6 +654,7 @@ def install(server: MockstatusServer, app: Any) -> Lane:
         journal=app.journal,
         metrics=app.metrics,
         clock=app.clock,
+        pipeline=app,
     )
     lane.reset()
     app.store.on_swap.append(lane.reset)
