@@ -1,6 +1,7 @@
 """The fast lane's rate-limit tier (wire/lane_limited.py) sends the general path's bytes (minus
 Date) for allowed answers and 429s alike, decides exactly as it does (same counts, journal,
-metrics, rejections), and steps aside when the scenario state is shared (issues 13 and 19)."""
+metrics, rejections), and steps aside when the scenario state is shared (issues 13 and 19).
+The second tier's renderings of reused plans (Lane.rendered_entry) too."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ routes:
     match: {path: /rl/styled}
     rate_limit: {limit: 2, window: 1m, key: global, headers: [github]}
     respond: {status: 200, body: styled}
+  - name: steps
+    match: {path: /seq/steps}
+    sequence: [{status: 503, headers: {Retry-After: "1"}}, {status: 200, json: {n: 2}}]
+    after: loop
 """
 TIER = ["/rl/global", "/rl/client", "/rl/header", "/rl/sliding", "/rl/own"]  # the tier's
 OTHERS = ["/rl/styled"]  # a style: planned per request by the second tier
@@ -194,3 +199,26 @@ def test_a_shared_state_store_sends_limited_routes_the_general_way(pair) -> None
     assert lane.lane.answered == before  # neither the rate-limit tier nor the second tier
     _exchange(lane.port, [("GET", "/status/503", {}, "HTTP/1.1")])
     assert lane.lane.answered == before + 1  # prepared bytes need no state: still the lane
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "version"),
+    [
+        ("GET", {}, "HTTP/1.1"),
+        ("HEAD", {"Accept": "application/json"}, "HTTP/1.1"),
+        ("GET", {"Connection": "close"}, "HTTP/1.1"),
+        ("GET", {}, "HTTP/1.0"),
+    ],
+    ids=["get", "head-json", "close", "http10"],
+)
+def test_reused_plans_of_the_second_tier_are_rendered_once(pair, method, headers, version) -> None:
+    requests = [(method, "/seq/steps", headers, version)] * 5
+    answers, taken = _both(pair, requests)
+    assert taken == 5
+    assert [a[:12] for a in answers] == [
+        f"{version} 503".encode(),
+        f"{version} 200".encode(),
+    ] * 2 + [f"{version} 503".encode()]
+    rendered = pair[0].lane.rendered
+    assert len(rendered) == 2  # one per step's plan, each rendered for this variant only
+    assert all(len(variants) == 1 for _, variants in rendered.values())

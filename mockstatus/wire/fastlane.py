@@ -40,6 +40,7 @@ from multidict import CIMultiDict
 from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.idcache import IdentityCache
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
 from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prepare, select
 from mockstatus.semantics import StatusSemantics, negotiate
@@ -189,12 +190,16 @@ class Lane:
         self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
         # (method, path) -> what the routes say about it (one candidate scan per pair).
         self.selections: dict[tuple[str, str], Selection] = {}
+        # The second tier's renderings of reused plans (`rendered_entry`), by plan identity.
+        self.rendered: IdentityCache[ResponsePlan, dict[tuple[str, tuple[int, int], bool], Entry]]
+        self.rendered = IdentityCache(MAX_FAST_LANE_ENTRIES)
         self.answered = 0  # requests the lane answered (tests, bench)
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
         self.entries = {}
         self.selections = {}
+        self.rendered.clear()
         self.runtime = self.store.runtime
         runtime = self.runtime
         if runtime is None or not runtime.has_routes:
@@ -213,6 +218,20 @@ class Lane:
         shared store (`Pipeline.shared`, `--state`) only the general path may decide, so the
         per-request tiers (rate-limit and second) step aside. One attribute read."""
         return getattr(self._pipeline, "shared", None) is None
+
+    def rendered_entry(
+        self, plan: ResponsePlan, method: str, version: tuple[int, int], keep_alive: bool
+    ) -> Entry:
+        """The second tier's bytes of a reused plan, rendered once per (method, version,
+        keep-alive) instead of per request (bench: a static sequence route, see
+        docs/architecture.md); the cache holds the plan, so its id is not reused meanwhile."""
+        found = self.rendered.get(id(plan))
+        variants = found[1] if found is not None else self.rendered.put(plan, {})
+        key = (method, version, keep_alive)
+        entry = variants.get(key)
+        if entry is None:
+            entry = variants[key] = Entry(Prepared(plan), method, version, keep_alive)
+        return entry
 
     def _selection(self, method: str, path: str) -> Selection:
         key = (method, path)
@@ -501,8 +520,12 @@ class FastLaneHandler(ConnectionHandler):
                     break
                 plan, scenario, route = answer
                 keep_alive = not msg.should_close and not plan.close
-                before, after, length = render(plan, msg.method, msg.version, keep_alive)
-                wire = before if after is None else before + _date() + after
+                if plan.reused:  # a memoised plan (a static sequence step, state, outage...)
+                    rendered = lane.rendered_entry(plan, msg.method, msg.version, keep_alive)
+                    wire, length = rendered.bytes_now(), rendered.length
+                else:
+                    before, after, length = render(plan, msg.method, msg.version, keep_alive)
+                    wire = before if after is None else before + _date() + after
                 status, count_key = plan.status, None  # respond counted the call itself
                 note = plan.note
             elif type(found) is LimitedEntry:
