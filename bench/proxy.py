@@ -221,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                 "proxied_p50_ms": best["proxied"]["p50_ms"],
                 "proxied_p99_ms": best["proxied"]["p99_ms"],
                 "proxied_statuses": best["proxied"]["statuses"],
-                "proxy_cpu_us_per_request": statistics.median(cpus["proxied"]),
+                "proxy_cpu_us_per_request": round(statistics.median(cpus["proxied"]), 1),
                 # the yardstick: a bare aiohttp server's CPU per request, in the direct run
-                "upstream_cpu_us_per_request": statistics.median(cpus["direct"]),
+                "upstream_cpu_us_per_request": round(statistics.median(cpus["direct"]), 1),
                 "baseline_rps": best["baseline"]["rps"],
                 "baseline_ratio": round(base_ratio, 3),
-                "baseline_cpu_us_per_request": statistics.median(cpus["baseline"]),
+                "baseline_cpu_us_per_request": round(statistics.median(cpus["baseline"]), 1),
             },
             "targets": {"added_p50_ms_at_most": 1.0, "throughput_ratio_at_least": 0.5},
         }
