@@ -16,7 +16,7 @@ import pytest
 
 from mockstatus.app import Mockstatus
 from mockstatus.runner import BackgroundServer
-from mockstatus.types import ManualClock
+from mockstatus.types import ManualClock, RequestFacts
 from mockstatus.wire.lane_limited import LimitedEntry
 from tests import rawhttp
 
@@ -225,3 +225,24 @@ def test_reused_plans_of_the_second_tier_are_rendered_once(pair, method, headers
     rendered = pair[0].lane.rendered
     assert len(rendered) == 2  # one per step's plan, each rendered for this variant only
     assert all(len(variants) == 1 for _, variants in rendered.values())
+
+
+def test_an_entry_whose_slots_do_not_give_the_general_bytes_is_refused(pair, monkeypatch) -> None:
+    """limited_entry proves its slots at build time against the general rendering: a field
+    format that does more than str() its values (here: zero-padding) leaves the route to the
+    second tier instead of sending wrong values."""
+    from mockstatus.scenarios import ratelimit
+    from mockstatus.wire import fastlane, lane_limited
+
+    runtime = pair[0].app.store.runtime
+    route = next(r for r in runtime.matcher.routes if r.name == "global")
+    facts = RequestFacts(method="GET", path="/rl/global", headers={"accept": "text/plain"})
+    made = lane_limited.limited_entry(runtime, route, facts, True, fastlane.render)
+    assert isinstance(made, LimitedEntry)
+
+    def padded(spec, remaining, reset):
+        fields = ratelimit.rate_headers(spec, remaining, reset)
+        return (*fields, ("X-Padded", str(remaining).zfill(5)))  # a marker is 3 characters
+
+    monkeypatch.setattr(lane_limited, "rate_headers", padded)
+    assert lane_limited.limited_entry(runtime, route, facts, True, fastlane.render) is None

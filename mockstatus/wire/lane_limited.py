@@ -166,7 +166,10 @@ def limited_entry(
     `_rejected` place them (and drop those the route sets itself) as on the general path."""
     spec = route.rate_limit
     assert spec is not None and route.respond is not None
-    fields = rate_headers(spec, _REMAINING, _RESET)
+    try:
+        fields = rate_headers(spec, _REMAINING, _RESET)
+    except (TypeError, ValueError):  # a field format that does more than str() the values
+        return None
     plan = runtime.build(route.respond, facts, {}, 1, fields)
     refusal = runtime._rejected(facts, (("Retry-After", _RETRY), *fields))
     templates = []
@@ -177,4 +180,15 @@ def limited_entry(
         if after is None:
             return None  # a Date of its own (`preparable` refuses those already)
         templates.append(Template(before + _DATE_SLOT.encode() + after, answer.status, length))
+    # Proof at build time, once per entry: with sample values, the slotted bytes equal the
+    # general path's rendering of the same decision (else this route takes the second tier).
+    remaining, reset, retry, date = 7, 9, 11, b"Thu, 01 Jan 2026 00:00:00 GMT"
+    sample = rate_headers(spec, remaining, reset)
+    for template, general in (
+        (templates[0], runtime.build(route.respond, facts, {}, 1, sample)),
+        (templates[1], runtime._rejected(facts, (("Retry-After", str(retry)), *sample))),
+    ):
+        before, after, _ = render(general, facts.method, facts.version, keep_alive)
+        if after is None or template.fill((remaining, reset, retry, date)) != before + date + after:
+            return None
     return LimitedEntry(runtime, route, templates[0], templates[1], keep_alive)
