@@ -20,10 +20,10 @@ COPY . .
 # into it with --python. The example scenarios/ may be absent from a checkout: /scenarios is then
 # empty and `mockstatus serve` still starts.
 RUN python3 -m venv /opt/build \
- && /opt/build/bin/python -m pip wheel --wheel-dir /wheels . \
+ && /opt/build/bin/python -m pip wheel --wheel-dir /wheels ".[speed]" \
  && python3 -m venv --without-pip /opt/venv \
  && /opt/build/bin/python -m pip --python /opt/venv/bin/python install \
-        --no-index --find-links /wheels mockstatus \
+        --no-index --find-links /wheels "mockstatus[speed]" \
  && mkdir -p /scenarios \
  && if [ -d scenarios ]; then cp -R scenarios/. /scenarios/; fi \
  && chmod -R a+rX,go-w /opt/venv /scenarios
@@ -49,7 +49,8 @@ COPY scripts/healthcheck.py /opt/mockstatus/healthcheck.py
 # PATH is spelled out (an imported base image may have none). The server reads MOCKSTATUS_*
 # only (flag > env > default). Outside a container it listens on loopback by default; in one it
 # must listen on every address to be reachable through a published port. A mounted /scenarios
-# replaces the examples.
+# replaces the examples. MOCKSTATUS_WORKERS (with MOCKSTATUS_STATE) runs several worker processes
+# (docs/scale-out.md); the speed extra's uvloop is their event loop.
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

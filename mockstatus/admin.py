@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mockstatus import admin_dashboard as dashboard
 from mockstatus import wire
 from mockstatus.admin_guard import check_caller, check_host
 from mockstatus.admin_params import (
@@ -106,6 +107,14 @@ class Admin:
         self.clock_controllable = clock_controllable
         self.loopback_only = loopback_only  # the server listens on loopback addresses only
         self.body_read_timeout = body_read_timeout
+        self.feed = dashboard.setup(self)  # the dashboard's event bus (events.py)
+        # `--state`: a reset resets the shared store too (mockstatus.state.link)
+        self.shared_reset: Callable[[str | None], Awaitable[None]] | None = None
+        self.shared_states: (
+            Callable[[Any, Call, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]] | None
+        ) = None
+        # GET /health; a worker of `serve --workers N` adds its index and pid (docs/scale-out.md)
+        self.health: dict[str, object] = {"status": "ok"}
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -116,11 +125,24 @@ class Admin:
             check_host(request.headers, self.loopback_only)
             route, _ = _route(path, method)
             check_caller(request.headers, method, route.open, self.token)
-            body = await self._upload(request) if method == "PUT" else None
+            feed = route.template == dashboard.FEED and method == "GET"
+            if feed and isinstance(request, web.BaseRequest):
+                return await self._feed(request)
+            posts = method == "POST" and route.template == dashboard.OVERRIDE
+            body = await self._upload(request) if method == "PUT" or posts else None
             reply = await self.dispatch(method, path, request.query, body)
         except AdminError as err:
             reply = err.reply()
         return wire.build_response(reply_plan(reply, method))
+
+    async def _feed(self, request: web.BaseRequest) -> web.StreamResponse:
+        from mockstatus.events import FeedFull
+        from mockstatus.wire.feed import serve_feed  # imported when a dashboard connects
+
+        try:
+            return await serve_feed(request, self.feed, lambda: dashboard.snapshot(self))
+        except FeedFull as err:
+            raise AdminError(503, str(err), headers=(("Retry-After", "5"),)) from None
 
     async def _upload(self, request: web.BaseRequest) -> bytes:
         """The request body, at most MAX_UPLOAD bytes (413 beyond, without reading the rest)."""
@@ -153,8 +175,12 @@ class Admin:
         try:
             route, arg = _route(path, method)
             check_params(query, route.params, f"{method} {PREFIX}{route.template}")
-            reply = route.handler(self, Call(method, arg, query, body, base_dir))
-            return await reply if inspect.isawaitable(reply) else reply
+            call = Call(method, arg, query, body, base_dir)
+            reply = route.handler(self, call)
+            reply = await reply if inspect.isawaitable(reply) else reply
+            if self.feed.subscribers and method != "GET":
+                dashboard.after_call(self, route, call, reply)
+            return reply
         except AdminError as err:
             return err.reply()
         except ValueError as err:  # a defensive net: bad input is a 400, never a 500
@@ -163,7 +189,7 @@ class Admin:
     # --- scenarios -----------------------------------------------------------------------------
 
     def _health(self, call: Call) -> Reply:
-        return Reply(200, {"status": "ok"})
+        return Reply(200, dict(self.health))
 
     def _list_scenarios(self, call: Call) -> Reply:
         """The scenarios in route order (first tried first), each with its `source` and `rank`."""
@@ -235,12 +261,20 @@ class Admin:
             await self.store.delete_async(name)
         return Reply(200, {"purged": "all" if owner is None else owner, "removed": names})
 
-    def _reset(self, call: Call) -> Reply:
+    async def _reset(self, call: Call) -> Reply:
         session = text_param(call.query, "session")
         self.store.reset(session)
         raw = as_received(session)
         if raw != session:  # the journal shows a non-UTF-8 session as ISO-8859-1: reset that too
             self.store.reset(raw)
+        if self.shared_reset is not None:
+            from mockstatus.state import StoreUnavailable
+
+            try:
+                for name in {session, raw}:
+                    await self.shared_reset(name)
+            except StoreUnavailable as err:
+                return error_reply(503, f"reset here, but not in the shared store: {err.cause}")
         return Reply(200, {"reset": session if session is not None else "all"})
 
     async def _reload(self, call: Call) -> Reply:
@@ -275,10 +309,13 @@ class Admin:
         found = unmatched(self.journal.select(flt), limit)
         return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
 
-    def _machine_state(self, call: Call) -> Reply:
-        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api."""
+    async def _machine_state(self, call: Call) -> Reply:
+        """GET/PUT /scenarios/{name}/state/{machine}: scenarios/state_api (and, with `--state`,
+        the shared store: mockstatus.state.shared.machine_state)."""
         runtime = self.store.runtime
         status, doc = state_api.handle(runtime, call.method, call.arg, call.query, call.body)
+        if status == 200 and self.shared_states is not None and runtime is not None:
+            status, doc = await self.shared_states(runtime, call, doc)
         return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
 
     def _delete_requests(self, call: Call) -> Reply:
@@ -356,7 +393,7 @@ class Admin:
             journal_entries=len(self.journal.entries),
             journal_bytes=self.journal.bytes,
             waiters=self.journal.waiting,
-        )
+        ) + dashboard.metrics_lines(self.feed)
         return Reply(200, text=text, content_type=METRICS_TYPE)
 
     def _catalog(self, call: Call) -> Reply:
@@ -370,6 +407,7 @@ class Admin:
 
 
 _STATE = "/scenarios/{name}/state/{machine}"  # two arguments: `arg` is "name/state/machine"
+_OVERRIDE = dashboard.OVERRIDE  # two arguments: `arg` is "name/routes/route/override"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", Admin._health, open=True),
     Route("GET", "/scenarios", Admin._list_scenarios),
@@ -390,6 +428,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/catalog", Admin._catalog, ("class",), open=True),
     Route("GET", "/catalog/{code}", Admin._catalog_code, open=True),
     Route("POST", "/purge", Admin._purge, ("owner",)),
+    Route("GET", "/ui", lambda admin, call: dashboard.ui_reply(call), open=True),
+    Route("GET", "/ui/{asset}", lambda admin, call: dashboard.ui_reply(call), open=True),
+    Route("GET", dashboard.FEED, lambda admin, call: dashboard.feed_over_dispatch(call)),
+    Route("POST", _OVERRIDE, dashboard.override, ("session",)),
+    Route("DELETE", _OVERRIDE, dashboard.override, ("session",)),
 )
 
 # Derived from ROUTES: (template, its methods) in table order, and the open reads.
@@ -405,7 +448,7 @@ _WITH_ARG = sorted(
     (
         (t.partition("{")[0], t.partition("}")[2], t)
         for t in _BY_TEMPLATE
-        if "{" in t and t != _STATE
+        if "{" in t and t not in (_STATE, _OVERRIDE)
     ),
     key=lambda p: -len(p[1]),
 )
@@ -418,6 +461,8 @@ def _route(path: str, method: str) -> tuple[Route, str]:
     template, arg = path, ""
     if path.startswith("/scenarios/") and "/state/" in path:
         template, arg = _STATE, path[len("/scenarios/") :]
+    elif path.startswith("/scenarios/") and "/routes/" in path and path.endswith("/override"):
+        template, arg = _OVERRIDE, path[len("/scenarios/") :]
     elif "{" in path or path not in _BY_TEMPLATE:
         for prefix, suffix, candidate in _WITH_ARG:
             if (

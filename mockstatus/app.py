@@ -168,6 +168,7 @@ def make_server(
         **kwargs,
     )
     server.on_stopping.append(app.websockets.going_away)
+    server.on_stopping.append(app.admin.feed.close)  # open dashboards end with the server
     app.decline_h2c = http2
     if http2:
         from mockstatus.wire.h2 import H2Service  # imported only when HTTP/2 is on

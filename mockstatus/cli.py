@@ -27,6 +27,7 @@ from mockstatus.limits import (
     MAX_H2_STREAMS,
     MAX_JOURNAL_SIZE,
     MAX_SHUTDOWN_TIMEOUT,
+    MAX_WORKERS,
     MIN_RELOAD_INTERVAL,
     SHUTDOWN_TIMEOUT,
 )
@@ -124,12 +125,37 @@ def _scenarios(text: str) -> Path | str:
     return Path(text)
 
 
+def _state(text: str) -> str:
+    """A Redis URL (`redis://`, `rediss://` or `unix://`); `memory` is the default store."""
+    if text == "memory":
+        return text
+    scheme, sep, rest = text.partition("://")
+    if scheme not in ("redis", "rediss", "unix") or not sep or not rest:
+        raise ValueError(
+            f"invalid state store {text!r}: give memory or redis://host:port/db "
+            "(also rediss:// or unix://)"
+        )
+    return text
+
+
 def _seed(text: str) -> int:
     value = text.strip()
     body = value[1:] if value[:1] in "+-" else value
     if not (body.isascii() and body.isdigit()) or len(body) > 100:
         raise ValueError(f"invalid seed {text!r}: an integer")
     return int(value)
+
+
+def _workers(text: str) -> int:
+    """`auto`: the CPUs this process may run on (its affinity, not the machine's count)."""
+    if text.strip() == "auto":
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+    try:
+        return _int_range(1, MAX_WORKERS)(text)
+    except ValueError:
+        raise ValueError(
+            f"invalid value {text!r}: 'auto' or an integer from 1 to {MAX_WORKERS}"
+        ) from None
 
 
 def _path(text: str) -> Path:
@@ -208,6 +234,22 @@ SETTINGS = (
     ),
     Setting("--seed", "MOCKSTATUS_SEED", None, _seed, "seed of the random source"),
     Setting(
+        "--state",
+        "MOCKSTATUS_STATE",
+        None,
+        _state,
+        "where scenario state lives: memory (this process; the default) or redis://host:port/db, "
+        "shared by every replica (needs mockstatus[redis]; docs/scale-out.md)",
+    ),
+    Setting(
+        "--state-failure",
+        "MOCKSTATUS_STATE_FAILURE",
+        "fail-closed",
+        _choice("fail-closed", "fail-open"),
+        "when the state store is lost: fail-closed (stateful routes answer 503) or fail-open "
+        "(this process's own state, X-Mockstatus-State: degraded)",
+    ),
+    Setting(
         "--tls",
         "MOCKSTATUS_TLS",
         "0",
@@ -237,6 +279,21 @@ SETTINGS = (
         "on",
         _choice("on", "off"),
         "answer requests whose response is fixed from bytes prepared in advance (off: debugging)",
+    ),
+    Setting(
+        "--workers",
+        "MOCKSTATUS_WORKERS",
+        "1",
+        _workers,
+        "processes serving the port: N, or auto (one per CPU this process may use); "
+        "more than 1 needs --state",
+    ),
+    Setting(
+        "--loop",
+        "MOCKSTATUS_LOOP",
+        "auto",
+        _choice("auto", "asyncio", "uvloop"),
+        "event loop: auto (uvloop when installed, from mockstatus[speed]), asyncio or uvloop",
     ),
 )
 SWITCHES = ("--tls", "--quiet")
@@ -372,14 +429,33 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         print(f"mockstatus: error: scenarios folder {str(folder)!r} {what}", file=err)
         return 2
+    if args.workers > 1:
+        from mockstatus import supervisor
+
+        refused = supervisor.refusal(args)
+        if refused is not None:
+            print(f"mockstatus: error: {refused}", file=err)
+            return 2
+    from mockstatus.loops import LoopUnavailable, loop_factory
+
+    try:
+        factory = loop_factory(args.loop)
+    except LoopUnavailable as exc:
+        print(f"mockstatus: error: {exc}", file=err)
+        return 2
     accesslog.set_output(out)
 
     def log(line: str) -> None:
         print(line, file=err, flush=True)
 
     hosts = (args.host,) if args.host else LOOPBACK_HOSTS
+    clock: Any = ManualClock() if args.clock == "manual" else SystemClock()
+    if args.state not in (None, "memory"):
+        from mockstatus.state.clock import SharedManualClock, SharedSystemClock
+
+        clock = SharedManualClock() if args.clock == "manual" else SharedSystemClock()
     options: dict[str, Any] = {
-        "clock": ManualClock() if args.clock == "manual" else SystemClock(),
+        "clock": clock,
         "rng": random.Random(args.seed),
         "scenarios_dir": folder,
         "journal_size": args.journal_size,
@@ -397,16 +473,105 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ScenarioError as exc:
         print(f"mockstatus: error: the scenarios in {folder} are invalid:\n{exc}", file=err)
         return 2
+    ssl_context = None
+    if args.tls:  # before any fork: every worker serves the same certificate
+        from mockstatus.tls import TLSUnavailable, server_context, write_ca
+
+        names = tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
+        try:
+            ssl_context, ca = server_context(names, http2=args.http2)
+            ca_path = write_ca(ca, args.tls_ca)
+        except (TLSUnavailable, OSError) as exc:
+            print(f"mockstatus: error: {exc}", file=err)
+            return 2
+        print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
+    if args.workers > 1:
+        return _serve_workers(app, args, hosts, ssl_context, factory, out, err)
+    from mockstatus.loops import run
+
     try:
-        return asyncio.run(_serve(app, args, hosts, out, err))
+        return run(_serve(app, args, hosts, ssl_context, out, err), factory)
     except KeyboardInterrupt:
         return 0
     finally:
         accesslog.flush()
 
 
+def _serve_workers(
+    app: Any,
+    args: argparse.Namespace,
+    hosts: Sequence[str],
+    ssl_context: Any,
+    factory: Any,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`--workers N`: bind here, fork N workers each running `_serve` on its own sockets."""
+    from mockstatus import accesslog
+    from mockstatus.loops import loop_name, run
+    from mockstatus.supervisor import Seat, Supervisor, WholeLines, bind
+
+    try:
+        bound = bind(hosts, args.port, args.workers, default_hosts=LOOPBACK_HOSTS)
+    except OSError as exc:
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        where = exc.filename or hosts[0]
+        print(f"mockstatus: error: cannot listen on {where}:{args.port}: {reason}", file=err)
+        return 1
+
+    def run_worker(seat: Seat) -> int:
+        if args.seed is None:
+            app.rng.seed()  # forked workers would otherwise draw the same "random" sequence
+        app.admin.health = {"status": "ok", "worker": seat.index, "pid": os.getpid()}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            accesslog.set_output(WholeLines(out.fileno()))  # type: ignore[arg-type]
+        try:
+            return run(_serve(app, args, hosts, ssl_context, out, err, seat=seat), factory)
+        finally:
+            accesslog.flush(1.0)
+
+    def announce() -> None:
+        scheme = "https" if args.tls else "http"
+        urls = " and ".join(f"{scheme}://{_bracket(h)}:{bound.port}" for h in bound.hosts)
+        print(
+            f"mockstatus {__version__} listening on {urls} ({_loaded(app)}; "
+            f"{args.workers} workers, {loop_name(factory)})",
+            file=out,
+            flush=True,
+        )
+        _warn_beyond_loopback(args, bound.hosts, err)
+
+    def log(line: str) -> None:
+        print(line, file=err, flush=True)
+
+    return Supervisor(bound, run_worker, announce, log, args.shutdown_timeout).run()
+
+
+def _loaded(app: Any) -> str:
+    if app.store.folder is None:
+        return "scenarios: none"
+    loaded = ", ".join(s.name for s in app.store.current.scenarios) or "none"
+    return f"scenarios: {app.store.folder}: {loaded}"
+
+
+def _warn_beyond_loopback(args: argparse.Namespace, hosts: Sequence[str], err: TextIO) -> None:
+    if not args.admin_token and not all(is_loopback(h) for h in hosts):
+        print(
+            "mockstatus: warning: listening beyond loopback without MOCKSTATUS_ADMIN_TOKEN: "
+            "anyone who can reach the port can use the admin API",
+            file=err,
+            flush=True,
+        )
+
+
 async def _serve(
-    app: Any, args: argparse.Namespace, hosts: Sequence[str], out: TextIO, err: TextIO
+    app: Any,
+    args: argparse.Namespace,
+    hosts: Sequence[str],
+    ssl_context: Any,
+    out: TextIO,
+    err: TextIO,
+    seat: Any = None,  # supervisor.Seat: a worker of `--workers N` on the supervisor's sockets
 ) -> int:
     from aiohttp import web
 
@@ -423,18 +588,11 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(AttributeError, NotImplementedError):
         loop.add_signal_handler(signal.SIGHUP, lambda: _reload_later(app))
-    ssl_context = None
-    if args.tls:
-        from mockstatus.tls import TLSUnavailable, server_context, write_ca
-
-        names = tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
-        try:
-            ssl_context, ca = server_context(names, http2=args.http2)
-            ca_path = write_ca(ca, args.tls_ca)
-        except (TLSUnavailable, OSError) as exc:
-            print(f"mockstatus: error: {exc}", file=err)
+    link = None
+    if args.state not in (None, "memory"):
+        link = await _link_state(app, args, err)
+        if link is None:
             return 2
-        print(f"mockstatus: TLS CA certificate written to {ca_path}", file=err, flush=True)
     server = make_server(
         app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
     )
@@ -444,49 +602,46 @@ async def _serve(
         fastlane.install(server, app)
     runner = web.ServerRunner(server, shutdown_timeout=args.shutdown_timeout)
     await runner.setup()
-    try:
-        sites, port = await _listen(runner, hosts, args.port, ssl_context)
-    except OSError as exc:
-        await runner.cleanup()
-        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        where = exc.filename or hosts[0]
-        print(f"mockstatus: error: cannot listen on {where}:{args.port}: {reason}", file=err)
-        return 1
-    scheme = "https" if args.tls else "http"
-    urls = " and ".join(f"{scheme}://{_bracket(site)}:{port}" for site in sites)
-    scenarios = "none"
-    if app.store.folder is not None:
-        loaded = ", ".join(s.name for s in app.store.current.scenarios) or "none"
-        scenarios = f"{app.store.folder}: {loaded}"
-    print(
-        f"mockstatus {__version__} listening on {urls} (scenarios: {scenarios})",
-        file=out,
-        flush=True,
-    )
-    if not args.admin_token and not all(is_loopback(h) for h in sites):
+    if seat is not None:  # the supervisor bound the sockets and prints the listening line
+        sites = await seat.listen(runner, ssl_context)
+        seat.ready()
+    else:
+        try:
+            sites, port = await _listen(runner, hosts, args.port, ssl_context)
+        except OSError as exc:
+            await runner.cleanup()
+            reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            where = exc.filename or hosts[0]
+            print(f"mockstatus: error: cannot listen on {where}:{args.port}: {reason}", file=err)
+            return 1
+        scheme = "https" if args.tls else "http"
+        urls = " and ".join(f"{scheme}://{_bracket(site)}:{port}" for site in sites)
         print(
-            "mockstatus: warning: listening beyond loopback without MOCKSTATUS_ADMIN_TOKEN: "
-            "anyone who can reach the port can use the admin API",
-            file=err,
+            f"mockstatus {__version__} listening on {urls} ({_loaded(app)})",
+            file=out,
             flush=True,
         )
+        _warn_beyond_loopback(args, list(sites), err)
     watcher = None
     if args.reload_interval > 0 and app.store.folder is not None:  # `--scenarios none`: nothing
         watcher = asyncio.create_task(app.store.watch(args.reload_interval))
     await stop.wait()
     for site in list(sites.values()):
         await site.stop()  # stop accepting at once
-    print(
-        f"mockstatus: shutting down (in-flight requests have {args.shutdown_timeout:g}s)",
-        file=err,
-        flush=True,
-    )
+    if seat is None:  # the supervisor says it once for all workers
+        print(
+            f"mockstatus: shutting down (in-flight requests have {args.shutdown_timeout:g}s)",
+            file=err,
+            flush=True,
+        )
     if watcher is not None:
         watcher.cancel()
     cut = await server.drain(args.shutdown_timeout)
     if app.proxy is not None:
         await app.proxy.forwarder.close()  # the upstream connections, once nothing is in flight
     await runner.cleanup()  # nothing left in flight: returns at once
+    if link is not None:
+        await link.close()  # the journal's last batch is written first
     if cut:
         print(f"mockstatus: {cut} request(s) cut at the shutdown deadline", file=err, flush=True)
     flushed = accesslog.flush(1.0)
@@ -499,6 +654,30 @@ async def _serve(
             flush=True,
         )
     return 0
+
+
+async def _link_state(app: Any, args: argparse.Namespace, err: TextIO) -> Any:
+    """Route scenario state through the store named by `--state`; None (after one line on
+    stderr) when it cannot be used: the caller exits 2."""
+    try:
+        from mockstatus.state import link
+    except ImportError:
+        print(
+            "mockstatus: error: --state redis://... needs the redis client: "
+            "pip install 'mockstatus[redis]'",
+            file=err,
+        )
+        return None
+    from mockstatus.state import StoreUnavailable
+
+    def log(line: str) -> None:
+        print(line, file=err, flush=True)
+
+    try:
+        return await link.connect(app, args.state, args.state_failure, args.journal_size, log)
+    except StoreUnavailable as exc:
+        print(f"mockstatus: error: cannot use the state store: {exc.cause}", file=err)
+        return None
 
 
 def _bracket(host: str) -> str:
@@ -528,8 +707,8 @@ async def _listen(
                     raise
                 sites[host] = site
                 if bound == 0:
-                    server = site._server  # set by start(): the loop's listening server
-                    assert isinstance(server, asyncio.Server)
+                    # set by start(): the loop's server (asyncio's or uvloop's: both have sockets)
+                    server: Any = site._server
                     bound = server.sockets[0].getsockname()[1]
             return sites, bound
         except OSError as exc:

@@ -590,6 +590,61 @@ class Client:
         query = {"session": session} if session is not None else None
         return int(self._checked("DELETE", "/requests", query)["removed"])
 
+    # --- overrides (docs/dashboard.md) -----------------------------------------------------------
+
+    def force_outage(
+        self,
+        scenario: str,
+        route: str,
+        seconds: float | str | datetime.timedelta,
+        *,
+        respond: Mapping[str, Any] | None = None,
+        session: str | None = None,
+    ) -> dict[str, Any]:
+        """Force route `route` (its name, `route-N` when unnamed) into an outage for `seconds`
+        on the server's clock: `respond` as an outage window's (default a 503)."""
+        outage: dict[str, Any] = {"for": _for(seconds)}
+        if respond is not None:
+            outage["respond"] = dict(respond)
+        return self._override(scenario, route, {"outage": outage}, session)
+
+    def force_fault(
+        self,
+        scenario: str,
+        route: str,
+        fault: str,
+        seconds: float | str | datetime.timedelta,
+        *,
+        session: str | None = None,
+    ) -> dict[str, Any]:
+        """Make every call of the route fail with `fault` (reset, close, ...) for `seconds`."""
+        return self._override(scenario, route, {"fault": fault, "for": _for(seconds)}, session)
+
+    def cancel_override(
+        self, scenario: str, route: str, *, session: str | None = None, missing_ok: bool = False
+    ) -> bool:
+        """End an override now; False (with `missing_ok`) when none was set."""
+        query = {"session": session} if session is not None else None
+        status, doc = self.call("DELETE", _override_path(scenario, route), query)
+        if status == 404 and missing_ok and "no override" in str(failure(status, doc)):
+            return False
+        if not 200 <= status < 300:
+            raise AdminCallError(
+                f"mockstatus admin API: DELETE override answered {failure(status, doc)}",
+                status,
+                doc,
+            )
+        return True
+
+    def _override(
+        self, scenario: str, route: str, body: dict[str, Any], session: str | None
+    ) -> dict[str, Any]:
+        query = {"session": session} if session is not None else None
+        raw = json.dumps(body).encode()
+        return cast(
+            dict[str, Any], self._checked("POST", _override_path(scenario, route), query, body=raw)
+        )
+
     # --- the journal ---------------------------------------------------------------------------
 
     def requests_page(
@@ -716,6 +771,16 @@ class Client:
         return cast(ClockReading, doc)
 
 
+def _override_path(scenario: str, route: str) -> str:
+    return f"/scenarios/{scenario}/routes/{route}/override"
+
+
+def _for(seconds: float | str | datetime.timedelta) -> str | float:
+    if isinstance(seconds, datetime.timedelta):
+        return seconds.total_seconds()
+    return seconds
+
+
 class AsyncClient:
     """`Client`'s methods as coroutines: each runs the sync call in a worker thread, so the
     event loop never blocks (see the module docstring for why not aiohttp)."""
@@ -817,6 +882,20 @@ class AsyncClient:
 
     async def clock(self) -> ClockReading:
         return await asyncio.to_thread(self.sync.clock)
+
+    async def force_outage(
+        self, scenario: str, route: str, seconds: float | str | datetime.timedelta, **kw: Any
+    ) -> dict[str, Any]:
+        return await asyncio.to_thread(self.sync.force_outage, scenario, route, seconds, **kw)
+
+    async def force_fault(
+        self, scenario: str, route: str, fault: str, seconds: float | str | datetime.timedelta,
+        **kw: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        return await asyncio.to_thread(self.sync.force_fault, scenario, route, fault, seconds, **kw)
+
+    async def cancel_override(self, scenario: str, route: str, **kw: Any) -> bool:
+        return await asyncio.to_thread(self.sync.cancel_override, scenario, route, **kw)
 
     async def advance(self, seconds: float | datetime.timedelta) -> ClockReading:
         return await asyncio.to_thread(self.sync.advance, seconds)

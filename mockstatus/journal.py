@@ -34,7 +34,7 @@ import hashlib
 import itertools
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -287,6 +287,9 @@ class Journal:
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._waiters: dict[_Waiter, None] = {}  # insertion-ordered set
+        # The dashboard feed (events.py): set only while a feed is open, so recording pays one
+        # test otherwise. Both the general path and the fast lane record here.
+        self.on_entry: Callable[[Entry], None] | None = None
         # The same waiters by index key (None: tested against every entry).
         # (An entry's field is looked up by position, hence `object`.)
         self._waiters_by_key: dict[tuple[int, object] | None, dict[_Waiter, None]] = {}
@@ -347,6 +350,8 @@ class Journal:
         self.bytes += size
         if self._waiters:
             self._offer(entry, evicted)
+        if self.on_entry is not None:
+            self.on_entry(entry)
 
     @property
     def size(self) -> int:

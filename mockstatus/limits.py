@@ -117,3 +117,31 @@ H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connec
 H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
+# --- dashboard (docs/dashboard.md) -------------------------------------------------------------
+MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503
+FEED_BUFFER = 1000  # events queued for one feed subscriber; more are dropped and counted
+FEED_TICK = 0.05  # seconds: events are serialised once and sent in one batch per tick
+FEED_SNAPSHOT_REQUESTS = 200  # newest journal entries a feed's `snapshot` carries
+FEED_SESSIONS_SHOWN = 50  # sessions per route a snapshot describes (the most recently made)
+FEED_BUCKETS_SHOWN = 50  # rate-limit buckets per route a snapshot describes
+MAX_OVERRIDES = 1000  # route overrides (forced outages and faults) held at once
+MAX_OVERRIDE_SECONDS = 86_400.0  # seconds an override's `for` may name
+# --- shared state store (docs/scale-out.md) -----------------------------------------------------
+STATE_TIMEOUT = 5.0  # seconds one state-store call may take (a pool wait included)
+STATE_RETRY_INTERVAL = 0.5  # seconds a lost store is left alone before the next probe
+STATE_SESSION_TTL = 86_400  # seconds an idle session's keys live in the store (refreshed on use)
+STATE_MIN_BUCKET_TTL = 3600  # seconds a bucket's keys live at least (manual clocks stand still)
+STATE_BATCH_INTERVAL = 0.01  # seconds journal writes wait to be batched (also bounds their delay)
+STATE_BATCH_MAX = 1000  # journal entries written to the store in one batch
+STATE_JOURNAL_READ = 1000  # entries one read of the shared journal stream fetches
+STATE_POOL_SIZE = 128  # connections to the state store per process
+STATE_METRICS_INTERVAL = 1.0  # seconds between two shares of a replica's metrics
+STATE_METRICS_STALE = 10.0  # seconds after which a replica that stopped sharing is left out
+# --- workers (`serve --workers`, docs/scale-out.md) --------------------------------------------
+MAX_WORKERS = 256  # `--workers`, at most (`auto` is capped here too)
+WORKER_RESTARTS = (
+    5  # worker restarts allowed within WORKER_RESTART_WINDOW; one more stops the server
+)
+WORKER_RESTART_WINDOW = 60.0  # seconds over which WORKER_RESTARTS is counted
+WORKER_START_TIMEOUT = 30.0  # seconds a worker may take to listen before the server gives up
+WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to exit, then SIGKILL

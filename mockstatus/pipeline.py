@@ -23,7 +23,9 @@ from mockstatus.types import BodySource, Clock, Decision, RequestFacts, Response
 if TYPE_CHECKING:  # types only: metrics imports the access log, which imports aiohttp
     from mockstatus.journal import Journal
     from mockstatus.metrics import Metrics
+    from mockstatus.scenarios.runtime import ScenarioRuntime
     from mockstatus.scenarios.store import ScenarioStore
+    from mockstatus.state.shared import SharedResponder
 
 _new_decision = tuple.__new__
 _SESSION_KEY = SESSION_HEADER.lower()  # facts.headers are looked up by lower-case name
@@ -39,6 +41,7 @@ class Pipeline:
     journal: Journal
     metrics: Metrics
 
+    shared: SharedResponder | None = None  # `--state`: scenario state in a shared store
     decline_h2c = False  # HTTP/2 is on (app.make_server): `Upgrade: h2c` is declined
 
     async def decide(self, facts: RequestFacts, body: BodySource) -> Decision:
@@ -68,7 +71,7 @@ class Pipeline:
                         # body may send it instead of the 100. 413 and 417 refuse the body
                         # itself, so they go out instead of `100 Continue`; every other code
                         # gets the 100.
-                        matched = runtime.respond(facts) if runtime else None
+                        matched = (await self._shared_respond(runtime, facts)) if runtime else None
                         if matched is not None:
                             plan, scenario, route = matched
                         else:
@@ -93,7 +96,11 @@ class Pipeline:
                         # Not needed to answer; read for the journal only when it fits the cap,
                         # so a large upload to /status/503 is answered 503, never 413.
                         facts = replace(facts, body=await body.read())
-                matched = runtime.respond(facts)
+                matched = (
+                    runtime.respond(facts)
+                    if self.shared is None
+                    else await self.shared.respond(runtime, facts)
+                )
                 if matched is not None:
                     plan, scenario, route = matched
                 else:
@@ -114,6 +121,13 @@ class Pipeline:
             if getattr(err, "unread_body", False):
                 plan = plan.evolve(close=True)  # the rest of the body must not be parsed
             return Decision(plan, facts, scenario, route)
+
+    async def _shared_respond(
+        self, runtime: ScenarioRuntime, facts: RequestFacts
+    ) -> tuple[ResponsePlan, str, str] | None:
+        if self.shared is None:
+            return runtime.respond(facts)
+        return await self.shared.respond(runtime, facts)
 
     def _upgrade_plan(self, plan: ResponsePlan, facts: RequestFacts) -> ResponsePlan:
         """A plan that upgrades: checked (426 for a bad WebSocket version), or with HTTP/2 on,

@@ -64,12 +64,15 @@ def select(method: str, path: str, runtime: ScenarioRuntime | None) -> Selection
     first_conditional = False
     plain = True
     candidates = runtime.matcher.candidates(path)
+    forced = runtime.overrides.table  # an overridden route is decided per request
     for route in candidates:
         spec = route.match
         if spec.methods is not None and method not in spec.methods:
             continue
         if spec.path is not None and spec.path.match(path) is None:
             continue
+        if forced and f"{route.scenario}/{route.name}" in forced:
+            return GENERAL
         # Only when nothing but method and path select a route is the answer known in advance
         # (a query, header, body or state condition is not).
         conditional = not spec.by_method_and_path_only or route.state is not None

@@ -195,8 +195,10 @@ class _InProcessStore:
 
 def test_a_shared_state_store_sends_limited_routes_the_general_way(pair) -> None:
     lane = pair[0]
-    lane.app.shared = _InProcessStore()  # what `--state` sets (Pipeline.shared)
-    assert lane.lane is not None and not lane.lane.local_state
+    # What `--state` sets up before the lane is installed (cli: link, then fastlane.install).
+    lane.app.shared = _InProcessStore()
+    assert lane.lane is not None
+    lane.lane.shared = True
     before = lane.lane.answered
     _both(pair, [("GET", t, {}, "HTTP/1.1") for t in TIER + OTHERS])
     assert lane.lane.answered == before  # neither the rate-limit tier nor the second tier

@@ -26,7 +26,6 @@ def lane() -> fastlane.Lane:
         journal=app.journal,
         metrics=app.metrics,
         clock=app.clock,
-        pipeline=app,
     )
     made.reset()
     return made

@@ -135,6 +135,7 @@ LAYERS = {
         "admin_reply", "admin_params", "admin_guard", "scenarios", "httpbin", "httpbin_auth",
         "httpbin_content", "prepared", "proxy",
         "positions", "encoding", "stream_endpoints",  # streams (docs/streams.md)
+        "events", "live", "admin_dashboard",  # the dashboard (docs/dashboard.md)
     },
     "wire": {"wire", "accesslog"},  # accesslog: aiohttp's access-log hook, batched to a thread
 }  # fmt: skip
@@ -145,6 +146,7 @@ AIOHTTP_FREE = (
     "admin_params", "admin_guard", "scenarios.runtime", "scenarios.store", "types", "idcache",
     "httpbin", "prepared", "proxy", "scenarios.proxy",
     "positions", "encoding", "stream_endpoints", "scenarios.stream",
+    "events", "live", "admin_dashboard", "scenarios.override",
 )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -151,30 +152,7 @@ class RateLimiter:
                 self._evaluate(owner, spec, facts, now, cost, True)
                 for owner, spec, cost in zip(owners, specs, costs, strict=True)
             ]
-        policies = tuple(
-            PolicyState(
-                spec.name, spec.limit, _window_seconds(spec), r[1], r[2], spec.unit, spec.secondary
-            )
-            for spec, r in zip(specs, results, strict=True)
-        )
-        if allowed:
-            return Verdict(True, 0, policies, None, None)
-        # Refused: the policies that would have allowed took nothing, so they report what is
-        # left without this request's cost.
-        policies = tuple(
-            p._replace(remaining=p.remaining + cost) if r[0] else p
-            for p, r, cost in zip(policies, results, costs, strict=True)
-        )
-        # The refusing policy with the longest wait decides: waiting less would fail again.
-        retry, index = max((r[3], -i) for i, r in enumerate(results) if not r[0])
-        decider = specs[-index]
-        note = None
-        if costs[-index] > decider.limit:
-            note = (
-                f"rate limit '{decider.name}': cost {costs[-index]} is above the limit "
-                f"{decider.limit}: refused whatever the wait"
-            )
-        return Verdict(False, retry, policies, decider, note)
+        return verdict_of(specs, costs, results)
 
     def _evaluate(
         self,
@@ -239,6 +217,40 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self.buckets)
+
+
+def verdict_of(
+    specs: tuple[RateLimitSpec, ...],
+    costs: tuple[int, ...],
+    results: Sequence[tuple[bool, int, int, int]],
+) -> Verdict:
+    """The route's verdict from each policy's (allowed, remaining, reset, retry): in memory
+    (`check_layers`) or from a shared state store's script (mockstatus.state)."""
+    allowed = all(r[0] for r in results)
+    policies = tuple(
+        PolicyState(
+            spec.name, spec.limit, _window_seconds(spec), r[1], r[2], spec.unit, spec.secondary
+        )
+        for spec, r in zip(specs, results, strict=True)
+    )
+    if allowed:
+        return Verdict(True, 0, policies, None, None)
+    # Refused: the policies that would have allowed took nothing, so they report what is
+    # left without this request's cost.
+    policies = tuple(
+        p._replace(remaining=p.remaining + cost) if r[0] else p
+        for p, r, cost in zip(policies, results, costs, strict=True)
+    )
+    # The refusing policy with the longest wait decides: waiting less would fail again.
+    retry, index = max((r[3], -i) for i, r in enumerate(results) if not r[0])
+    decider = specs[-index]
+    note = None
+    if costs[-index] > decider.limit:
+        note = (
+            f"rate limit '{decider.name}': cost {costs[-index]} is above the limit "
+            f"{decider.limit}: refused whatever the wait"
+        )
+    return Verdict(False, retry, policies, decider, note)
 
 
 def _idle(b: _Bucket, now: float) -> bool:

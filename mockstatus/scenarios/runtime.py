@@ -44,6 +44,7 @@ from mockstatus.scenarios.model import (
     Scenario,
     ScenarioSet,
 )
+from mockstatus.scenarios.override import Overrides, active_override
 from mockstatus.scenarios.perkey import per_value
 from mockstatus.scenarios.ratelimit import RateLimiter
 from mockstatus.scenarios.templates import TemplateContext
@@ -101,6 +102,7 @@ class ScenarioRuntime:
         self.sessions: dict[str | None, SessionState] = {}
         # 429s answered by a rate limit (not by a route that merely answers 429), for metrics.
         self.rejections: Counter[tuple[str, str]] = Counter()
+        self.overrides = Overrides()  # forced outages and faults (admin API: scenarios/override)
         # Plans of template-free responses, keyed (id(spec), method, format, HTTP/1.1+); the
         # specs live as long as this runtime, so their ids are stable keys.
         self._plans: dict[tuple[int, str, str, bool], ResponsePlan] = {}
@@ -150,6 +152,7 @@ class ScenarioRuntime:
     def reset(self, session_id: str | None = None) -> None:
         """Counters, states, buckets and scenario clocks: of one session, or of all."""
         now = self.clock.monotonic()
+        self.overrides.clear(session_id)  # steering ends with a reset too
         if session_id is None:
             self.sessions.clear()
             self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
@@ -161,6 +164,7 @@ class ScenarioRuntime:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
         self.rejections = old.rejections
+        self.overrides = old.overrides
         self.base_seed = old.base_seed  # derived once, from the source as `--seed` made it
         changed = []
         for s in self.set.scenarios:
@@ -239,11 +243,15 @@ class ScenarioRuntime:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def respond(self, facts: RequestFacts) -> tuple[ResponsePlan, str, str] | None:
+    def respond(
+        self, facts: RequestFacts, shared: SessionState | None = None
+    ) -> tuple[ResponsePlan, str, str] | None:
+        """`shared`: this call's state as a shared store holds it (mockstatus.state), instead
+        of this process's session."""
         if not self.matcher.candidates(facts.path):
             return None  # the common miss (a built-in path) costs one lookup
         session_id = facts.header(SESSION_HEADER)
-        state = self.session(session_id)
+        state = self.session(session_id) if shared is None else shared
         found = self.matcher.match(facts, self._state_reader(state, facts))
         if found is None:
             return None
@@ -279,13 +287,19 @@ class ScenarioRuntime:
                 if refused is not None:
                     self.rejections[(route.scenario, route.name)] += 1
                     return refused, route.scenario, route.name
-        window = outage.active(route.outage, elapsed)
+        forced = (
+            active_override(self.overrides, key, session_id, now) if self.overrides.table else None
+        )
+        window = forced or outage.active(route.outage, elapsed)
         if window is not None:
             override, fault = window.respond, window.fault
             if override is None and fault is None:
                 override = DEFAULT_OUTAGE_RESPONSE
             # A 503 (or 429) while down says when the route is up again, unless it sets its own.
-            retry_after = str(outage.seconds_left(route.outage, elapsed))
+            left = (
+                forced.seconds_left(now) if forced else outage.seconds_left(route.outage, elapsed)
+            )
+            retry_after = str(left)
         elif route.chaos:
             rule = chaos.pick(route.chaos, draws.Stream(keys[draws.CHAOS], n))
             if rule is not None:

@@ -175,10 +175,8 @@ class Lane:
         journal: Any,
         metrics: Any,
         clock: Any,
-        pipeline: Any = None,
     ) -> None:
         self.semantics = semantics
-        self._pipeline = pipeline
         self.store = store
         self.journal = journal
         self.metrics = metrics
@@ -197,6 +195,9 @@ class Lane:
         # `sleep=N` query → its delay in seconds, parsed once: parse_options is ~70 % of a
         # timed lookup (timeit; bench/sleep.py at 1,000 connections is CPU-bound).
         self.delays: dict[str, float] = {}
+        # Scenario state in a shared store (`--state`): no per-request plans or rate-limit
+        # decisions here (the second and rate-limit tiers step aside; the store decides).
+        self.shared = False
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
@@ -214,13 +215,6 @@ class Lane:
             for method in ("GET", "HEAD"):
                 for fmt in ("text", "json", "html"):
                     self._build((pattern.exact, method, fmt, (1, 1), True))
-
-    @property
-    def local_state(self) -> bool:
-        """Whether scenario state (counters, rate-limit buckets) is this process's: with a
-        shared store (`Pipeline.shared`, `--state`) only the general path may decide, so the
-        per-request tiers (rate-limit and second) step aside. One attribute read."""
-        return getattr(self._pipeline, "shared", None) is None
 
     def rendered_entry(
         self, plan: ResponsePlan, method: str, version: tuple[int, int], keep_alive: bool
@@ -342,7 +336,7 @@ class Lane:
             return not query  # no query: try the second tier
         if not isinstance(entry, Entry):  # the rate-limit tier
             # Its decision is the state store's when that is shared: the general way.
-            return not query and self.local_state and entry
+            return not query and not self.shared and entry
         if query:
             return self._timed(entry, query)
         return entry
@@ -371,8 +365,8 @@ class Lane:
         method = msg.method
         path = msg.path
         runtime = self.runtime
-        if runtime is None or not self.local_state or not self._selection(method, path).renderable:
-            return None
+        if runtime is None or self.shared or not self._selection(method, path).renderable:
+            return None  # shared state (`--state`): the general path asks the store
         headers = msg.headers
         version = msg.version
         facts = RequestFacts(
@@ -685,8 +679,8 @@ def install(server: MockstatusServer, app: Any) -> Lane:
         journal=app.journal,
         metrics=app.metrics,
         clock=app.clock,
-        pipeline=app,
     )
+    lane.shared = getattr(app, "shared", None) is not None  # mockstatus.state: decided per request
     lane.reset()
     app.store.on_swap.append(lane.reset)
     server.in_flight.append(lambda: list(lane.pending))

@@ -124,8 +124,9 @@ class H2Service:
     def handoff(self, handler: asyncio.Protocol, first: bytes) -> bool:
         """`MockstatusServer.h2_handoff`: take the connection from aiohttp's handler, whose first
         bytes are (the start of) the connection preface, and replay them to HTTP/2."""
-        transport = getattr(handler, "transport", None)
-        if self.stopping or not isinstance(transport, asyncio.Transport) or transport.is_closing():
+        # Duck-typed: uvloop's transports are not asyncio.Transport subclasses.
+        transport: Any = getattr(handler, "transport", None)
+        if self.stopping or transport is None or transport.is_closing():
             return False
         peer = transport.get_extra_info("peername")
         # Detach first: aiohttp's connection_lost closes the transport it still holds.
@@ -369,8 +370,7 @@ class H2Protocol(asyncio.Protocol):
 
     # --- asyncio ----------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Any) -> None:  # asyncio's Transport or uvloop's
         self.transport = transport
         if transport.get_extra_info("ssl_object") is not None:
             self.scheme = "https"

@@ -9,7 +9,7 @@ general path decides and its values are spliced in. The general path's field ord
 route's own headers replace (`_prepend`) and Date all come from that one rendering, so both
 paths send the same bytes (tests/test_fastlane_limited.py compares them).
 
-Only while the state is this process's (`Lane.local_state`): with a shared store the decision is
+Only while the state is this process's (`Lane.shared` false): with a shared store the decision is
 the store's, so the route goes the general way.
 """
 

@@ -94,12 +94,17 @@ class ConnectionHandler(RequestHandler):
 
     def __init__(self, manager: MockstatusServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
-        self._sniffed = b""
+        self._sniffed: bytes | None = b""  # None once the first line is checked
         self._errors: ErrorPlanner = manager.error_planner
 
     # --- sniffer --------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._sniffed is None:
+            # Sniffed already, but uvloop calls the method it bound when the connection opened:
+            # the rebinding below reaches asyncio's loop only.
+            self.http1_data_received(data)
+            return
         if self._force_close or self._close:
             return
         buf = self._sniffed + bytes(data)
@@ -107,7 +112,7 @@ class ConnectionHandler(RequestHandler):
         if verdict is None:  # undecided: keep the bytes until the first line is complete
             self._sniffed = buf
             return
-        self._sniffed = b""
+        self._sniffed = None
         self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
             self.http1_data_received(verdict)

@@ -66,6 +66,8 @@ def test_every_admin_endpoint_survives_bytes_that_are_not_utf8(make_server) -> N
     assert seq_with_odd_session(port) == 503
     sent = 0
     for pattern, methods in ENDPOINTS:
+        if pattern == "/events":
+            continue  # a stream that never ends: tests/test_dashboard_api.py sends it odd bytes
         for method in methods:
             for odd in (b"x", b"\xff", b"%FF"):
                 target = fill(pattern, odd)

@@ -1,0 +1,250 @@
+"""The dashboard's event bus: what `GET /__mockstatus/events` streams (docs/dashboard.md).
+
+Publishing costs nothing while nobody listens: the journal calls `Journal.on_entry` only when
+it is set, and the bus sets it when the first subscriber arrives and clears it when the last
+one leaves (one `is not None` test per request otherwise). Every other publisher checks
+`bus.subscribers` first.
+
+While someone listens, events are queued raw (a journal entry is not even turned into a dict)
+and, once per `FEED_TICK`, serialised once each as Server-Sent Events and appended as one
+batch to every subscriber's buffer. A subscriber holds at most `FEED_BUFFER` events not yet
+written to its socket; what does not fit is dropped for that subscriber alone and counted
+(`mockstatus_events_dropped_total`), so a slow dashboard never slows request handling nor the
+other dashboards. The transport (`wire/feed.py`) drains each buffer at its socket's pace.
+
+Pure: asyncio for the tick timer and the wake-up event; no aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mockstatus.journal import Entry, Journal
+from mockstatus.limits import FEED_BUFFER, FEED_TICK, MAX_FEED_SUBSCRIBERS
+
+EVENT_TYPES = ("snapshot", "request", "reload", "upload", "state", "ratelimit", "override")
+
+# An event as queued: its type and either its JSON document, a journal entry, or a callable
+# that makes the document at flush time (a reload's view, built once however many subscribe).
+Payload = dict[str, Any] | Entry | Callable[[], dict[str, Any]]
+# Called at each flush with the tick's events: the events they imply (state, ratelimit).
+Deriver = Callable[[list[tuple[str, Payload]]], Iterable[tuple[str, dict[str, Any]]]]
+
+
+class FeedFull(Exception):
+    """MAX_FEED_SUBSCRIBERS feeds are open already (the admin API answers 503)."""
+
+
+def encode(kind: str, doc: dict[str, Any]) -> bytes:
+    """One Server-Sent Event (HTML § 9.2): `event:` and one `data:` line of compact JSON.
+    ASCII-only JSON: a lone surrogate (a non-UTF-8 byte aiohttp decoded) becomes `\\udcXX`, so
+    encoding never fails and no line break can enter the data line."""
+    return b"event: " + kind.encode() + b"\ndata: " + _ENCODER.encode(doc).encode() + b"\n\n"
+
+
+class Subscriber:
+    """One open feed: the encoded batches not yet written and how many events they hold."""
+
+    __slots__ = ("chunks", "closed", "dropped", "pending", "sink", "wake")
+
+    def __init__(self) -> None:
+        # Writes a batch at once when the socket keeps up (False: congested, queue it). Set by
+        # the transport: the common case then costs one write per tick and no task switch.
+        self.sink: Callable[[bytes], bool] | None = None
+        self.chunks: deque[bytes] = deque()
+        self.pending = 0  # events in `chunks`
+        self.dropped = 0
+        self.closed = False
+        self.wake = asyncio.Event()
+
+    def take(self) -> bytes:
+        """Everything queued, as one write (the buffer is then empty)."""
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        self.pending = 0
+        return data
+
+
+class EventBus:
+    def __init__(
+        self,
+        journal: Journal | None = None,
+        *,
+        buffer: int = FEED_BUFFER,
+        tick: float = FEED_TICK,
+        max_subscribers: int = MAX_FEED_SUBSCRIBERS,
+    ) -> None:
+        self.journal = journal
+        self.buffer = buffer
+        self.tick = tick
+        self.max_subscribers = max_subscribers
+        self.subscribers: dict[Subscriber, None] = {}  # insertion-ordered set
+        self.dropped = 0  # events dropped for any subscriber (the metric)
+        self.sent_batches = 0  # flushes that had events (tests, bench)
+        self.derive: Deriver | None = None
+        self._queue: list[tuple[str, Payload]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self) -> Subscriber:
+        if len(self.subscribers) >= self.max_subscribers:
+            raise FeedFull(
+                f"{self.max_subscribers} event feeds are open already (MAX_FEED_SUBSCRIBERS)"
+            )
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # a plain call (unit tests): flush() is called by hand
+            self._loop = None
+        sub = Subscriber()
+        self.subscribers[sub] = None
+        if self.journal is not None:
+            self.journal.on_entry = self.publish_entry
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        sub.closed = True
+        sub.wake.set()
+        self.subscribers.pop(sub, None)
+        if not self.subscribers:
+            self._queue.clear()
+            if self.journal is not None:
+                self.journal.on_entry = None  # the hot path is back to one test
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def close(self) -> None:
+        """End every feed (server shutdown): each transport loop sees `closed` and returns."""
+        for sub in list(self.subscribers):
+            self.unsubscribe(sub)
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def publish(self, kind: str, payload: Payload) -> None:
+        """Queue one event for the next tick (nothing when nobody listens)."""
+        if self.subscribers:
+            self._enqueue(kind, payload)
+
+    def publish_entry(self, entry: Entry) -> None:
+        """The journal's hook: one request, kept as the entry until the tick serialises it."""
+        self._enqueue("request", entry)
+
+    def _enqueue(self, kind: str, payload: Payload) -> None:
+        queue = self._queue
+        if len(queue) >= self.buffer:
+            # More than a whole buffer within one tick (the loop is starved): every subscriber
+            # would drop it anyway.
+            for sub in self.subscribers:
+                sub.dropped += 1
+            self.dropped += len(self.subscribers)
+            return
+        queue.append((kind, payload))
+        if self._timer is None and self._loop is not None:
+            self._timer = self._loop.call_later(self.tick, self.flush)
+
+    def flush(self) -> int:
+        """Serialise the queued events once and hand the batch to every subscriber; return how
+        many events the batch held."""
+        self._timer = None
+        events, self._queue = self._queue, []
+        if not events or not self.subscribers:
+            return 0
+        encoded = [
+            encode_request(payload) if type(payload) is Entry else encode(kind, _document(payload))
+            for kind, payload in events
+        ]
+        if self.derive is not None:
+            encoded += [encode(kind, doc) for kind, doc in self.derive(events)]
+        self.deliver(encoded)
+        self.sent_batches += 1
+        return len(encoded)
+
+    def deliver(self, encoded: list[bytes]) -> None:
+        """Append encoded events to every subscriber's buffer, dropping what does not fit."""
+        count = len(encoded)
+        batch = b"".join(encoded)
+        limit = self.buffer
+        for sub in self.subscribers:
+            sink = sub.sink
+            if sink is not None and not sub.chunks and sink(batch):
+                continue
+            room = limit - sub.pending
+            if room >= count:
+                sub.chunks.append(batch)
+                sub.pending += count
+            else:
+                lost = count - max(room, 0)
+                if room > 0:
+                    sub.chunks.append(b"".join(encoded[:room]))
+                    sub.pending = limit
+                sub.dropped += lost
+                self.dropped += lost
+            sub.wake.set()
+
+    def send_now(self, sub: Subscriber, kind: str, doc: dict[str, Any]) -> None:
+        """One event for one subscriber ahead of its buffer (the snapshot on connect)."""
+        sub.chunks.appendleft(encode(kind, doc))
+        sub.pending += 1
+        sub.wake.set()
+
+
+def summary(entry: Entry) -> dict[str, Any]:
+    """A `request` event: the journal row, not the whole entry (headers, body and near misses
+    are read on demand from `GET /__mockstatus/requests?since=<seq - 1>&limit=1`). Rendering
+    every entry's headers would cost each request several microseconds while a feed is open."""
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "method": entry.method,
+        "path": entry.path,
+        "query": entry.query,
+        "scenario": entry.scenario,
+        "route": entry.route,
+        "session": entry.session,
+        "status": entry.status,
+        "fault": entry.fault,
+        "duration_ms": round(entry.duration_ms, 3),
+        "http_version": entry.http_version,
+        "unmatched": entry.near_misses is not None,
+        "note": entry.note,
+    }
+
+
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), default=str
+)  # made once: dumps() makes one per call
+_text = json.encoder.encode_basestring_ascii  # C: a JSON string literal, ASCII only
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+def encode_request(entry: Entry) -> bytes:
+    """`encode("request", summary(entry))`, written out: the one event made per request while
+    a feed is open, ~3x cheaper than json.dumps (timeit; tests/test_dashboard_api.py pins that
+    both give the same document)."""
+    time = entry.time
+    data = (
+        f'{{"seq":{entry.seq},"time":{time!r},"method":{_text(entry.method)},'
+        f'"path":{_text(entry.path)},"query":{_text(entry.query)},'
+        f'"scenario":{_opt(entry.scenario)},"route":{_opt(entry.route)},'
+        f'"session":{_opt(entry.session)},"status":{entry.status},"fault":{_opt(entry.fault)},'
+        f'"duration_ms":{round(entry.duration_ms, 3)!r},"http_version":{_text(entry.http_version)},'
+        f'"unmatched":{"false" if entry.near_misses is None else "true"},"note":{_opt(entry.note)}}}'
+    )
+    return b"event: request\ndata: " + data.encode() + b"\n\n"
+
+
+def _document(payload: Payload) -> dict[str, Any]:
+    if isinstance(payload, Entry):
+        return summary(payload)
+    if callable(payload):
+        return payload()
+    return payload

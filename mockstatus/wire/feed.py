@@ -1,0 +1,74 @@
+"""The dashboard's event feed on the wire: `GET /__mockstatus/events` as Server-Sent Events.
+
+The bus (`events.py`) batches and bounds; this loop only writes each subscriber's buffer at its
+socket's pace, so a slow reader fills its own buffer (and drops) without holding anyone up. A
+comment line every FEED_HEARTBEAT seconds keeps idle proxies from closing the stream and finds
+clients that left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from mockstatus.events import EventBus
+from mockstatus.semantics import SERVER
+
+FEED_HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle feed
+FEED_WRITE_BUFFER = 256 * 1024  # bytes queued in a socket before its batches wait in the bus
+_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",
+    "Server": SERVER,
+}
+
+
+async def serve_feed(
+    request: web.BaseRequest, bus: EventBus, snapshot: Callable[[], dict[str, Any]]
+) -> web.StreamResponse:
+    """Stream the feed until the client leaves or the bus closes (FeedFull propagates)."""
+    sub = bus.subscribe()
+    response = web.StreamResponse(status=200, headers=_HEADERS)
+    try:
+        chunked = request.version >= (1, 1)
+        if chunked:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        bus.send_now(sub, "snapshot", snapshot())
+        transport = request.transport
+        if chunked and transport is not None:
+            sub.sink = _sink(transport)
+        while not sub.closed:
+            if not sub.chunks:
+                sub.wake.clear()
+                try:
+                    await asyncio.wait_for(sub.wake.wait(), FEED_HEARTBEAT)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+            data = sub.take()
+            if data:
+                await response.write(data)
+    except (ConnectionError, RuntimeError):  # the client left (RuntimeError: transport closed)
+        pass
+    finally:
+        bus.unsubscribe(sub)
+    return response
+
+
+def _sink(transport: asyncio.WriteTransport) -> Callable[[bytes], bool]:
+    """Write a batch as one HTTP/1.1 chunk (RFC 9112 §7.1) straight to the socket while its
+    buffer is below FEED_WRITE_BUFFER; the response's own chunked writes (the loop above) frame
+    the same way, so the two interleave into one valid stream, in order."""
+
+    def write(batch: bytes) -> bool:
+        if transport.is_closing() or transport.get_write_buffer_size() > FEED_WRITE_BUFFER:
+            return False  # congested or gone: the bus queues it (bounded) for the loop
+        transport.write(b"%x\r\n%b\r\n" % (len(batch), batch))
+        return True
+
+    return write
