@@ -100,6 +100,24 @@ def test_heartbeat_comments_while_idle(srv: BackgroundServer) -> None:
     assert done
 
 
+def test_a_busy_loop_neither_skips_nor_shifts_heartbeats(srv: BackgroundServer) -> None:
+    # The server's loop is blocked across the first heartbeat's time (100 ms): that heartbeat
+    # goes out late, the second still at 200 ms on the schedule, so the count stays two (counted
+    # from the late write, the second would have been due after the event and skipped).
+    sock = rawhttp.connect(srv.port)
+    sock.sendall(b"GET /idle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = sock.recv(65536)
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    srv.call(time.sleep, 0.16)
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    _, parts, done = chunks(data)
+    assert parts == [b": heartbeat\n\n", b": heartbeat\n\n", b"data: late\n\n"]
+    assert done
+
+
 def test_ndjson_and_chunks_types(srv: BackgroundServer) -> None:
     head, parts, done = chunks(request(srv.port, "/nd"))
     assert b"Content-Type: application/x-ndjson" in head

@@ -110,7 +110,10 @@ class Schedule:
         self.position = position
         self.loop = asyncio.get_running_loop()
         self.start = self.loop.time()
-        self.last = self.start  # when bytes were last written (heartbeats count idle time)
+        # The scheduled time of the last piece or heartbeat: heartbeats fill the idle time
+        # between scheduled pieces on the schedule itself, so a late wake-up (a busy loop)
+        # neither skips a heartbeat nor shifts the ones after it; how many go out is fixed.
+        self.mark = self.start
         self.sent = 0  # body bytes after coding
         self.events = 0
         self.rate = fault.rate if fault is not None and fault.kind == "bandwidth" else 0.0
@@ -177,12 +180,14 @@ class Schedule:
         """Wait until `at` seconds after the head, writing a heartbeat after each `every` idle."""
         due = self.start + at
         if heartbeat and every > 0:
-            while self.last + every < due:
-                await asyncio.sleep(max(0.0, self.last + every - self.loop.time()))
+            while self.mark + every < due:
+                self.mark += every
+                await asyncio.sleep(max(0.0, self.mark - self.loop.time()))
                 await self._write(heartbeat, count=False)
         delay = due - self.loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        self.mark = max(self.mark, due)
 
     async def _write(self, data: bytes, count: bool = True) -> None:
         if not data:
@@ -193,7 +198,6 @@ class Schedule:
             await self._send(data)
         if count:
             self.sent += len(data)
-        self.last = self.loop.time()
 
     async def _paced(self, data: bytes) -> None:
         """At most `rate` bytes per second, on a schedule from the head (not per write)."""
