@@ -523,7 +523,8 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                 if text is not None:
                     delay = parse_duration(text)
                 elif (text := query.get("sleep")) is not None:
-                    param, delay = "sleep", float(text) / 1000.0
+                    param = "sleep"  # before float(): a bad value is named as `sleep`
+                    delay = float(text) / 1000.0
                 else:
                     delay = 2.0
                 if not 0 < delay <= MAX_FAULT_INTERVAL:  # also rejects NaN

@@ -166,6 +166,8 @@ class ValueMatch:
     def _holds_json(self, value: Any) -> bool:
         if self.regex is not None:
             return type(value) is str and self.regex.search(value)
+        if self.equal is _JSON_NULL:
+            return value is None
         return self.equal is None or json_subset(self.equal, value)
 
     def describe(self) -> str:
@@ -183,11 +185,22 @@ def compile_value(source: str | None) -> ValueMatch:
     return ValueMatch(source, source, None)
 
 
+class _JsonNull:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+# A JSONPath condition `null`: equal to JSON null only (`equal` None means "present").
+_JSON_NULL: Any = _JsonNull()
+
+
 def json_condition(value: Any) -> ValueMatch:
     """A JSONPath condition's plain value: a JSON value, or a `~regex` string."""
     if isinstance(value, str) and value.startswith("~"):
         return compile_value(value)
-    return ValueMatch(json.dumps(value), value, None)
+    return ValueMatch(json.dumps(value), _JSON_NULL if value is None else value, None)
 
 
 def presence(present: bool) -> ValueMatch:
