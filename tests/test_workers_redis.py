@@ -130,8 +130,8 @@ def test_two_worker_processes_on_one_redis_are_exact(replicas):
     assert Counter(flaky) == {503: 5, 200: TOTAL - 5}
 
     for replica in replicas:  # the journal of any replica (any of its workers) lists all
-        assert poll(lambda r=replica: journal_count(r, "/limited") == TOTAL)
-        assert poll(lambda r=replica: journal_count(r, "/flaky") == TOTAL)
+        assert poll(lambda r=replica: journal_count(r, "/limited") == TOTAL, 3 * WAIT)
+        assert poll(lambda r=replica: journal_count(r, "/flaky") == TOTAL, 3 * WAIT)
 
     # Every worker served part of the burst: the metrics carry one replica label per worker.
     metrics = replicas[0].get("/__mockstatus/metrics")[1].decode()
@@ -142,7 +142,8 @@ def test_two_worker_processes_on_one_redis_are_exact(replicas):
         found = re.findall(r'replica="[^"]*:(\d+)"[^}]*route="limited"', text)
         return {int(pid) for pid in found} if {int(p) for p in found} >= every else set()
 
-    assert poll(labelled) >= every, metrics
+    # Shared every STATE_METRICS_INTERVAL; a loaded CI box gets a longer bound (never asserted).
+    assert poll(labelled, 3 * WAIT) >= every, metrics
 
 
 def test_an_upload_to_one_replica_answers_on_every_worker_of_both(replicas):
