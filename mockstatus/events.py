@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mockstatus.journal import Entry, Journal
-from mockstatus.limits import FEED_BUFFER, FEED_TICK, MAX_FEED_SUBSCRIBERS
+from mockstatus.limits import FEED_BUFFER, FEED_TICK, MAX_FEED_QUEUE, MAX_FEED_SUBSCRIBERS
 
 EVENT_TYPES = ("snapshot", "request", "reload", "upload", "state", "ratelimit", "override")
 
@@ -137,9 +137,8 @@ class EventBus:
 
     def _enqueue(self, kind: str, payload: Payload) -> None:
         queue = self._queue
-        if len(queue) >= self.buffer:
-            # More than a whole buffer within one tick (the loop is starved): every subscriber
-            # would drop it anyway.
+        if len(queue) >= MAX_FEED_QUEUE:
+            # That many events within one tick: the loop is starved; counted as dropped for all.
             for sub in self.subscribers:
                 sub.dropped += 1
             self.dropped += len(self.subscribers)
