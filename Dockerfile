@@ -20,10 +20,10 @@ COPY . .
 # into it with --python. The example scenarios/ may be absent from a checkout: /scenarios is then
 # empty and `mockstatus serve` still starts.
 RUN python3 -m venv /opt/build \
- && /opt/build/bin/python -m pip wheel --wheel-dir /wheels ".[speed]" \
+ && /opt/build/bin/python -m pip wheel --wheel-dir /wheels ".[speed,redis]" \
  && python3 -m venv --without-pip /opt/venv \
  && /opt/build/bin/python -m pip --python /opt/venv/bin/python install \
-        --no-index --find-links /wheels "mockstatus[speed]" \
+        --no-index --find-links /wheels "mockstatus[speed,redis]" \
  && mkdir -p /scenarios \
  && if [ -d scenarios ]; then cp -R scenarios/. /scenarios/; fi \
  && chmod -R a+rX,go-w /opt/venv /scenarios
@@ -50,7 +50,7 @@ COPY scripts/healthcheck.py /opt/mockstatus/healthcheck.py
 # only (flag > env > default). Outside a container it listens on loopback by default; in one it
 # must listen on every address to be reachable through a published port. A mounted /scenarios
 # replaces the examples. MOCKSTATUS_WORKERS (with MOCKSTATUS_STATE) runs several worker processes
-# (docs/scale-out.md); the speed extra's uvloop is their event loop.
+# (docs/scale-out.md): the image has the redis client and the speed extra (uvloop, hiredis).
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -9,7 +9,11 @@ the proxy process (utime + stime from /proc, which host steal time does not infl
 - latency: one keep-alive connection, one request at a time, direct and proxied interleaved in
   blocks; p50 and p99 of each and the difference (target: p50 added ≤ 1 ms);
 - throughput: bench/loadgen.py at 50 connections for `--duration` seconds, direct then proxied,
-  `--rounds` times, best of each kept (target: proxied ≥ 0.5 × direct).
+  `--rounds` times, best of each kept (target: proxied ≥ 0.5 × direct);
+- the same two measurements through bench/proxy_baseline.py, the least a proxy on aiohttp's
+  server and client does (one handler, one pooled ClientSession), started beside mockstatus
+  and pinned like it: the share of the cost that is aiohttp's and the extra hop's, and the share
+  that is mockstatus's own. CPU figures are medians over the rounds.
 
 Run: python bench/proxy.py [--requests 2000] [--duration 5] [--rounds 2] [--quick] [--json PATH]
 """
@@ -21,6 +25,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -106,9 +111,9 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def measure_latency(direct: int, proxied: int, requests: int) -> dict[str, float]:
-    clients = {"direct": _Client(direct, "/x"), "proxied": _Client(proxied, "/x")}
-    samples: dict[str, list[float]] = {"direct": [], "proxied": []}
+def measure_latency(ports: dict[str, int], requests: int) -> dict[str, float]:
+    clients = {name: _Client(port, "/x") for name, port in ports.items()}
+    samples: dict[str, list[float]] = {name: [] for name in ports}
     try:
         for client in clients.values():  # warm-up: connections, caches
             for _ in range(100):
@@ -130,6 +135,9 @@ def measure_latency(direct: int, proxied: int, requests: int) -> dict[str, float
         out[f"{name}_p99_ms"] = round(_percentile(values, 99), 3)
     out["added_p50_ms"] = round(out["proxied_p50_ms"] - out["direct_p50_ms"], 3)
     out["added_p99_ms"] = round(out["proxied_p99_ms"] - out["direct_p99_ms"], 3)
+    if "baseline" in ports:
+        out["baseline_added_p50_ms"] = round(out["baseline_p50_ms"] - out["direct_p50_ms"], 3)
+        out["baseline_added_p99_ms"] = round(out["baseline_p99_ms"] - out["direct_p99_ms"], 3)
     return out
 
 
@@ -153,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.requests, args.duration, args.rounds = 200, 1.0, 1
     started = time.monotonic()
-    up_port, proxy_port = _free_port(), _free_port()
+    up_port, proxy_port, base_port = _free_port(), _free_port(), _free_port()
     up = subprocess.Popen(
         _pinned([sys.executable, str(ROOT / "bench" / "bare.py"), "--port", str(up_port)], 0),
         stdout=subprocess.DEVNULL,
@@ -164,26 +172,45 @@ def main(argv: list[str] | None = None) -> int:
     proxy = subprocess.Popen(
         _pinned(proxy_argv, 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    base_argv = [sys.executable, str(ROOT / "bench" / "proxy_baseline.py"), "--host", HOST]
+    base_argv += ["--port", str(base_port), "--upstream", f"http://{HOST}:{up_port}"]
+    baseline = subprocess.Popen(
+        _pinned(base_argv, 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_port(up_port, up)
         _wait_port(proxy_port, proxy)
-        latency = measure_latency(up_port, proxy_port, args.requests)
+        _wait_port(base_port, baseline)
+        ports = {"direct": up_port, "baseline": base_port, "proxied": proxy_port}
+        latency = measure_latency(ports, args.requests)
         best: dict[str, dict[str, Any]] = {}
+        cpus: dict[str, list[float]] = {name: [] for name in ports}
         for _ in range(args.rounds):
             if time.monotonic() - started > MAX_SECONDS:
                 break
-            for name, port in (("direct", up_port), ("proxied", proxy_port)):
-                cpu_before = _cpu_seconds(proxy.pid), _cpu_seconds(up.pid)
+            for name, port in ports.items():
+                middle = {"baseline": baseline, "proxied": proxy}.get(name, proxy)
+                cpu_before = _cpu_seconds(middle.pid), _cpu_seconds(up.pid)
                 run = measure_throughput(port, args.duration, None)
                 cpu = [
-                    _cpu_seconds(p.pid) - b for p, b in zip((proxy, up), cpu_before, strict=True)
+                    _cpu_seconds(p.pid) - b for p, b in zip((middle, up), cpu_before, strict=True)
                 ]
                 n = run["requests"] or 1
                 run["proxy_cpu_us_per_request"] = round(cpu[0] / n * 1e6, 1)
                 run["upstream_cpu_us_per_request"] = round(cpu[1] / n * 1e6, 1)
+                cpus[name].append(
+                    run[
+                        "upstream_cpu_us_per_request"
+                        if name == "direct"
+                        else "proxy_cpu_us_per_request"
+                    ]
+                )
                 if name not in best or run["rps"] > best[name]["rps"]:
                     best[name] = run
         ratio = best["proxied"]["rps"] / best["direct"]["rps"] if best["direct"]["rps"] else 0.0
+        base_ratio = (
+            best["baseline"]["rps"] / best["direct"]["rps"] if best["direct"]["rps"] else 0.0
+        )
         figures = {
             "latency": latency,
             "throughput": {
@@ -194,14 +221,17 @@ def main(argv: list[str] | None = None) -> int:
                 "proxied_p50_ms": best["proxied"]["p50_ms"],
                 "proxied_p99_ms": best["proxied"]["p99_ms"],
                 "proxied_statuses": best["proxied"]["statuses"],
-                "proxy_cpu_us_per_request": best["proxied"]["proxy_cpu_us_per_request"],
+                "proxy_cpu_us_per_request": round(statistics.median(cpus["proxied"]), 1),
                 # the yardstick: a bare aiohttp server's CPU per request, in the direct run
-                "upstream_cpu_us_per_request": best["direct"]["upstream_cpu_us_per_request"],
+                "upstream_cpu_us_per_request": round(statistics.median(cpus["direct"]), 1),
+                "baseline_rps": best["baseline"]["rps"],
+                "baseline_ratio": round(base_ratio, 3),
+                "baseline_cpu_us_per_request": round(statistics.median(cpus["baseline"]), 1),
             },
             "targets": {"added_p50_ms_at_most": 1.0, "throughput_ratio_at_least": 0.5},
         }
     finally:
-        for proc in (proxy, up):
+        for proc in (proxy, baseline, up):
             proc.terminate()
             try:
                 proc.wait(10)
@@ -211,13 +241,17 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"latency (1 connection): direct p50 {lat['direct_p50_ms']} ms p99 {lat['direct_p99_ms']} ms; "
         f"proxied p50 {lat['proxied_p50_ms']} ms p99 {lat['proxied_p99_ms']} ms; "
-        f"added p50 {lat['added_p50_ms']} ms p99 {lat['added_p99_ms']} ms"
+        f"added p50 {lat['added_p50_ms']} ms p99 {lat['added_p99_ms']} ms; "
+        f"aiohttp-client baseline p50 {lat['baseline_p50_ms']} ms p99 {lat['baseline_p99_ms']} "
+        f"ms (added p50 {lat['baseline_added_p50_ms']} ms)"
     )
     print(
         f"throughput ({CONNECTIONS} connections): direct {thr['direct_rps']} req/s, proxied "
         f"{thr['proxied_rps']} req/s (×{thr['ratio']}); proxy CPU "
         f"{thr['proxy_cpu_us_per_request']} µs/request (a bare aiohttp server: "
-        f"{thr['upstream_cpu_us_per_request']} µs/request)"
+        f"{thr['upstream_cpu_us_per_request']} µs/request); aiohttp-client baseline "
+        f"{thr['baseline_rps']} req/s (×{thr['baseline_ratio']}), CPU "
+        f"{thr['baseline_cpu_us_per_request']} µs/request"
     )
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -101,6 +101,9 @@ CHECKS = (
     ("/status/503 vs bare", "cpu/req: bare ÷ /status/503", "status503", "bare", 2.0),
     ("matched vs bare", "cpu/req: bare ÷ matched", "matched", "bare", 2.0),
     ("rate-limited vs bare", "cpu/req: bare ÷ rate-limited", "limited", "bare", 1.0),
+    # Issue 13 (rate limits): the fast lane's rate-limit tier keeps a limited route near
+    # the prepared bytes of /status/503.
+    ("rate-limited vs /status/503", "cpu/req: 503 ÷ rate-limited", "limited", "status503", 0.8),
     ("JSONPath + cookie vs plain POST", "cpu/req: plain POST ÷ rich", "rich", "post", 0.80),
 )
 

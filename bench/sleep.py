@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{spec.label:<9} {connections:>5} conns  {result.rps:>8,.0f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                    f"(target p99 <= {TARGET_P99_MS:g})  errors {result.errors}",
+                    f"(target p99 <= {TARGET_P99_MS:g})  errors {result.errors}  "
+                    f"cpu {result.cpu_us_per_req or 0:.1f} µs/req",
                     flush=True,
                 )
     if args.json:

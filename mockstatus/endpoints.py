@@ -351,18 +351,11 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
         and has_preconditions(facts)
         and _coded(facts)
     ):
-        plan = _builtin_plan(without_preconditions(facts), sem)
+        # (the request without preconditions does not come back here)
+        plan = builtin_plan(without_preconditions(facts), sem)
         return answer_preconditions(plan, facts, sem.clock)
-    return _builtin_plan(facts, sem)
-
-
-def _coded(facts: RequestFacts) -> bool:
-    fault = fault_of(facts)[0]
-    return compress_of(facts) is not None or (fault is not None and fault.kind in ENCODING_FAULTS)
-
-
-def _builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
     path = facts.path
+
     if path.startswith("/status/") or path == "/status":
         plan = status_plan(facts, path[8:], sem)
     elif _is_anything(path):
@@ -403,6 +396,11 @@ def _builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
 
             plan = compress_query(plan, facts, compress or "gzip")  # docs/streams.md
     return plan
+
+
+def _coded(facts: RequestFacts) -> bool:
+    fault = fault_of(facts)[0]
+    return compress_of(facts) is not None or (fault is not None and fault.kind in ENCODING_FAULTS)
 
 
 def status_plan(facts: RequestFacts, spec: str, sem: StatusSemantics) -> ResponsePlan:

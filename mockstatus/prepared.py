@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mockstatus import endpoints
 from mockstatus.http_syntax import ADMIN_PREFIX
+from mockstatus.scenarios import ratelimit_respond
 from mockstatus.scenarios.model import Route
 from mockstatus.scenarios.runtime import ScenarioRuntime, route_key
 from mockstatus.semantics import StatusSemantics, preparable
@@ -22,7 +23,7 @@ from mockstatus.types import RequestFacts, ResponsePlan
 
 PREPARED_METHODS = ("GET", "HEAD")
 # An Accept value that negotiates each format (semantics.negotiate), to build the facts with.
-_ACCEPT_OF = {"text": "text/plain", "json": "application/json", "html": "text/html"}
+ACCEPT_OF = {"text": "text/plain", "json": "application/json", "html": "text/html"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ def prepare(
     facts = RequestFacts(
         method=method,
         path=path,
-        headers={"accept": _ACCEPT_OF[fmt]},
+        headers={"accept": ACCEPT_OF[fmt]},
         version=(1, 1) if http11 else (1, 0),
     )
     if selection.route is not None and runtime is not None:
@@ -153,6 +154,29 @@ def _checked(
     if not preparable(plan):
         return None
     return Prepared(plan, scenario, route, count_key, conditional=plan.status == 200)
+
+
+def limit_only(route: Route, runtime: ScenarioRuntime) -> bool:
+    """Whether `route` (selected by method and path alone) answers fixed bytes but for the fields
+    of one in-memory rate limit: a static response, no other behaviour, and the single default
+    policy (`RouteLimits.simple`: cost 1, default fields, default rejection). Its decision is
+    then `RateLimiter.check` per request and only those field values change (wire.lane_limited).
+    """
+    respond = route.respond
+    if (
+        respond is None
+        or route.rate_limit is None
+        or route.sequence is not None
+        or route.outage
+        or route.chaos
+        or route.latency is not None
+        or route.state is not None
+        or respond.proxy is not None
+        or respond.verbatim
+        or not runtime._is_static(respond)  # templates or a weighted status
+    ):
+        return False
+    return ratelimit_respond.route_limits(route, route_key(route)).simple
 
 
 def renderable(method: str, path: str, runtime: ScenarioRuntime | None) -> bool:

@@ -37,6 +37,10 @@ routes:
   - name: plain
     match: {path: /plain}
     respond: {status: 200, body: plain}
+  - name: window
+    match: {path: /window}
+    outage: {start: 1h, duration: 10m}
+    respond: {status: 200, body: up}
   - name: login
     match: {path: /login}
     respond: {status: 200}
@@ -224,6 +228,32 @@ async def test_a_state_machine_moves_on_every_replica(replicas):
             assert resp.status == 200 and await resp.json() == {"": "initial"}
         async with client.get(f"{a.base}/me") as resp:
             assert resp.status == 401  # set through B's admin API: A sees it
+
+
+async def test_one_scenario_clock_for_replicas_started_at_different_times(
+    replicas, redis, tmp_path
+):
+    a, _ = replicas
+    async with aiohttp.ClientSession() as client:
+        async with client.post(f"{a.base}/__mockstatus/clock/advance?seconds=1800") as resp:
+            assert resp.status == 200
+        async with client.put(f"{a.base}/__mockstatus/scenarios/fresh", data=UPLOAD) as resp:
+            assert resp.status == 201
+        late = Replica(tmp_path, redis.url)  # starts 30 minutes into the scenario's clock
+        replicas.append(late)
+        async with client.get(f"{late.base}/fresh") as resp:
+            assert resp.status == 201  # an earlier upload is loaded before it listens
+        async with client.post(f"{a.base}/__mockstatus/clock/advance?seconds=1800") as resp:
+            assert resp.status == 200
+
+        async def down_on(replica: Replica) -> bool:
+            async with client.get(f"{replica.base}/window") as resp:
+                return resp.status == 503  # 1 h after the first load: the window is open
+
+        assert await poll(lambda: down_on(late))  # the late replica's clock moved too
+        assert await down_on(a)
+        async with client.get(f"{late.base}/window") as resp:
+            assert resp.headers["Retry-After"] == "600"  # the same window on both
 
 
 async def test_the_manual_clock_is_shared(replicas):

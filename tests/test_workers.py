@@ -25,15 +25,20 @@ import pytest
 from mockstatus import cli
 from mockstatus.limits import MAX_WORKERS, WORKER_RESTARTS
 from mockstatus.supervisor import RestartBudget, describe_exit
-from tests.workers_helpers import WAIT, alive, redis_server, start
+from tests import redis_server
+from tests.workers_helpers import WAIT, alive, start
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+    """A real Redis (the state store's fixture): `--workers 2` needs `--state`."""
+    if not redis_server.available():
+        pytest.skip(redis_server.MISSING)
+    server = redis_server.RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 def test_two_workers_serve_one_port_and_print_the_listening_line_once(tmp_path, state):
@@ -319,6 +324,10 @@ def test_the_replicas_recipe_shares_one_redis_and_its_settings_parse():
     assert redis["command"] == ["redis-server", "--save", "", "--appendonly", "no"]
     assert server["depends_on"] == {"redis": {"condition": "service_healthy"}}
     assert services["tests"]["environment"]["MOCKSTATUS_URL"] == "http://mockstatus:8080"
+    # The image the recipe runs has the redis client (and uvloop): --state redis:// works in it.
+    dockerfile = (root.parent / "Dockerfile").read_text()
+    assert 'pip wheel --wheel-dir /wheels ".[speed,redis]"' in dockerfile
+    assert '--find-links /wheels "mockstatus[speed,redis]"' in dockerfile
 
 
 def test_access_lines_go_out_whole_in_pieces_of_at_most_pipe_buf(monkeypatch):

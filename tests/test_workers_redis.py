@@ -18,10 +18,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests import redis_server
 from tests.workers_helpers import WAIT, Served, start
-
-# The state store's fixture (its own branch): until it is merged, these tests skip.
-redis_server = pytest.importorskip("tests.redis_server")
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::ResourceWarning")]
 

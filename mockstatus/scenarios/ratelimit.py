@@ -121,6 +121,13 @@ class RateLimiter:
         allowed, remaining, reset, retry = self._evaluate(route, spec, facts, now, 1, True)
         return Decision(allowed, remaining, reset, retry, rate_headers(spec, remaining, reset))
 
+    def take(
+        self, route: str, spec: RateLimitSpec, facts: RequestFacts, now: float
+    ) -> tuple[bool, int, int, int]:
+        """`check`'s decision without its fields: (allowed, remaining, reset, retry). For the
+        fast lane, whose bytes hold `rate_headers` rendered once with slots (wire/lane_limited)."""
+        return self._evaluate(route, spec, facts, now, 1, True)
+
     def check_layers(
         self,
         owners: tuple[str, ...],

@@ -1,15 +1,13 @@
 """What a replica shares besides scenario state (`--state redis://...`).
 
-- The journal: each replica writes what it answered to a capped stream (`ms:journal`, MAXLEN
-  = `--journal-size`), batched every STATE_BATCH_INTERVAL (one pipeline per batch), and reads
-  the other replicas' entries into its own journal, so `/__mockstatus/requests` and
-  `/requests/wait` on any replica see every request (late by at most one batch and one read).
+- The journal (state.journal_share): a capped stream every replica writes and reads.
 - Uploads: a PUT or DELETE of an uploaded scenario is kept in `ms:uploads` and published on
   `ms:events`; every replica applies it at once (a replica that starts later loads the hash).
 - Scenario clocks: a scenario's clock starts at the first load of its content by any replica
   (`StateStore.epoch`), so outage windows line up across replicas.
 - The clock (state.clock): the offset to Redis TIME, or the manual clock's shared total.
 - Resets: `POST /__mockstatus/reset` resets the shared state (one INCR) as well.
+- Metrics: every replica's, labelled by replica (state.replica_metrics).
 
 Nothing here is on a request's path except appending to the journal's outbox.
 """
@@ -23,31 +21,27 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mockstatus.limits import (
-    STATE_BATCH_INTERVAL,
-    STATE_BATCH_MAX,
-    STATE_JOURNAL_READ,
     STATE_METRICS_INTERVAL,
     STATE_METRICS_STALE,
     STATE_RETRY_INTERVAL,
 )
 from mockstatus.state.base import StoreUnavailable
 from mockstatus.state.clock import CLOCK_SYNC_INTERVAL, SharedManualClock, SharedSystemClock
-from mockstatus.state.redis_store import RedisStateStore
+from mockstatus.state.journal_share import JournalShare
+from mockstatus.state.redis_store import RedisStateStore, text_of
 from mockstatus.state.replica_metrics import merge
 from mockstatus.state.shared import FailurePolicy, SharedResponder
 
-JOURNAL = "ms:journal"
 EVENTS = "ms:events"
 UPLOADS = "ms:uploads"
 CLOCK = "ms:clock"
 METRICS = "ms:metrics"  # replica -> its metrics text
 METRICS_AT = "ms:metrics_at"  # replica -> when it last shared them (epoch seconds)
-READ_BLOCK_MS = 500  # a blocking read of the stream waits at most this (below STATE_TIMEOUT)
 
 
 def replica_id() -> str:
@@ -59,27 +53,22 @@ class ReplicaLink:
         self.app = app
         self.store = store
         self.client = store.client
-        self.journal_size = journal_size
         self.replica = replica_id()
-        self.outbox: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-        self.dropped = 0  # journal entries not shared (store down, or outbox full)
+        self.journal = JournalShare(app.journal, store, self.replica, journal_size)
         self.tasks: list[asyncio.Task[None]] = []
-        self._record = app.journal.record  # the journal's own method (remote entries go here)
         self._applying = False  # an upload from another replica is not published again
-        self._last_id = "0-0"
         self._background: set[asyncio.Task[Any]] = set()
         self.others: dict[str, str] = {}  # the other replicas' metrics texts
+        self._render: Any = app.metrics.render  # this process's own metrics text
 
     # --- start / stop ----------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.store.ping()  # raises StoreUnavailable: the caller exits 2
-        await self._sync_clock()
         app = self.app
-        app.journal.record = self._recording
-        await self._load_uploads()
         store = app.store
         put, delete = store.put_async, store.delete_async
+        self._put, self._delete = put, delete
 
         async def put_shared(name: str, text: str, base_dir: Path | None = None) -> Any:
             result = await put(name, text, base_dir)
@@ -93,14 +82,14 @@ class ReplicaLink:
             return deleted
 
         store.put_async, store.delete_async = put_shared, delete_shared
-        self._put, self._delete = put, delete
+        self._pubsub: Any = await self._subscribe()  # before serving: no event is missed
         store.on_swap.append(self._epochs_later)
         await self._epochs()
-        with contextlib.suppress(Exception):
-            self._last_id = await self._backfill()
-        self._render = app.metrics.render
+        await self.journal.start()
         app.metrics.render = self._rendering
-        for job in (self._flusher, self._reader, self._events, self._clock_keeper, self._metrics):
+        journal = self.journal
+        jobs = (journal.flusher, journal.reader, self._events, self._clock_keeper, self._metrics)
+        for job in jobs:
             self.tasks.append(asyncio.create_task(job()))
 
     async def close(self) -> None:
@@ -111,81 +100,9 @@ class ReplicaLink:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=self.store.timeout)
         with contextlib.suppress(Exception):
-            await self._flush()
+            await self.journal.flush()
         with contextlib.suppress(Exception):
             await self.store.bounded(self.store.close())
-
-    # --- journal ---------------------------------------------------------------------------
-
-    def _recording(self, *args: Any, **kwargs: Any) -> None:
-        self._record(*args, **kwargs)
-        if len(self.outbox) < STATE_BATCH_MAX * 10:
-            self.outbox.append((args, kwargs))
-        else:
-            self.dropped += 1
-
-    async def _flusher(self) -> None:
-        while True:
-            await asyncio.sleep(STATE_BATCH_INTERVAL)
-            if self.outbox:
-                try:
-                    await self._flush()
-                except Exception:
-                    await asyncio.sleep(STATE_RETRY_INTERVAL)
-
-    async def _flush(self) -> None:
-        batch, self.outbox = self.outbox[:STATE_BATCH_MAX], self.outbox[STATE_BATCH_MAX:]
-        redact = self.app.journal.redact
-        pipe = self.client.pipeline(transaction=False)
-        for args, kwargs in batch:
-            doc = _entry_doc(args, kwargs, redact)
-            fields = {"r": self.replica, "e": json.dumps(doc)}
-            pipe.xadd(JOURNAL, fields, maxlen=self.journal_size, approximate=False)  # type: ignore[arg-type]
-        try:
-            await self.store.bounded(pipe.execute())
-        except Exception:
-            self.dropped += len(batch)
-            raise
-
-    async def _backfill(self) -> str:
-        """The stream's current entries (a replica that starts later sees them too)."""
-        items: Any = await self.store.bounded(
-            self.client.xrevrange(JOURNAL, count=self.journal_size)
-        )
-        last = "0-0"
-        for entry_id, fields in reversed(items):
-            last = _text(entry_id)
-            self._apply_entry(fields)
-        return last
-
-    async def _reader(self) -> None:
-        while True:
-            try:
-                got: Any = await self.client.xread(
-                    {JOURNAL: self._last_id}, STATE_JOURNAL_READ, READ_BLOCK_MS
-                )
-            except Exception:
-                await asyncio.sleep(STATE_RETRY_INTERVAL)
-                continue
-            for _stream, items in got or ():
-                for entry_id, fields in items:
-                    self._last_id = _text(entry_id)
-                    self._apply_entry(fields)
-
-    def _apply_entry(self, fields: Mapping[Any, Any]) -> None:
-        replica = _text(fields.get(b"r", fields.get("r", b"")))
-        if replica == self.replica:
-            return
-        try:
-            doc = json.loads(_text(fields.get(b"e", fields.get("e", b"{}"))))
-            args, kwargs = _entry_args(doc)
-        except (ValueError, KeyError, TypeError):
-            return  # not ours to answer for: another version's entry
-        journal = self.app.journal
-        self._record(*args, **kwargs)
-        entries = journal.entries
-        if entries:  # shared values are already redacted: never hashed twice
-            entries[-1] = entries[-1]._replace(redact=frozenset())
 
     # --- metrics ---------------------------------------------------------------------------
 
@@ -220,12 +137,14 @@ class ReplicaLink:
                 texts: Any = await bounded(self.client.hgetall(METRICS))
                 seen: Any = await bounded(self.client.hgetall(METRICS_AT))
                 fresh = {
-                    _text(k) for k, v in seen.items() if now - float(_text(v)) < STATE_METRICS_STALE
+                    text_of(k)
+                    for k, v in seen.items()
+                    if now - float(text_of(v)) < STATE_METRICS_STALE
                 }
                 self.others = {
-                    _text(k): _text(v)
+                    text_of(k): text_of(v)
                     for k, v in texts.items()
-                    if _text(k) in fresh and _text(k) != self.replica
+                    if text_of(k) in fresh and text_of(k) != self.replica
                 }
             except Exception:
                 pass  # the store is lost: the last texts stand until it is back
@@ -249,7 +168,7 @@ class ReplicaLink:
     async def _load_uploads(self) -> None:
         uploads = await self.store.bounded(self.client.hgetall(UPLOADS))
         for name, text in uploads.items():
-            await self._apply_upload(_text(name), _text(text))
+            await self._apply_upload(text_of(name), text_of(text))
 
     async def _apply_upload(self, name: str, text: str | None) -> None:
         self._applying = True
@@ -263,23 +182,35 @@ class ReplicaLink:
         finally:
             self._applying = False
 
+    async def _subscribe(self) -> Any:
+        """Subscribe to the events, then catch up with what they would have said (the clock's
+        total, the uploads): a replica that starts, or comes back, misses nothing."""
+        pubsub = self.client.pubsub()
+        try:
+            await self.store.bounded(pubsub.subscribe(EVENTS))
+            await self._sync_clock()
+            await self._load_uploads()
+        except BaseException:
+            await _close_pubsub(pubsub)
+            raise
+        return pubsub
+
     async def _events(self) -> None:
+        pubsub = self._pubsub
         while True:
-            pubsub = self.client.pubsub()
             try:
-                await pubsub.subscribe(EVENTS)
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is None:
-                        continue
-                    await self._event(json.loads(_text(message["data"])))
+                if pubsub is None:
+                    pubsub = self._pubsub = await self._subscribe()
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    await self._event(json.loads(text_of(message["data"])))
             except asyncio.CancelledError:
+                await _close_pubsub(pubsub)
                 raise
             except Exception:
+                await _close_pubsub(pubsub)
+                pubsub = self._pubsub = None
                 await asyncio.sleep(STATE_RETRY_INTERVAL)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose() if hasattr(pubsub, "aclose") else await pubsub.close()
 
     async def _event(self, doc: dict[str, Any]) -> None:
         kind = doc.get("kind")
@@ -381,6 +312,14 @@ async def connect(
     return link
 
 
+async def _close_pubsub(pubsub: Any) -> None:
+    if pubsub is None:
+        return
+    with contextlib.suppress(Exception):
+        close = pubsub.aclose if hasattr(pubsub, "aclose") else pubsub.close
+        await asyncio.wait_for(close(), 1.0)
+
+
 def _digest(file: str, name: str) -> str:
     """A scenario's content as replicas share it: its file's bytes (the same on every machine
     whatever the path), else its name (an upload: its text is the same everywhere)."""
@@ -388,51 +327,3 @@ def _digest(file: str, name: str) -> str:
         return hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16]
     except OSError:
         return hashlib.sha256(name.encode()).hexdigest()[:16]
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
-
-
-_JOURNAL_ARGS = (
-    "time", "method", "path", "query", "headers", "body", "scenario", "route", "session",
-    "status", "fault", "duration_ms", "http_version",
-)  # fmt: skip
-
-
-def _entry_doc(
-    args: tuple[Any, ...], kwargs: dict[str, Any], redact: frozenset[str]
-) -> dict[str, Any]:
-    from mockstatus.journal import redacted
-
-    doc = dict(zip(_JOURNAL_ARGS, args, strict=False))
-    doc.update(kwargs)
-    headers = doc.get("headers") or {}
-    doc["headers"] = [
-        (k, redacted(v) if k.lower() in redact else v)
-        for k, v in (headers.items() if hasattr(headers, "items") else headers)
-    ]
-    body = doc.get("body")
-    doc["body"] = body.decode("latin-1") if isinstance(body, bytes | bytearray) else None
-    if doc.get("near_misses") is not None:
-        doc["near_misses"] = [dict(m) for m in doc["near_misses"]]
-    return doc
-
-
-def _entry_args(doc: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    from multidict import CIMultiDict
-
-    body = doc.get("body")
-    values = {
-        **doc,
-        "headers": CIMultiDict(doc.get("headers") or ()),
-        "body": body.encode("latin-1") if isinstance(body, str) else None,
-    }
-    args = tuple(values[name] for name in _JOURNAL_ARGS if name in values)
-    kwargs = {}
-    if values.get("near_misses") is not None:
-        kwargs["near_misses"] = tuple(values["near_misses"])
-    for name in ("upstream", "note"):
-        if values.get(name) is not None:
-            kwargs[name] = values[name]
-    return args, kwargs

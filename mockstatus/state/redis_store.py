@@ -28,12 +28,12 @@ def session_tag(session: str | None) -> str:
     return "-" if session is None else "n" + session
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _float(value: Any) -> float:
-    text = _text(value)
+    text = text_of(value)
     return -math.inf if text == "" else float(text)
 
 
@@ -104,7 +104,7 @@ class RedisStateStore:
 
     async def states(self, session: str | None) -> dict[str, str]:
         flat = await self._call("states", session_tag(session))
-        return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return {text_of(flat[i]): text_of(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def set_state(self, session: str | None, field: str, value: str) -> None:
         await self._call("set_state", session_tag(session), field, value, STATE_SESSION_TTL)

@@ -40,10 +40,12 @@ from multidict import CIMultiDict
 from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.idcache import IdentityCache
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
-from mockstatus.prepared import Prepared, Selection, prepare, select
+from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prepare, select
 from mockstatus.semantics import StatusSemantics, negotiate
 from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
+from mockstatus.wire.lane_limited import LimitedEntry, limited_entry
 from mockstatus.wire.server import ConnectionHandler, MockstatusServer
 
 ENV = "MOCKSTATUS_FAST_LANE"
@@ -180,17 +182,28 @@ class Lane:
         self.metrics = metrics
         self.clock = clock
         self.runtime = store.runtime
-        self.entries: dict[tuple[str, str, str, tuple[int, int], bool], Entry | None] = {}
+        self.entries: dict[
+            tuple[str, str, str, tuple[int, int], bool], Entry | LimitedEntry | None
+        ] = {}
         self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
         # (method, path) -> what the routes say about it (one candidate scan per pair).
         self.selections: dict[tuple[str, str], Selection] = {}
+        # The second tier's renderings of reused plans (`rendered_entry`), by plan identity.
+        self.rendered: IdentityCache[ResponsePlan, dict[tuple[str, tuple[int, int], bool], Entry]]
+        self.rendered = IdentityCache(MAX_FAST_LANE_ENTRIES)
         self.answered = 0  # requests the lane answered (tests, bench)
-        self.shared = False  # scenario state in a shared store: no per-request plans here
+        # `sleep=N` query → its delay in seconds, parsed once: parse_options is ~70 % of a
+        # timed lookup (timeit; bench/sleep.py at 1,000 connections is CPU-bound).
+        self.delays: dict[str, float] = {}
+        # Scenario state in a shared store (`--state`): no per-request plans or rate-limit
+        # decisions here (the second and rate-limit tiers step aside; the store decides).
+        self.shared = False
 
     def reset(self) -> None:
         """The configuration changed: forget every answer, render the exact scenario paths."""
         self.entries = {}
         self.selections = {}
+        self.rendered.clear()
         self.runtime = self.store.runtime
         runtime = self.runtime
         if runtime is None or not runtime.has_routes:
@@ -202,6 +215,20 @@ class Lane:
             for method in ("GET", "HEAD"):
                 for fmt in ("text", "json", "html"):
                     self._build((pattern.exact, method, fmt, (1, 1), True))
+
+    def rendered_entry(
+        self, plan: ResponsePlan, method: str, version: tuple[int, int], keep_alive: bool
+    ) -> Entry:
+        """The second tier's bytes of a reused plan, rendered once per (method, version,
+        keep-alive) instead of per request (bench: a static sequence route, see
+        docs/architecture.md); the cache holds the plan, so its id is not reused meanwhile."""
+        found = self.rendered.get(id(plan))
+        variants = found[1] if found is not None else self.rendered.put(plan, {})
+        key = (method, version, keep_alive)
+        entry = variants.get(key)
+        if entry is None:
+            entry = variants[key] = Entry(Prepared(plan), method, version, keep_alive)
+        return entry
 
     def _selection(self, method: str, path: str) -> Selection:
         key = (method, path)
@@ -217,16 +244,22 @@ class Lane:
         if not entry.keep_alive or entry.key is None:
             return entry
         key = (*entry.key[:4], False)
-        closing = self.entries.get(key)
-        return closing or self._build(key) or entry
+        closing = self.entries.get(key) or self._build(key)
+        return closing if isinstance(closing, Entry) else entry
 
-    def _build(self, key: tuple[str, str, str, tuple[int, int], bool]) -> Entry | None:
+    def _build(
+        self, key: tuple[str, str, str, tuple[int, int], bool]
+    ) -> Entry | LimitedEntry | None:
         path, method, fmt, version, keep_alive = key
         selection = self._selection(method, path)
         prepared = prepare(
             method, path, fmt, version == (1, 1), self.semantics, self.runtime, selection
         )
-        entry = Entry(prepared, method, version, keep_alive) if prepared else None
+        entry: Entry | LimitedEntry | None = None
+        if prepared is not None:
+            entry = Entry(prepared, method, version, keep_alive)
+        else:
+            entry = self._limited(method, path, fmt, version, keep_alive, selection)
         if entry is not None:
             entry.key = key
         if len(self.entries) >= MAX_FAST_LANE_ENTRIES:
@@ -234,7 +267,26 @@ class Lane:
         self.entries[key] = entry
         return entry
 
-    def lookup(self, msg: RawRequestMessage) -> Entry | Timed | bool:
+    def _limited(
+        self,
+        method: str,
+        path: str,
+        fmt: str,
+        version: tuple[int, int],
+        keep_alive: bool,
+        selection: Selection,
+    ) -> LimitedEntry | None:
+        """The rate-limit tier's entry (wire.lane_limited) when the one route that always
+        answers `method path` is static but for one in-memory rate limit."""
+        route, runtime = selection.route, self.runtime
+        if route is None or runtime is None or not limit_only(route, runtime):
+            return None
+        facts = RequestFacts(
+            method=method, path=path, headers={"accept": ACCEPT_OF[fmt]}, version=version
+        )
+        return limited_entry(runtime, route, facts, keep_alive, render)
+
+    def lookup(self, msg: RawRequestMessage) -> Entry | LimitedEntry | Timed | bool:
         """The prepared answer for a parsed request without a body (with its delay for
         `/status/{code}?sleep=N`); else True when the request is plain enough for `respond`
         (the second tier), False for the general path."""
@@ -282,6 +334,9 @@ class Lane:
         ):
             # A scenario route's preconditions are answered by `respond`.
             return not query  # no query: try the second tier
+        if not isinstance(entry, Entry):  # the rate-limit tier
+            # Its decision is the state store's when that is shared: the general way.
+            return not query and not self.shared and entry
         if query:
             return self._timed(entry, query)
         return entry
@@ -291,10 +346,15 @@ class Lane:
         plan differs only in its delay: tests/test_fastlane_bytes.py)."""
         if entry.scenario is not None:
             return False  # a scenario route: its query is the route's business
-        try:
-            delay = queries.parse_options(Query((("sleep", query[6:]),))).sleep
-        except RequestError:
-            return False  # out of range: the general path says why
+        delay = self.delays.get(query)
+        if delay is None:
+            try:
+                delay = queries.parse_options(Query((("sleep", query[6:]),))).sleep
+            except RequestError:
+                return False  # out of range: the general path says why
+            if len(self.delays) >= MAX_FAST_LANE_ENTRIES:
+                self.delays.clear()  # client-chosen values: bounded
+            self.delays[query] = delay
         return Timed(entry, delay, query)
 
     def respond(self, msg: RawRequestMessage, remote: str) -> tuple[ResponsePlan, str, str] | None:
@@ -462,10 +522,19 @@ class FastLaneHandler(ConnectionHandler):
                     break
                 plan, scenario, route = answer
                 keep_alive = not msg.should_close and not plan.close
-                before, after, length = render(plan, msg.method, msg.version, keep_alive)
-                wire = before if after is None else before + _date() + after
+                if plan.reused:  # a memoised plan (a static sequence step, state, outage...)
+                    rendered = lane.rendered_entry(plan, msg.method, msg.version, keep_alive)
+                    wire, length = rendered.bytes_now(), rendered.length
+                else:
+                    before, after, length = render(plan, msg.method, msg.version, keep_alive)
+                    wire = before if after is None else before + _date() + after
                 status, count_key = plan.status, None  # respond counted the call itself
                 note = plan.note
+            elif type(found) is LimitedEntry:
+                wire, answered = found.answer(msg, self._peer())
+                keep_alive, length, status = found.keep_alive, answered.length, answered.status
+                scenario, route, note = found.scenario, found.route, None
+                count_key = None  # counted by `answer` (allowed answers only, as respond does)
             else:
                 assert isinstance(found, Entry)
                 wire, keep_alive, length = found.bytes_now(), found.keep_alive, found.length
