@@ -831,3 +831,17 @@ def test_h2_fault_errors():
     assert error(queries.parse_fault_options, q(("fault", "goaway"), ("after", "headers")))[0] == (
         "after"
     )
+
+
+def test_each_endpoint_group_has_its_own_key():
+    f = facts(("status", "301"), ("X-A", "1"))
+    echo = queries.echo_of(f)
+    redirect = queries.redirect_of(f)
+    headers = queries.response_headers_of(f)
+    assert f.plan_request is not None
+    assert f.plan_request.endpoint == {
+        "echo": echo,
+        "redirect": redirect,
+        "response-headers": headers,
+    }
+    assert (echo, redirect) == ((301, ()), (301, True, ""))

@@ -628,3 +628,40 @@ def test_a_jsonpath_null_condition_matches_null_only():
     assert (
         match_route(route, facts("POST", "/", body=b'{"b": 1}')).reason == "body json $.a missing"
     )
+
+
+# --- survivors of the first mutation run (rules built inside the tests: a parametrize value is
+# built at collection, before a mutant is switched on) ---------------------------------------
+
+
+def test_rules_built_at_run_time():
+    assert json_condition("~^ab").test_json(["abc"]) is True
+    assert json_condition("~^ab").regex is not None
+    assert negated(compile_value("~a")).test("a") is False
+    assert compile_path("/X").exact == "/X"
+    assert compile_path("/X/{id}").prefix == ("X",)
+    assert repr(_UNSET) == "UNSET"
+
+
+def test_a_path_of_exactly_8_kib_is_still_compared():
+    route = R("r", MatchSpec(path=compile_path("/a/*")))
+    path = "/b" + "x" * (8 * 1024 - 2)
+    assert explain(route, facts(path=path), None, {}) == [
+        ("path", f"path {path} does not match /a/*")
+    ]
+
+
+def test_a_present_header_is_shown_in_the_reason():
+    route = R("r", MatchSpec(headers=(("h", compile_value("2")),)))
+    assert explain(route, facts(headers={"h": "0"}), None, {}) == [
+        ("header", "header h='0' does not match '2'")
+    ]
+
+
+def test_a_path_without_a_slash_walks_nowhere():
+    assert names(Matcher(routes_for("/opath/{id}")).candidates("nopath")) == []
+
+
+def test_match_reads_cookies_with_a_memo():
+    route = R("c", MatchSpec(cookies=(("sid", compile_value("1")),)))
+    assert Matcher([route]).match(facts(headers={"cookie": "sid=1"}), start) == (route, {})

@@ -373,3 +373,51 @@ def test_json_template_only_dynamic_subtrees_are_rendered():
     assert T._render(5, ctx()) == 5
     assert T._plain(literal("s")) == "s" and T._plain(3) == 3
     assert T._dump({"a": "é"}) == '{"a": "é"}'.encode()
+
+
+# --- survivors of the first mutation run, each pinned -------------------------------------------
+
+
+def test_an_expression_is_named_by_its_source():
+    assert compile_template("{{ method | upper }}").variables == ("method | upper",)
+    assert compile_template("a{{ query.q | default: 'z' }}").variables == (
+        "query.q | default: 'z'",
+    )
+
+
+def test_plain_variables_inside_expressions():
+    assert render("{{ headers.X-Id | upper }}") == "ABC"
+    assert render("{{ query.none | default: 'z' }}") == "z"
+    assert render("{{ path.id | int }}") == "42"
+
+
+def test_a_name_with_two_dots_keeps_the_rest_as_the_argument():
+    c = ctx(facts=facts(query=Query((("a.b", "v"),))))
+    assert compile_template("{{ query.a.b }}").render(c) == "v"
+
+
+def test_random_typo_suggests_random_int():
+    with pytest.raises(TemplateError) as err:
+        compile_template("{{ random.itn }}")
+    assert "unknown variable 'random.itn' (did you mean 'random.int'?)" in str(err.value)
+
+
+def test_flags_of_several_expressions_add_up():
+    t = compile_template("{{ random.int: 1, 2 }}{{ now | upper }}")
+    assert (t.uses_uuid, t.uses_now, t.uses_body) == (True, True, False)
+    t = compile_template("{{ now | upper }}{{ body | upper }}")
+    assert (t.uses_uuid, t.uses_now, t.uses_body) == (False, True, True)
+
+
+def test_json_flags_add_up_over_leaves():
+    t = JsonTemplate([compile_template("{{ now }}"), compile_template("{{ method }}")])
+    assert (t.uses_uuid, t.uses_now, t.uses_body) == (False, True, False)
+
+
+def test_now_as_json_is_the_http_date_string():
+    c = ctx(wall=lambda: 1.0)
+    assert compile_template("{{ now | json }}").render_value(c) == "Thu, 01 Jan 1970 00:00:01 GMT"
+
+
+def test_the_root_of_a_body_that_is_not_json_is_empty():
+    assert compile_template("{{ body.$ | json }}").render(ctx(facts=facts(body=b"{"))) == '""'
