@@ -12,6 +12,7 @@ from mockstatus import ranges
 from mockstatus.app import Mockstatus
 from mockstatus.runner import BackgroundServer
 from mockstatus.types import ManualClock
+from tests import redis_server
 
 # CI runs the property tests derandomized: the same examples on every run, so a red build is
 # reproducible and never a lucky draw (fixed examples pin the edge cases Hypothesis finds only
@@ -71,3 +72,9 @@ def make_server(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def server(make_server) -> BackgroundServer:
     return make_server()
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_server.RedisServer]:
+    """A real redis-server for one test module, on a free loopback port, persistence off."""
+    yield from redis_server.serve(tmp_path_factory.mktemp("redis"))

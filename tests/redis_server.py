@@ -7,7 +7,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 MISSING = "redis-server is not installed (apt-get install redis-server; .ci/run does)"
@@ -74,3 +77,13 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(10)
             self.proc = None
+
+
+def serve(folder: Path) -> Iterator[RedisServer]:
+    """A fixture's body: a started server in `folder`, stopped afterwards; skips the test where
+    redis-server is missing."""
+    if not available():
+        pytest.skip(MISSING)
+    server = RedisServer(folder).start()
+    yield server
+    server.stop()

@@ -23,11 +23,8 @@ CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=15)  # far above STATE_TIMEOUT: a h
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[redis_server.RedisServer]:
-    if not redis_server.available():
-        pytest.skip(redis_server.MISSING)
-    server = redis_server.RedisServer(tmp_path).start()
-    yield server
-    server.stop()
+    """One server per test: these tests kill and restart it."""
+    yield from redis_server.serve(tmp_path)
 
 
 @pytest.fixture

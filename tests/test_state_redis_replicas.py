@@ -62,15 +62,6 @@ routes:
 """
 
 
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_server.RedisServer]:
-    if not redis_server.available():
-        pytest.skip(redis_server.MISSING)
-    server = redis_server.RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MOCKSTATUS_")}
 

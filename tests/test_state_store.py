@@ -4,7 +4,7 @@ the same requests through `SharedResponder` give the same answers as the default
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,6 @@ from mockstatus.app import Mockstatus
 from mockstatus.state.memory import MemoryStateStore
 from mockstatus.state.shared import SharedResponder
 from mockstatus.types import Decision, ManualClock, RequestFacts
-from tests import redis_server
 
 
 class NoBody:
@@ -26,15 +25,6 @@ class NoBody:
 
     async def send_continue(self, interim: object, delay: float) -> bool:
         return True
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_server.RedisServer]:
-    if not redis_server.available():
-        pytest.skip(redis_server.MISSING)
-    server = redis_server.RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["default", "memory", "redis"])

@@ -44,15 +44,6 @@ routes:
 TOTAL = 1000
 
 
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_server.RedisServer]:
-    if not redis_server.available():
-        pytest.skip(redis_server.MISSING)
-    server = redis_server.RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def replicas(redis: redis_server.RedisServer, tmp_path: Path) -> Iterator[list[Served]]:
     redis.flush()
