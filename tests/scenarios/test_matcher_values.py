@@ -665,3 +665,25 @@ def test_a_path_without_a_slash_walks_nowhere():
 def test_match_reads_cookies_with_a_memo():
     route = R("c", MatchSpec(cookies=(("sid", compile_value("1")),)))
     assert Matcher([route]).match(facts(headers={"cookie": "sid=1"}), start) == (route, {})
+
+
+def test_a_negated_regex_holds_for_a_value_it_does_not_find():
+    # `{not: "~a"}` keeps its regex: "b" has no "a", so the negation holds (a rule without the
+    # regex would be "present", which "b" is, and its negation would fail).
+    rule = negated(compile_value("~a"))
+    assert rule.test("b") is True
+    assert rule.test("xay") is False
+    assert rule.regex is not None and rule.regex.pattern == "a"
+
+
+def test_needs_body_when_every_route_reads_the_body():
+    anywhere = R("n", MatchSpec(body=BodyMatch(contains=b"x")))
+    assert Matcher([anywhere]).needs_body(facts("GET", "/x")) is True
+
+
+def test_needs_body_looks_past_a_route_for_another_method():
+    post_only = R("b", MatchSpec(methods=frozenset({"POST"}), body=BodyMatch()))
+    anywhere = R("n", MatchSpec(body=BodyMatch(contains=b"x")))
+    m = Matcher([post_only, anywhere])
+    assert m.needs_body(facts("GET", "/a/1")) is True
+    assert Matcher([post_only]).needs_body(facts("GET", "/a/1")) is False
