@@ -15,6 +15,8 @@ import asyncio
 import email.utils
 import json
 import os
+import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -52,6 +54,8 @@ def shown(seconds: float) -> str:
     only meaningful to the second, and anything over a day is 'far'."""
     if seconds > DAY:
         return "> 1 day"
+    if seconds < 0:  # a date in the past, handed to the timer as is (ky)
+        return "< 0"
     return f"{round(seconds, 3):g}"
 
 
@@ -183,6 +187,39 @@ def run_openai(url: str, session: str, rec: Recorder, mp: pytest.MonkeyPatch) ->
     return "200"
 
 
+NODE_DIR = Path(__file__).parent / "node"  # package.json pins ky; .ci/run runs npm ci there
+NODE_TIMEOUT = 20.0
+
+
+def node_package_version(package: str) -> str:
+    """The installed version of a Node package in tests/node, or skip saying what is missing."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (.ci/run installs nodejs)")
+    manifest = NODE_DIR / "node_modules" / package / "package.json"
+    if not manifest.is_file():
+        pytest.skip(f"{package} is not installed: run `npm ci --prefix tests/node` (.ci/run does)")
+    return str(json.loads(manifest.read_text())["version"])
+
+
+def run_ky(url: str, session: str, rec: Recorder, mp: pytest.MonkeyPatch) -> str:
+    """Node fetch through ky, in tests/node/ky_retry.mjs: it wraps the setTimeout ky sleeps
+    with, records the milliseconds asked for and fires at once."""
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(NODE_DIR / "ky_retry.mjs"), url, session],
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    rec.waits.extend(ms / 1000 for ms in result["waits_ms"])
+    return str(result["outcome"])
+
+
+NODE_CLIENTS = {"ky"}  # versions from tests/node/node_modules, not Python metadata
+
 CLIENTS: dict[str, tuple[str, Runner]] = {
     "urllib3": ("urllib3", run_urllib3),
     "requests": ("requests", run_requests),
@@ -190,7 +227,16 @@ CLIENTS: dict[str, tuple[str, Runner]] = {
     "tenacity": ("tenacity", run_tenacity),
     "aiohttp-retry": ("aiohttp-retry", run_aiohttp_retry),
     "openai": ("openai", run_openai),
+    "ky": ("ky", run_ky),
 }
+
+
+def installed_version(package: str) -> str:
+    """The client's version, or skip when it (or its runtime) is not installed."""
+    if package in NODE_CLIENTS:
+        return node_package_version(package)
+    pytest.importorskip(package.replace("-", "_"))
+    return version(package)
 
 
 def attempts(server: Any, session: str) -> int:
@@ -212,7 +258,7 @@ def pack(make_server):
 @pytest.mark.parametrize("client", CLIENTS)
 def test_client_against_the_pack(pack, client, monkeypatch, observed):
     package, run = CLIENTS[client]
-    pytest.importorskip(package.replace("-", "_"))
+    installed = installed_version(package)
     results: dict[str, Any] = {}
     for case in CASES:
         rec = Recorder()
@@ -227,12 +273,11 @@ def test_client_against_the_pack(pack, client, monkeypatch, observed):
             "waits": [shown(w) for w in rec.waits],
             "outcome": outcome,
         }
-    observed[client] = {"version": version(package), "cases": results}
+    observed[client] = {"version": installed, "cases": results}
     recorded = json.loads(RESULTS.read_text())["clients"].get(client, {})
     expected = recorded.get("cases")
     if os.environ.get("MOCKSTATUS_UPDATE_RETRY_PACK"):
         return
-    installed = version(package)
     if results != expected and installed != recorded.get("version"):
         # The table documents the recorded release; another release (the lowest-versions CI
         # run, say) may differ. Same release, different behaviour: that is a failure.
@@ -241,6 +286,17 @@ def test_client_against_the_pack(pack, client, monkeypatch, observed):
             "release the docs table was recorded with"
         )
     assert results == expected, f"{client} changed: rerun with MOCKSTATUS_UPDATE_RETRY_PACK=1"
+
+
+def test_shown_writes_clock_dependent_waits_stably() -> None:
+    # ky hands a past date's (negative, clock-dependent) milliseconds to the timer as they are.
+    assert [shown(w) for w in (-376_081_069.53, 0.0, 1.5, 0.30000000000000004)] == [
+        "< 0",
+        "0",
+        "1.5",
+        "0.3",
+    ]
+    assert shown(2_147_483.647) == "> 1 day"  # ky's cap, Node's largest timer (2**31 - 1 ms)
 
 
 def test_zz_update_results(observed):

@@ -44,3 +44,4 @@ def test_cells_say_what_the_client_did() -> None:
     assert cell({"attempts": 2, "waits": [], "outcome": "429"}) == "retries at once"
     assert cell({"attempts": 2, "waits": ["> 1 day"], "outcome": "503"}) == "waits > 1 day"
     assert cell({"attempts": 2, "waits": ["0.5"], "outcome": "503"}) == "waits 0.5 s"
+    assert cell({"attempts": 2, "waits": ["< 0"], "outcome": "503"}) == "waits a negative time"
