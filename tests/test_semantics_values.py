@@ -661,3 +661,98 @@ def test_with_interims_102_interval(interims, delay, query, interval):
 def test_with_interims_keeps_a_planned_interval():
     plan = plan_with(Interim(102, "Processing"), delay=1.0).evolve(processing_interval=0.5)
     assert with_interims(plan, facts(), "auto").processing_interval == 0.5
+
+
+# --- survivors of the first mutation run (plans built inside the tests: a parametrize value is
+# built at collection, before a mutant is switched on) -------------------------------------------
+
+ALL_BUT_GET_HEAD = "POST, PUT, PATCH, DELETE, OPTIONS"
+JOB_4 = "4da43c6da5d7"  # the job id a 202 draws from random.Random(4)
+
+
+def test_build_plan_hands_the_rules_method_rng_headers_and_extra():
+    allow, _ = build_plan(405, "GET", "text")
+    assert dict(allow.headers)["Allow"] == ALL_BUT_GET_HEAD
+    job, cacheable = build_plan(202, "GET", "json", rng=random.Random(4))
+    assert cacheable is False
+    assert json.loads(job.body)["job"] == JOB_4
+    assert dict(job.headers)["Location"] == f"/anything/jobs/{JOB_4}"
+    bearer, _ = build_plan(
+        401, "GET", "text", Options(scheme="Bearer"), request_headers={"authorization": "Bearer t"}
+    )
+    assert dict(bearer.headers)["WWW-Authenticate"] == (
+        'Bearer realm="mockstatus", error="invalid_token"'
+    )
+    multiple, _ = build_plan(300, "GET", "json")
+    assert json.loads(multiple.body)["alternatives"] == [
+        "/anything/choice-a",
+        "/anything/choice-b",
+    ]
+
+
+def test_status_semantics_plan_hands_build_plan_its_inputs():
+    sem = semantics.StatusSemantics(random.Random(4), ManualClock())
+    again = semantics.StatusSemantics(random.Random(4), ManualClock())
+    # both drew the same numbers while planning the defaults: the next 202 job ids agree
+    first = sem.plan(202, "GET", "json", DEFAULT_OPTIONS)
+    assert first.body == again.plan(202, "GET", "json", DEFAULT_OPTIONS).body
+    allow = sem.plan(405, "GET", "text", Options(reason="x"))
+    assert dict(allow.headers)["Allow"] == ALL_BUT_GET_HEAD
+    bearer = sem.plan(
+        401, "GET", "text", Options(scheme="Bearer"), request_headers={"authorization": "Bearer t"}
+    )
+    assert dict(bearer.headers)["WWW-Authenticate"] == (
+        'Bearer realm="mockstatus", error="invalid_token"'
+    )
+    # `final` applies to 1xx codes only: a 200 stays a 200
+    assert sem.plan(200, "GET", "text", Options(final=204)).status == 200
+
+
+def test_override_fields_with_a_cold_reused_base():
+    # a tuple built now (a literal one is a constant, cached by an earlier run of this test)
+    semantics._LOWER_NAMES.clear()
+    base = tuple([("ETag", '"b"'), ("Server", "s"), ("X-Fresh", "1")])
+    front = (("etag", '"f"'),)
+    want = (("etag", '"f"'), ("Server", "s"), ("X-Fresh", "1"))
+    assert semantics.override_fields(front, base, reused=True) == want
+    assert semantics.override_fields(front, base, reused=True) == want  # now from the cache
+
+
+def test_a_precondition_answer_is_not_marked_reused():
+    plan = ok_plan().evolve(reused=True)
+    tag = dict(plan.headers)["ETag"]
+    not_modified = semantics.answer_preconditions(plan, facts(headers={"if-none-match": tag}))
+    assert (not_modified.status, not_modified.reused) == (304, False)
+    refused = semantics.answer_preconditions(plan, facts(headers={"if-match": '"nope"'}))
+    assert (refused.status, refused.reused) == (412, False)
+
+
+def test_precondition_lines_are_joined_when_the_first_matches():
+    plan = ok_plan()
+    tag = dict(plan.headers)["ETag"]
+    items = (("If-None-Match", tag), ("If-None-Match", '"a"'))
+    got = semantics.answer_preconditions(plan, facts(headers={"if-none-match": tag}, items=items))
+    assert got.status == 304
+
+
+def test_preconditions_use_the_given_clock():
+    y2000 = ManualClock(wall=946_684_800.0)  # 2000-01-01: the real clock is decades later
+    plan = ok_plan()
+    # RFC 850 "60" is 1960 seen from 2000 (and 2060 from today): not modified since 2000
+    rfc850 = plan.evolve(
+        headers=(*plan.headers[:-2], ("Last-Modified", "Friday, 01-Jan-60 00:00:00 GMT"))
+    )
+    ius = facts(headers={"if-unmodified-since": "Sat, 01 Jan 2000 00:00:00 GMT"})
+    assert semantics.answer_preconditions(rfc850, ius, y2000) is rfc850
+    # If-Modified-Since 2024 is in the future of the clock: ignored, the 200 goes out
+    old = plan.evolve(
+        headers=(*plan.headers[:-2], ("Last-Modified", "Fri, 01 Jan 1999 00:00:00 GMT"))
+    )
+    ims = facts(headers={"if-modified-since": "Mon, 01 Jan 2024 00:00:00 GMT"})
+    assert semantics.answer_preconditions(old, ims, y2000) is old
+    assert semantics.answer_preconditions(old, ims, ManualClock()).status == 304
+
+
+def test_with_interims_102_interval_under_a_second_of_delay():
+    got = with_interims(plan_with(Interim(102, "Processing"), delay=0.5), facts(), "auto")
+    assert got.processing_interval == 1.0
