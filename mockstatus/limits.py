@@ -120,6 +120,7 @@ H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its 
 # --- dashboard (docs/dashboard.md) -------------------------------------------------------------
 MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503
 FEED_BUFFER = 1000  # events queued for one feed subscriber; more are dropped and counted
+FEED_SENT_KEYS = 10_000  # (scenario, machine or route, session) states a feed remembers as sent
 FEED_TICK = 0.05  # seconds: events are serialised once and sent in one batch per tick
 MAX_FEED_QUEUE = 20_000  # events waiting for the next tick; more (a starved loop) are dropped
 FEED_SNAPSHOT_REQUESTS = 200  # newest journal entries a feed's `snapshot` carries

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mockstatus.journal import Entry
-from mockstatus.limits import FEED_BUCKETS_SHOWN, FEED_SESSIONS_SHOWN
+from mockstatus.limits import FEED_BUCKETS_SHOWN, FEED_SENT_KEYS, FEED_SESSIONS_SHOWN
 from mockstatus.scenarios import ratelimit
 from mockstatus.scenarios.model import INITIAL_STATE, Route, Scenario, SequenceSpec
 from mockstatus.scenarios.ratelimit_respond import route_limits
@@ -227,6 +227,18 @@ class Changes:
         """Everything changes at once (reset, reload): the next tick reports afresh."""
         self.sent.clear()
 
+    def changed(self, key: tuple[str, str, str], value: dict[str, Any]) -> bool:
+        """Whether `value` differs from what was last sent for `key`; remembers it. Clients
+        choose session names, so at most FEED_SENT_KEYS are kept: the oldest is forgotten
+        (its next change is reported again, never lost)."""
+        sent = self.sent
+        if sent.get(key) == value:
+            return False
+        if key not in sent and len(sent) >= FEED_SENT_KEYS:
+            del sent[next(iter(sent))]
+        sent[key] = value
+        return True
+
     def __call__(self, events: list[tuple[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
         runtime = self.runtime_of()
         if runtime is None:
@@ -255,18 +267,14 @@ class Changes:
                 machine = route.state.machine
                 states = machine_states(runtime, scenario_name, machine, sid)
                 key = (scenario_name, machine, name)
-                if self.sent.get(key) != states:
-                    if len(self.sent) > 10_000:
-                        self.sent.clear()
-                    self.sent[key] = states
+                if self.changed(key, states):
                     out.append(("state", {"scenario": scenario_name, "machine": machine,
                                           "session": name, "states": states}))  # fmt: skip
             if route.sequence is not None and (state := runtime.sessions.get(sid)):
                 calls = state.counts.get((route_key(route), ""), 0)
                 position = {"calls": calls, "position": _position(route.sequence, calls)}
                 key = (scenario_name, route_name, "\0" + name)
-                if self.sent.get(key) != position:
-                    self.sent[key] = position
+                if self.changed(key, position):
                     out.append(("state", {"scenario": scenario_name, "route": route_name,
                                           "session": name, **position}))  # fmt: skip
             if route.rate_limit is not None:
