@@ -14,6 +14,7 @@ from mockstatus.scenarios.ratelimit_styles import PolicyState
 from mockstatus.types import RequestFacts
 
 ALGORITHMS = ["fixed-window", "sliding-window", "token-bucket"]
+T0 = 1000.0  # a clock far from zero, as a real monotonic clock is (a sign error shows)
 
 
 def by(remote: str = "10.0.0.1") -> RequestFacts:
@@ -355,3 +356,164 @@ def test_a_busy_fixed_window_key_keeps_its_phase():
     assert take(lim, spec, 9) == (False, 0, 1, 1)
     assert take(lim, spec, 17) == (True, 0, 3, 0)  # the window of 10..20
     assert take(lim, spec, 19) == (False, 0, 1, 1)
+
+
+def test_a_busy_fixed_window_key_at_the_exact_end_of_its_window_gets_a_new_one():
+    spec, lim = RateLimitSpec(1, 10), RateLimiter()
+    assert take(lim, spec, 0) == (True, 0, 10, 0)
+    assert take(lim, spec, 5) == (False, 0, 5, 5)
+    assert take(lim, spec, 10) == (True, 0, 10, 0)  # the window of 10..20, a whole one left
+
+
+def test_a_refused_cost_equal_to_the_limit_has_no_note():
+    spec, lim = RateLimitSpec(3, 10), RateLimiter()
+    assert layers(lim, (spec,), 0, (1,)).allowed
+    v = layers(lim, (spec,), 1, (3,))  # it would fit a fresh window: refused for 9 s only
+    assert (v.allowed, v.retry_after, v.note) == (False, 9, None)
+
+
+# --- the token bucket a hair early ---------------------------------------------------------------
+
+
+def test_a_token_taken_a_hair_early_leaves_an_empty_bucket_not_a_full_one():
+    """Up to 1 µs early passes (float slack), which takes a token the bucket holds only
+    0.9999995 of: the bucket is then empty (0 tokens), never below: a negative count would read
+    as "not started yet" and refill the bucket at once."""
+    spec, lim = RateLimitSpec(1, 1, "token-bucket"), RateLimiter()
+    assert take(lim, spec, 0) == (True, 0, 1, 0)
+    assert take(lim, spec, 1 - 5e-7) == (True, 0, 1, 0)
+    assert take(lim, spec, 1 - 4e-7) == (False, 0, 1, 1)
+    assert take(lim, spec, 2 - 5e-7) == (True, 0, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("window", "first", "now", "retry"),
+    [
+        # ceil(ready - now) says 2, yet now + 1 == ready in floats: 1 is enough
+        (2, 0.3, 1.2999989999999995, 1),
+        # ceil says 4, now + 3 == ready: 3 (a correction of more than a second to 1)
+        (5, 0.3, 2.2999989999999992, 3),
+        # ceil says 1, yet now + 1 < ready in floats: 2 are needed
+        (2, 0.0, 0.999999, 2),
+        (7, 0.0, 1.9999989999999994, 6),
+    ],
+)
+def test_token_bucket_retry_after_where_the_float_estimate_is_off_by_one(window, first, now, retry):
+    """Retry-After is the least whole number of seconds that passes, as the later check judges
+    it: waiting `retry` passes, waiting a second less does not."""
+    spec = RateLimitSpec(1, window, "token-bucket")
+    runs = [RateLimiter() for _ in range(3)]
+    for lim in runs:
+        assert take(lim, spec, first)[0] is True
+    assert take(runs[0], spec, now) == (False, 0, retry, retry)
+    assert take(runs[1], spec, now + retry)[0] is True
+    assert take(runs[2], spec, now + retry - 1)[0] is False
+
+
+def test_token_bucket_a_client_exactly_a_microsecond_early_is_on_time():
+    spec, lim = RateLimitSpec(1, 1, "token-bucket"), RateLimiter()
+    assert take(lim, spec, 0) == (True, 0, 1, 0)
+    assert take(lim, spec, 1 - 1e-6) == (True, 0, 1, 0)
+
+
+def test_token_bucket_refusal_counts_whole_tokens_exactly():
+    spec, lim = RateLimitSpec(5, 10, "token-bucket"), RateLimiter()
+    assert layers(lim, (spec,), 0, (3,)).policies[0].remaining == 2
+    v = layers(lim, (spec,), 0, (3,))  # exactly 2.0 tokens: 2 left, not 1
+    assert (v.allowed, v.retry_after, v.policies[0].remaining) == (False, 2, 2)
+
+
+def test_a_cost_above_the_limit_reads_the_sliding_log_not_a_fixed_window():
+    spec, lim = RateLimitSpec(3, 10, "sliding-window"), RateLimiter()
+    assert layers(lim, (spec,), 0, (1,)).allowed
+    assert layers(lim, (spec,), 8, (1,)).allowed
+    v = layers(lim, (spec,), 12, (7,))  # the hit of 0 left; the one of 8 counts until 18
+    assert (v.policies[0].remaining, v.retry_after) == (2, 10)
+    v = layers(lim, (spec,), 12, (2,))
+    assert (v.allowed, v.policies[0].remaining, v.policies[0].reset) == (True, 0, 6)
+
+
+def test_a_cost_above_the_limit_rolls_a_busy_fixed_window_over():
+    spec, lim = RateLimitSpec(3, 10), RateLimiter()
+    assert layers(lim, (spec,), 0, (2,)).allowed
+    assert layers(lim, (spec,), 9, (1,)).allowed
+    v = layers(lim, (spec,), 12, (4,))  # the window of 10..20 has all 3 left
+    assert (v.policies[0].remaining, v.retry_after) == (3, 10)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_limit_of_zero_refuses_even_a_free_request(algorithm):
+    spec = RateLimitSpec(0, 10, algorithm)
+    v = layers(RateLimiter(), (spec,), 0, (0,))
+    assert (v.allowed, v.retry_after, v.policies[0].remaining) == (False, 10, 0)
+
+
+def test_the_note_reads_the_deciding_policy_s_cost_not_another_s():
+    wide = RateLimitSpec(50, 60, name="wide")
+    tight = RateLimitSpec(3, 60, name="tight")
+    last = RateLimitSpec(50, 60, name="last")
+    lim = RateLimiter()
+    assert layers(lim, (wide, tight, last), 0, (1, 2, 1)).allowed
+    v = layers(lim, (wide, tight, last), 1, (1, 2, 9))  # tight: 2 + 2 > 3, a wait helps
+    assert (v.decider, v.retry_after, v.note) == (tight, 59, None)
+
+
+@pytest.mark.parametrize("algorithm", ["sliding-window", "token-bucket"])
+def test_a_refused_layer_costs_an_allowing_sliding_or_token_layer_nothing(algorithm):
+    gate = RateLimitSpec(1, 60, name="gate")
+    inner = RateLimitSpec(10, 10, algorithm, name="inner")  # type: ignore[arg-type]
+    lim = RateLimiter()
+    assert remaining(layers(lim, (gate, inner), 0, (1, 3))) == [0, 7]
+    v = layers(lim, (gate, inner), 0, (1, 3))  # the gate refuses; inner would allow
+    assert (v.allowed, v.decider, remaining(v)) == (False, gate, [0, 7])
+    assert take(lim, inner, 0, owner="s/r#1")[:2] == (True, 6)  # the refusal took nothing
+
+
+def test_one_policy_is_evaluated_once_per_check():
+    """One policy: one evaluation, so one sweep of at most two buckets per request."""
+    spec, lim = RateLimitSpec(1, 10), RateLimiter()
+    for key in "abcd":
+        take(lim, spec, 0, owner="s/other", remote=key)
+    layers(lim, (spec,), 20)
+    assert lim.sweep_steps == 2 and len(lim) == 3
+
+
+def test_owners_have_separate_buckets():
+    spec, lim = RateLimitSpec(1, 10), RateLimiter()
+    assert take(lim, spec, 0, owner="s/a")[0] is True
+    assert take(lim, spec, 0, owner="s/b")[0] is True
+    assert lim.check_layers(("s/c",), (spec,), by(), 0, (1,)).allowed
+    assert not lim.check_layers(("s/a",), (spec,), by(), 0, (1,)).allowed
+    assert sorted(owner for owner, _ in lim.buckets) == ["s/a", "s/b", "s/c"]
+
+
+def test_verdict_of_refuses_a_result_per_policy_mismatch():
+    specs = (RateLimitSpec(5, 10, name="a"), RateLimitSpec(5, 10, name="b"))
+    with pytest.raises(ValueError):  # a store that answered for one policy of two
+        verdict_of(specs, (1, 1), [(True, 4, 10, 0)])
+    with pytest.raises(ValueError):  # a cost missing
+        verdict_of(specs, (1,), [(True, 4, 10, 0), (False, 0, 5, 5)])
+
+
+# --- a key idle for a whole window, not swept first ----------------------------------------------
+
+
+def test_an_idle_fixed_window_key_behind_a_busy_one_starts_afresh():
+    """The oldest bucket (a 100 s policy) is not idle, so no sweep runs and the idle key's own
+    bucket is replaced by the check itself."""
+    spec, lim = RateLimitSpec(1, 10), RateLimiter()
+    take(lim, RateLimitSpec(1, 100), T0, owner="s/slow")
+    assert take(lim, spec, T0) == (True, 0, 10, 0)
+    assert take(lim, spec, T0 + 5) == (False, 0, 5, 5)
+    assert take(lim, spec, T0 + 15) == (True, 0, 10, 0)  # idle exactly 10 s: from T0 + 15
+    assert take(lim, spec, T0 + 16) == (False, 0, 9, 9)
+    assert lim.sweep_steps == 0
+
+
+def test_no_sweep_while_the_oldest_bucket_is_busy_on_a_clock_far_from_zero():
+    spec, lim = RateLimitSpec(1, 10), RateLimiter()
+    take(lim, spec, T0, remote="a")
+    take(lim, spec, T0 + 9.5, remote="b")
+    assert lim.sweep_steps == 0
+    take(lim, spec, T0 + 10, remote="c")
+    assert lim.sweep_steps == 2 and [k for _, k in lim.buckets] == ["b", "c"]
