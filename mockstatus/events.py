@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,9 +50,12 @@ def encode(kind: str, doc: dict[str, Any]) -> bytes:
 class Subscriber:
     """One open feed: the encoded batches not yet written and how many events they hold."""
 
-    __slots__ = ("chunks", "closed", "dropped", "pending", "sink", "wake")
+    __slots__ = ("chunks", "closed", "dropped", "gzip", "pending", "sink", "wake")
 
     def __init__(self) -> None:
+        # Its feed is gzip-coded: the sink takes each tick's batch deflated (once, for every
+        # such subscriber), and what waits in `chunks` is deflated by the transport (`deflate`).
+        self.gzip = False
         # Writes a batch at once when the socket keeps up (False: congested, queue it). Set by
         # the transport: the common case then costs one write per tick and no task switch.
         self.sink: Callable[[bytes], bool] | None = None
@@ -89,6 +93,7 @@ class EventBus:
         self._queue: list[tuple[str, Payload]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deflater: Any = None  # the tick's shared compressor, made for the first gzip feed
 
     # --- subscribers ---------------------------------------------------------------------------
 
@@ -168,11 +173,19 @@ class EventBus:
         """Append encoded events to every subscriber's buffer, dropping what does not fit."""
         count = len(encoded)
         batch = b"".join(encoded)
+        deflated = None
         limit = self.buffer
         for sub in self.subscribers:
             sink = sub.sink
-            if sink is not None and not sub.chunks and sink(batch):
-                continue
+            if sink is not None and not sub.chunks:
+                if not sub.gzip:
+                    if sink(batch):
+                        continue
+                else:
+                    if deflated is None:
+                        deflated = self._deflate_shared(batch)
+                    if sink(deflated):
+                        continue
             room = limit - sub.pending
             if room >= count:
                 sub.chunks.append(batch)
@@ -186,11 +199,34 @@ class EventBus:
                 self.dropped += lost
             sub.wake.set()
 
+    def _deflate_shared(self, batch: bytes) -> bytes:
+        """The batch as raw deflate blocks, made once for every gzip feed. The full flush
+        empties the compressor's history: the bytes refer to nothing sent before, so they
+        continue any subscriber's stream, whichever ticks it saw (RFC 1951 §3.2.3: blocks are
+        independent once the history is gone). On a steady load they are ~8x fewer than the
+        batch's, and writing them 50 times costs far less than compressing them once."""
+        if self._deflater is None:
+            self._deflater = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+        deflater = self._deflater
+        return deflater.compress(batch) + deflater.flush(zlib.Z_FULL_FLUSH)
+
     def send_now(self, sub: Subscriber, kind: str, doc: dict[str, Any]) -> None:
         """One event for one subscriber ahead of its buffer (the snapshot on connect)."""
         sub.chunks.appendleft(encode(kind, doc))
         sub.pending += 1
         sub.wake.set()
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # RFC 1952 §2.3, no name, mtime 0
+
+
+def deflate(data: bytes) -> bytes:
+    """One subscriber's own bytes (its snapshot, a backlog, a keep-alive) as raw deflate blocks
+    that end byte-aligned (a sync flush), so the shared blocks can follow them. A gzip feed is
+    GZIP_HEADER and then such blocks for as long as it is open; it has no trailer because it
+    ends only when the connection does."""
+    deflater = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH)
 
 
 def summary(entry: Entry) -> dict[str, Any]:
