@@ -230,14 +230,13 @@ def deflate(data: bytes) -> bytes:
 
 
 def summary(entry: Entry) -> dict[str, Any]:
-    """A `request` event: the journal row the table shows, compact (headers, body and near
-    misses are read on demand from `GET /__mockstatus/requests?since=<seq - 1>&limit=1`). A
+    """A `request` event: the journal row the table shows, compact (the time, headers, body and
+    near misses are read on demand from `GET /__mockstatus/requests?since=<seq - 1>&limit=1`). A
     field that is null, empty or the usual value is left out (docs/dashboard.md lists them):
     every byte of it is sent once per open feed, and the socket writes are most of what a feed
     costs the server (bench/dashboard.py)."""
     doc: dict[str, Any] = {
         "seq": entry.seq,
-        "time": round(entry.time, 3),
         "method": entry.method,
         "path": entry.path,
         "status": entry.status,
@@ -265,11 +264,10 @@ _text = json.encoder.encode_basestring_ascii  # C: a JSON string literal, ASCII 
 def encode_request(entry: Entry) -> bytes:
     """`encode("request", summary(entry))`, written out: the one event made per request while
     a feed is open, ~3x cheaper than json.dumps (timeit; tests/test_dashboard_api.py pins that
-    both give the same document). Numbers are written with `%.3f` (what `round(x, 3)` gives,
-    spelt with trailing zeros): half the price of round() then repr()."""
+    both give the same document). The duration is written with `%.3f` (what `round(x, 3)`
+    gives, spelt with trailing zeros): half the price of round() then repr()."""
     head = _REQUEST % (
         entry.seq,
-        entry.time,
         _text(entry.method),
         _text(entry.path),
         entry.status,
@@ -290,10 +288,7 @@ def encode_request(entry: Entry) -> bytes:
     return (head + "}\n\n").encode()
 
 
-_REQUEST = (
-    'event: request\ndata: {"seq":%d,"time":%.3f,"method":%s,"path":%s,"status":%d,'
-    '"duration_ms":%.3f'
-)
+_REQUEST = 'event: request\ndata: {"seq":%d,"method":%s,"path":%s,"status":%d,"duration_ms":%.3f'
 
 
 def _optional(entry: Entry) -> str:
