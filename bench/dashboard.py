@@ -1,8 +1,8 @@
 """The dashboard's cost (issue 18): request throughput with 50 open event feeds vs none, and the
 p99 latency at a fixed request rate while they are open.
 
-1. Closed loop: bench/loadgen.py (`-c` keep-alive connections, one request in flight each)
-   against `mockstatus serve --quiet`, alternating rounds with 0 and `--feeds` open
+1. Closed loop: wrk when installed, else bench/loadgen.py (`-c` keep-alive connections, one
+   request in flight each) against `mockstatus serve --quiet`, alternating rounds with 0 and `--feeds` open
    `/__mockstatus/events` subscribers (a separate process reading and decoding every byte,
    as a browser does, with one selector and one buffer). The median req/s of each side and
    their ratio (target >= 0.9), and the server's CPU microseconds per request on each side
@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -211,6 +212,18 @@ def measured(pid: int, port: int, path: str, connections: int, seconds: float) -
 
 
 def closed_loop(port: int, path: str, connections: int, seconds: float) -> dict[str, Any]:
+    """wrk when installed (one thread: C, so the server is the bottleneck, not the load
+    generator), else bench/loadgen.py."""
+    if shutil.which("wrk") and not os.environ.get("BENCH_LOADGEN"):
+        from run import parse_wrk
+
+        wrk = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
+             "--latency", f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        )  # fmt: skip
+        result = parse_wrk(wrk.stdout)
+        return {"tool": "wrk", "rps": result.rps, "requests": result.requests}
     out = subprocess.run(
         [sys.executable, str(HERE / "loadgen.py"), f"http://127.0.0.1:{port}{path}",
          "-c", str(connections), "-d", str(seconds), "--json", "--max-requests", "2000000"],

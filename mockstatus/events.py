@@ -224,8 +224,9 @@ def deflate(data: bytes) -> bytes:
     """One subscriber's own bytes (its snapshot, a backlog, a keep-alive) as raw deflate blocks
     that end byte-aligned (a sync flush), so the shared blocks can follow them. A gzip feed is
     GZIP_HEADER and then such blocks for as long as it is open; it has no trailer because it
-    ends only when the connection does."""
-    deflater = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    ends only when the connection does. A 4 KiB window and small hash tables: a compressor is
+    made for each such write (a congested feed makes one a tick), so it must be cheap to make."""
+    deflater = zlib.compressobj(1, zlib.DEFLATED, -12, 4)
     return deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH)
 
 
