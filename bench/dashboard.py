@@ -201,11 +201,29 @@ def cpu_seconds(pid: int) -> float:
 def measured(pid: int, port: int, path: str, connections: int, seconds: float) -> dict[str, Any]:
     """A closed-loop run with the server's CPU microseconds per request (the figure to trust
     on a shared machine: req/s also measures what the other processes leave us)."""
-    before = cpu_seconds(pid)
+    before, ticks_before = cpu_seconds(pid), tick_cpu(port)
     run = closed_loop(port, path, connections, seconds)
-    used = cpu_seconds(pid) - before
+    used, ticks = cpu_seconds(pid) - before, tick_cpu(port) - ticks_before
     run["cpu_us_per_req"] = round(used * 1e6 / run["requests"], 1) if run["requests"] else None
+    # The share of the server's CPU the feed's ticks took: measured in the same process over
+    # the same seconds, so what the neighbours take cancels out.
+    run["tick_cpu_share"] = round(ticks / used, 4) if used else None
     return run
+
+
+def tick_cpu(port: int) -> float:
+    """mockstatus_events_tick_cpu_seconds_total from the server's metrics."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"GET /__mockstatus/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        text = b""
+        while data := sock.recv(65536):
+            text += data
+    for line in text.decode().splitlines():
+        if line.startswith("mockstatus_events_tick_cpu_seconds_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 # --- load ---------------------------------------------------------------------------------------
@@ -333,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         closed_loop(port, path, args.connections, 1.0)  # warm-up
         rounds: dict[str, list[float]] = {"none": [], "feeds": []}
         cpu: dict[str, list[float]] = {"none": [], "feeds": []}
+        shares: list[float] = []
         received: dict[str, int] = {"events": 0, "wire_bytes": 0}
         for _ in range(args.rounds):
             run = measured(server.pid, port, path, args.connections, args.seconds)
@@ -342,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             run = measured(server.pid, port, path, args.connections, args.seconds)
             rounds["feeds"].append(run["rps"])
             cpu["feeds"].append(run["cpu_us_per_req"])
+            shares.append(run["tick_cpu_share"])
             got = close_feeds(feeds)
             received["events"] += got.get("events", 0)
             received["wire_bytes"] += got.get("wire_bytes", 0)
@@ -355,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(with_feeds / none, 3) if none else None,
             "cpu_us_per_req": cpu,
             "cpu_ratio": round(cpu_none / cpu_feeds, 3) if cpu_feeds else None,
+            "tick_cpu_share": shares,
             "received": received,
             "wire_bytes_per_event": round(received["wire_bytes"] / received["events"], 1)
             if received["events"]

@@ -275,6 +275,7 @@ def test_metrics_count_subscribers_and_drops(shop):
     text = httpx.get(server.url("/__mockstatus/metrics")).text
     assert "mockstatus_events_dropped_total 0" in text
     assert "mockstatus_events_subscribers 0" in text
+    assert "mockstatus_events_tick_cpu_seconds_total 0.000000" in text
 
 
 # --- the bus itself (no server: flushes by hand) -------------------------------------------------
@@ -418,6 +419,8 @@ def test_a_slow_dashboard_drops_its_own_events_and_slows_nobody(shop):
         assert dropped == stuck.dropped == 300 - 20  # the stuck one's alone
         assert stuck.pending == 20
         assert "mockstatus_events_subscribers 2" in metrics
+        tick_cpu = re.search(r"^mockstatus_events_tick_cpu_seconds_total ([\d.]+)$", metrics, re.M)
+        assert float(tick_cpu[1]) > 0  # 300 requests went out in ticks
     finally:
         server.call(bus.unsubscribe, stuck)
         reader.close()
