@@ -123,3 +123,50 @@ def test_a_drain_future_settles_when_the_answer_is_written(server) -> None:
     assert after.status == 404
     entries = [(e.path, e.query, e.status) for e in server.app.journal.entries]
     assert entries == [("/status/503", "sleep=300", 503), ("/status/404", "", 404)]
+
+
+def test_asyncio_clock_due_time_is_arrival_plus_delay() -> None:
+    assert fastlane.due_time(10.0, 0.1, False) == 10.1
+    assert fastlane.due_time(10.0, 0.0, False) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("loop_ms", "precise", "delay", "due_ms"),
+    [
+        (10_000, 10.0003, 0.1, 10_101),  # idle loop: the precise clock, rounded up
+        (10_000, 10.0042, 0.1, 10_101),  # a busy iteration: the cached ms + 1, rounded up
+        (10_000, 10.0007, 0.0025, 10_004),  # fractional milliseconds round up too
+        (10_000, 10.0001, 0.0, 10_001),
+    ],
+    ids=["idle", "busy", "fraction", "zero"],
+)
+def test_uvloop_clock_due_time_is_never_early(
+    monkeypatch, loop_ms: int, precise: float, delay: float, due_ms: int
+) -> None:
+    monkeypatch.setattr(fastlane.time, "monotonic", lambda: precise)
+    due = fastlane.due_time(loop_ms / 1000, delay, True)
+    assert round(due * 1000) == due_ms and abs(due * 1000 - due_ms) < 1e-6
+    # The request arrived after the cached ms and before both the precise read and ms + 1.
+    latest_arrival = min(loop_ms / 1000 + 0.001, precise)
+    assert due >= latest_arrival + delay - 1e-9
+
+
+def test_uvloop_timers_armed_with_due_time_never_fire_early() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    loop = uvloop.new_event_loop()
+    lateness: list[float] = []
+
+    async def arm_many() -> None:
+        for _ in range(40):
+            await asyncio.sleep(0.0013)  # a new loop iteration: its cached time is fresh
+            arrived = loop.time()  # as the lane reads it, first thing in the iteration
+            floor = min(arrived + 0.001, time.monotonic())  # the arrival lies before this
+            due = fastlane.due_time(arrived, 0.005, True)
+            loop.call_at(due, lambda f=floor: lateness.append(time.monotonic() - f - 0.005))
+        await asyncio.sleep(0.05)
+
+    try:
+        loop.run_until_complete(arm_many())
+    finally:
+        loop.close()
+    assert len(lateness) == 40 and min(lateness) >= 0

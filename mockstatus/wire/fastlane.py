@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import re
 import time
@@ -105,6 +106,19 @@ def render(
         return whole, None, length
     before, _, after = whole.partition(b"Date: \x00")
     return before + b"Date: ", after, length
+
+
+def due_time(now: float, delay: float, coarse: bool) -> float:
+    """When a delayed answer is due, counted from `now`, the loop's time as the request's chunk
+    arrived. asyncio's clock is exact. uvloop's (`coarse`) is libuv's millisecond clock, cached
+    per loop iteration and truncated, and its timers round to the millisecond, so `now + delay`
+    fired up to a millisecond early (80 of 200 `sleep=100` timers in a test). There the arrival
+    lies between `now` and both `now` + 1 ms and the precise clock read here: the earlier of
+    those two, plus the delay, rounded up to the millisecond, is never early and at most about
+    half a millisecond late when the loop is idle."""
+    if not coarse:
+        return now + delay
+    return math.ceil((min(now + 0.001, time.monotonic()) + delay) * 1000) / 1000
 
 
 def _date() -> bytes:
@@ -453,6 +467,9 @@ class FastLaneHandler(ConnectionHandler):
         self._lane_future: asyncio.Future[None] | None = None
         self._held = b""
         self._held_paused = False
+        self._coarse_clock = not isinstance(
+            self._loop, asyncio.BaseEventLoop
+        )  # uvloop's: see due_time
 
     def http1_data_received(self, data: bytes) -> None:
         if self._lane_timer is not None:
@@ -576,7 +593,8 @@ class FastLaneHandler(ConnectionHandler):
             # One call_at per delayed answer: no task, no coroutine, no future (issue 19's
             # timers). The due time counts from the loop's time as this chunk arrived.
             delay = timed.delay
-            self._lane_timer = self._loop.call_at(self._loop.time() + delay, self._fire)
+            due = due_time(self._loop.time(), delay, self._coarse_clock)
+            self._lane_timer = self._loop.call_at(due, self._fire)
             self._rearm_idle_timer(delay)  # the idle timer counts from the answer
         return done
 
