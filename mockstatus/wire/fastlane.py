@@ -505,6 +505,8 @@ class FastLaneHandler(ConnectionHandler):
             if done < len(messages) or len(messages) < self._max_msg_queue_size:
                 break
             data = b""
+        if done == len(messages) and not upgraded:
+            return  # the lane answered them all (an Upgrade is never answered here)
         # The rest goes aiohttp's way, exactly as RequestHandler.data_received queues it.
         rest = messages[done:]
         for msg, payload in rest:
