@@ -137,19 +137,22 @@ class Forwarder:
     ) -> web.StreamResponse:
         """Forward `request` to `target` and stream the answer back; raise UpstreamError when the
         upstream gives no usable response head (nothing has been sent to the client then)."""
+        fields = request.headers
         headers = request_headers(
-            request.headers.items(),
+            fields.items(),
             target,
             host=request.host,
             scheme=request.scheme,
             remote=request.remote or "",
+            connection=fields.getall("Connection", ()),
         )
-        if _is_websocket(request):
-            return await self._websocket(request, target, headers, outcome)
-        token = _other_upgrade(request)
-        if token is not None:
-            return await self._tunnel(request, target, headers, outcome, token)
-        expect = request.headers.get("Expect", "").strip().lower() == "100-continue"
+        if "Upgrade" in fields:
+            if _is_websocket(request):
+                return await self._websocket(request, target, headers, outcome)
+            token = _other_upgrade(request)
+            if token is not None:
+                return await self._tunnel(request, target, headers, outcome, token)
+        expect = fields.get("Expect", "").strip().lower() == "100-continue"
         data: bytes | AsyncIterator[bytes] | None = None
         if facts.body is not None:
             data = facts.body
@@ -201,9 +204,10 @@ class Forwarder:
     ) -> web.StreamResponse:
         status = upstream.status
         outcome.status, outcome.reason = status, upstream.reason or ""
-        fields = response_headers((str(n), v) for n, v in upstream.headers.items())
-        own = {n.lower() for n, _ in fields}
-        fields += [h for h in extra_headers if h[0].lower() not in own]  # rate-limit fields
+        received = upstream.headers
+        fields = response_headers(  # with the rate-limit fields the plan carries
+            received.items(), extra_headers, received.getall("Connection", ())
+        )
         outcome.headers = fields
         bodiless = is_bodiless(status) or facts.method == "HEAD"
         length = upstream.content_length
