@@ -57,6 +57,7 @@ MAX_SEED_DIGITS = 100  # digits of a `?seed=` (Python refuses int() of more than
 MAX_SESSIONS = 10_000  # scenario sessions; the least recently used is dropped past this
 MAX_KEYS = 100_000  # rate-limit buckets per limiter; the least recently used is dropped
 MAX_COUNTERS = 10_000  # per-key sequence counters (`per: header:...`); LRU like sessions
+MAX_SESSION_ENTRIES = 100_000  # client-keyed entries (buckets, counters, states) of all named sessions together; LRU sessions dropped (a bucket is ~1 KiB)
 MAX_CHAIN = 64  # outage windows followed when they overlap or touch
 MAX_WATCHED_FILES = 2000  # files the reload watcher tracks
 MAX_ROUTES_PER_FILE = 1000  # routes in one scenario file or upload: bounds one build
