@@ -176,8 +176,10 @@ class ProxyHandler:
             await asyncio.sleep(plan.delay)  # latency (and a proxied step's `delay`) go first
         cap = MAX_RECORD_BODY if self.config.recorder is not None else 0
         try:
+            mode = self.app.interim_mode  # the server's: the query string is the upstream's
+            relay = mode == "force" or (mode == "auto" and request.version >= (1, 1))
             response = await self.forwarder.forward(
-                request, facts, plan.forward, plan.headers, outcome, cap
+                request, facts, plan.forward, plan.headers, outcome, cap, relay
             )
             return response, plan
         except UpstreamError as err:
