@@ -353,7 +353,11 @@ class H2Protocol(asyncio.Protocol):
         self.conn.encoder = StaticEncoder()
         self.streams: dict[int, _Stream] = {}
         self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.goaway_last: int | None = None  # set once a GOAWAY went out: later streams refused
+        self.goaway_last: int | None = None  # set once a GOAWAY went out: later streams unserved
+        # Only the `goaway` fault answers later streams with RST_STREAM(REFUSED_STREAM): after
+        # our own GOAWAY (408/413, idle, shutdown) they are ignored, as §6.8 says, because h2
+        # (httpx) fails on any frame that follows a GOAWAY it has read.
+        self.goaway_refuses = False
         self.closed = False
         self.resets = _Flood(H2_FLOOD_RESETS)
         self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
@@ -435,8 +439,9 @@ class H2Protocol(asyncio.Protocol):
         sid = event.stream_id
         headers: list[tuple[bytes, bytes]] = event.headers
         if self.goaway_last is not None and sid > self.goaway_last:
-            self.conn.reset_stream(sid, ErrorCodes.REFUSED_STREAM)  # §6.8: after our GOAWAY
-            return
+            if self.goaway_refuses:
+                self.conn.reset_stream(sid, ErrorCodes.REFUSED_STREAM)  # the fault's choice
+            return  # §6.8: not processed; the client retries it on a new connection
         problem = malformed(headers)
         if problem is not None:
             self._reset(sid, ErrorCodes.PROTOCOL_ERROR, f"malformed request: {problem}")
@@ -811,6 +816,7 @@ class H2Protocol(asyncio.Protocol):
             # After this stream's answer: h2-based clients (httpx) drop every frame that
             # follows a GOAWAY, so sending it first would fail the stream that asked.
             await self._send_plan(stream, plan.evolve(fault=None, interims=(), delay=0.0))
+            self.goaway_refuses = True
             self.goaway_graceful(fault.error)
         else:
             self._log_close(error_name(fault.error), "fault goaway")
