@@ -1,0 +1,71 @@
+"""Red-team findings on HTTP/1 framing, byte for byte on a real listening socket.
+
+Each request here used to get no answer at all until the idle timeout (75 s): the server waited
+for bytes the client would never send. A short socket timeout makes a regression fail fast.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from mockstatus import __version__
+from tests import rawhttp
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+GUARD = 2.0  # seconds: an answer is immediate; without one, the test fails after this
+
+
+def exchange(port: int, data: bytes) -> tuple[rawhttp.RawResponse, bytes]:
+    """Send `data`, read one response, then everything up to the server's close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD) as sock:
+        sock.sendall(data)
+        reader = rawhttp.Reader(sock)
+        _, final = reader.read_response()
+        rest = reader.read_to_close()
+    return final, rest
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET /status/200\r\n", b"GET /status/200\n", b"\r\nGET /\r\n"],
+    ids=["crlf", "lf", "after-empty-line"],
+)
+def test_an_http_0_9_request_line_is_answered_400_at_once(server, data: bytes) -> None:
+    """HTTP/0.9 is one line and no blank line after it: answered when the line is complete."""
+    final, rest = exchange(server.port, data)
+    assert (final.version, final.status) == ("HTTP/1.1", 400)
+    assert final.body == (
+        b"400 Bad Request: the request line has no HTTP version (HTTP/0.9 is not supported)\n"
+    )
+    assert final.header("Connection") == "close"
+    assert final.header("Server") == f"mockstatus/{__version__}"
+    assert int(final.header("Content-Length") or -1) == len(final.body)
+    assert rest == b""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET /status/200 HTTP/1.1\rHost: x\r\r", b"GET /status/200\rHTTP/1.1\r\n\r\n"],
+    ids=["cr-only-line-ends", "cr-inside-the-line"],
+)
+def test_a_bare_cr_in_the_request_line_is_a_400(server, data: bytes) -> None:
+    """RFC 9112 §2.2: a bare CR is invalid; a client that ends lines with CR alone never sends
+    the LF the server would wait for."""
+    final, rest = exchange(server.port, data)
+    assert (final.status, final.header("Connection")) == (400, "close")
+    assert final.body.startswith(b"400 Bad Request: malformed request")
+    assert rest == b""
+
+
+def test_a_request_line_split_after_its_cr_still_works(server) -> None:
+    """The bare-CR rule must not refuse a CR that is merely the last byte read so far."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=GUARD) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"GET /status/204 HTTP/1.1\r")
+        sock.sendall(b"\nHost: x\r\nConnection: close\r\n\r\n")
+        reader = rawhttp.Reader(sock)
+        _, final = reader.read_response()
+    assert final.status == 204
