@@ -95,3 +95,13 @@ def test_the_graceful_goaway_fault_still_refuses_later_streams(srv: Any) -> None
         client.close()
     resets = [(f.stream_id, f.error_code) for f in later if isinstance(f, RstStreamFrame)]
     assert resets == [(3, ErrorCodes.REFUSED_STREAM)]
+
+
+def test_options_asterisk_over_http2_is_200_with_allow(srv: Any) -> None:
+    """RFC 9113 §8.3.1 allows `:path *` for OPTIONS; the answer is the HTTP/1.1 one."""
+    from tests.test_h2_rawclient import H2Client
+
+    with H2Client(srv.port) as c:
+        answer = c.wait(c.request("*", method="OPTIONS"))
+    assert (answer.status, answer.body) == (200, b"")
+    assert answer.header("allow") == "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"

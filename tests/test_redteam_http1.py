@@ -69,3 +69,26 @@ def test_a_request_line_split_after_its_cr_still_works(server) -> None:
         reader = rawhttp.Reader(sock)
         _, final = reader.read_response()
     assert final.status == 204
+
+
+ALLOW = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+
+def test_options_asterisk_asks_about_the_server_and_gets_200_with_allow(server) -> None:
+    """RFC 9110 §9.3.7 (it was a 404 naming the path '*')."""
+    _, final = rawhttp.request(server.port, "OPTIONS", "*")
+    assert (final.status, final.reason) == (200, "OK")
+    assert final.header("Allow") == ALLOW
+    assert final.header("Content-Length") == "0" and final.body == b""
+    assert final.header("Access-Control-Allow-Origin") == "*"
+    assert final.header("Server") == f"mockstatus/{__version__}"
+
+
+def test_connect_to_the_server_is_405_with_allow_and_closes(server) -> None:
+    """RFC 9110 §9.3.6: not a proxy (it was a 404 saying 'no route for :')."""
+    data = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+    final, rest = exchange(server.port, data)
+    assert (final.status, final.header("Allow")) == (405, ALLOW)
+    assert final.header("Connection") == "close"
+    assert final.body == b"405 Method Not Allowed: CONNECT is not supported: this is not a proxy\n"
+    assert rest == b""
