@@ -92,3 +92,23 @@ def test_connect_to_the_server_is_405_with_allow_and_closes(server) -> None:
     assert final.header("Connection") == "close"
     assert final.body == b"405 Method Not Allowed: CONNECT is not supported: this is not a proxy\n"
     assert rest == b""
+
+
+@pytest.mark.parametrize(
+    ("a_im", "im"),
+    [
+        (None, "feed"),
+        ("vcdiff", "vcdiff"),
+        ("diffe;q=0.5, vcdiff", "diffe"),
+        (";;", "feed"),
+    ],
+    ids=["none", "one", "first-of-two", "not-a-token"],
+)
+def test_226_names_the_instance_manipulation_the_client_asked_for(server, a_im, im) -> None:
+    """STATUS-SEMANTICS: 226 carries `IM` = the A-IM the client asked for, else feed (RFC 3229
+    §10.5.3). It always said feed; a second request must not get the first one's answer."""
+    for _ in range(2):
+        headers = {"A-IM": a_im} if a_im is not None else {}
+        _, final = rawhttp.request(server.port, "GET", "/status/226", headers)
+        assert (final.status, final.header("IM")) == (226, im)
+        assert final.header("Delta-Base") == '"ms-226-base"'
