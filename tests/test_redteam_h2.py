@@ -105,3 +105,34 @@ def test_options_asterisk_over_http2_is_200_with_allow(srv: Any) -> None:
         answer = c.wait(c.request("*", method="OPTIONS"))
     assert (answer.status, answer.body) == (200, b"")
     assert answer.header("allow") == "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+
+BASE = [(":method", "GET"), (":scheme", "http"), (":authority", "x")]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [*BASE, (":path", "/status/200"), ("x y", "1")],
+        [*BASE, (":path", "/status/200"), ("x\x01", "1")],
+        [*BASE, (":path", "/status/200"), ("caf\xe9", "1")],
+        [*BASE, (":path", "status/200")],
+        [*BASE, (":path", "*")],
+    ],
+    ids=["space-in-name", "ctl-in-name", "non-ascii-name", "path-without-slash", "star-for-get"],
+)
+def test_malformed_requests_are_reset_with_protocol_error(srv: Any, fields: Any) -> None:
+    """RFC 9113 §8.2.1 (a field name is a token) and §8.3.1 (`:path` is origin-form, or `*`
+    for OPTIONS): a malformed request is a stream error PROTOCOL_ERROR, never served."""
+    client = RawH2(srv.port)
+    try:
+        block = client.encoder.encode(fields)
+        frame = HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"])
+        client.sock.sendall(frame.serialize())
+        frames = client.ping_round_trip(b"redteam5")
+    finally:
+        client.close()
+    assert [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)] == [
+        (1, ErrorCodes.PROTOCOL_ERROR)
+    ]
+    assert [f for f in frames if isinstance(f, HeadersFrame)] == []

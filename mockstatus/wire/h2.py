@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ CONNECTION_SPECIFIC = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
 _FRAMING = frozenset({"content-length", "date"})  # the wire adds its own
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # RFC 9110 §5.1 token, lower-case
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
 
 
@@ -322,6 +324,8 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
         regular = True
         if name != name.lower() or not name:
             return "an upper-case field name"
+        if _FIELD_NAME.fullmatch(name) is None:  # §8.2.1: a token (no SP, CTL or non-ASCII)
+            return f"an invalid field name {name[:40]!r}"
         if name.decode("latin-1") in CONNECTION_SPECIFIC:
             return f"connection-specific field {name.decode('latin-1')}"
         if name == b"te" and value.lower() != b"trailers":
@@ -339,6 +343,8 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     path = next(v for n, v in headers if n == b":path")
     if not path:
         return "an empty :path"
+    if path[:1] != b"/" and (path != b"*" or method != b"OPTIONS"):
+        return "a :path that is neither origin-form nor '*' for OPTIONS"  # §8.3.1
     return None
 
 
