@@ -112,3 +112,58 @@ def test_226_names_the_instance_manipulation_the_client_asked_for(server, a_im, 
         _, final = rawhttp.request(server.port, "GET", "/status/226", headers)
         assert (final.status, final.header("IM")) == (226, im)
         assert final.header("Delta-Base") == '"ms-226-base"'
+
+
+# --- pipelining: a valid request, then a malformed one, in one segment --------------------------
+
+BAD = b"GET /status/201 HTTP/1.1\r\nHo st: x\r\n\r\n"
+
+
+def pipelined(port: int, data: bytes, count: int) -> tuple[list[rawhttp.RawResponse], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD) as sock:
+        sock.sendall(data)
+        reader = rawhttp.Reader(sock)
+        answers = [reader.read_response()[1] for _ in range(count)]
+        rest = reader.read_to_close()
+    return answers, rest
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast-lane", "general-path"])
+@pytest.mark.parametrize(
+    ("first", "status", "body"),
+    [
+        (b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"200 OK"),
+        (
+            b"POST /status/202?seed=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nab\r\n\r\ncd",
+            202,
+            None,
+        ),
+        (b"GET /status/503?sleep=10 HTTP/1.1\r\nHost: x\r\n\r\n", 503, b"503 Service Unavailable"),
+    ],
+    ids=["prepared", "body-with-crlfcrlf", "delayed"],
+)
+def test_a_valid_request_pipelined_before_a_malformed_one_is_answered_first(
+    lane: bool, first: bytes, status: int, body: bytes | None
+) -> None:
+    """Known gap of aiohttp's parser: one bad request in a segment lost the good ones before it,
+    and the client got only the 400."""
+    from mockstatus.app import Mockstatus
+    from mockstatus.runner import BackgroundServer
+    from mockstatus.types import ManualClock
+
+    app = Mockstatus(clock=ManualClock(), scenarios_dir=None)
+    with BackgroundServer(app, fast_lane=lane) as server:
+        (good, bad), rest = pipelined(server.port, first + BAD, 2)
+    assert good.status == status
+    if body is not None:
+        assert good.body == body
+    assert (bad.status, bad.header("Connection")) == (400, "close")
+    assert bad.body.startswith(b"400 Bad Request: malformed request")
+    assert rest == b""
+
+
+def test_three_valid_pipelined_requests_then_a_malformed_one(server) -> None:
+    good = b"GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n"
+    answers, rest = pipelined(server.port, good * 3 + BAD, 4)
+    assert [a.status for a in answers] == [204, 204, 204, 400]
+    assert rest == b""

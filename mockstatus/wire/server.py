@@ -117,7 +117,23 @@ class ConnectionHandler(RequestHandler):
         self._sniffed = None
         self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            self.http1_data_received(verdict)
+            self._feed_first(verdict)
+
+    def _feed_first(self, data: bytes) -> None:
+        """The connection's first bytes to the HTTP/1 parser, one request head at a time when
+        several are pipelined in them: aiohttp's parser drops every request of a feed in which one
+        is malformed, so a valid request followed by a bad one got only the 400. (Feeding a
+        streaming parser in pieces parses the same; later segments are fed whole.)"""
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or data.find(b"\r\n\r\n", end + 4) < 0:
+            self.http1_data_received(data)  # the common case: one request
+            return
+        start = 0
+        while start < len(data) and not (self._force_close or self._close):
+            end = data.find(b"\r\n\r\n", start)
+            cut = len(data) if end < 0 else end + 4
+            self.http1_data_received(data[start:cut])
+            start = cut
 
     # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
     http1_data_received = RequestHandler.data_received
