@@ -20,7 +20,7 @@ import yaml
 from aiohttp import HttpVersion10, HttpVersion11, web
 from yarl import URL
 
-from mockstatus import semantics, wire
+from mockstatus import endpoints, semantics, wire
 from mockstatus.errors import RequestError
 from mockstatus.expect import answer_expect, closing_plan
 from mockstatus.limits import MAX_RECORD_BODY, MAX_UPGRADE_ECHO, UPSTREAM_CONNECTIONS
@@ -212,19 +212,23 @@ class ProxyHandler:
             plan = semantics.error_plan(err, facts)
             return plan.evolve(headers=(("Allow", _ALLOW), *plan.headers), close=True)
         target = request.raw_path
-        if target.startswith("/") or target == "*":
+        if target == "*":  # `OPTIONS *` asks about this server, not the upstream's resources
+            return endpoints.asterisk_plan(facts)
+        if target.startswith("/"):
             return None
         try:
             url = URL(target)
             named = authority(url.host or "", url.port or 0, url.scheme).lower()
         except (ValueError, TypeError):
             named = target
-        ours = set()
-        host_field = request.headers.get("Host", "").lower()
-        ours.add(host_field)
+        # Not the Host field: a client sends its target's authority there too (`curl -x`), and
+        # §3.2.2 says to ignore it. This server is the address the client reached (or localhost).
         sock = request.transport.get_extra_info("sockname") if request.transport else None
+        ours = set()
         if sock:
-            ours.add(authority(sock[0], sock[1], request.scheme))
+            loopback = sock[0] in ("127.0.0.1", "::1")
+            for host in ("127.0.0.1", "::1", "localhost") if loopback else (sock[0],):
+                ours.add(authority(host, sock[1], request.scheme))
         if named in ours:
             return None
         err = RequestError(
