@@ -597,6 +597,8 @@ async def _serve(
     server = make_server(
         app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
     )
+    if app.proxy is not None and app.proxy.upstream is not None:
+        app.proxy.tune_collector()  # `mockstatus proxy`: see proxy_app.PROXY_GC_YOUNG
     if args.fast_lane == "on" and app.proxy is None:  # forwarding: every request is decided
         from mockstatus.wire import fastlane
 
