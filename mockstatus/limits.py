@@ -148,3 +148,6 @@ WORKER_RESTARTS = (
 WORKER_RESTART_WINDOW = 60.0  # seconds over which WORKER_RESTARTS is counted
 WORKER_START_TIMEOUT = 30.0  # seconds a worker may take to listen before the server gives up
 WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to exit, then SIGKILL
+# --- listening sockets -------------------------------------------------------------------------
+LISTEN_BACKLOG = 4096  # connections a `serve` socket queues unaccepted (the kernel caps: somaxconn)
+UPSTREAM_INTERIMS = 16  # an upstream's 1xx (103, 102) relayed per request; more are dropped
