@@ -78,6 +78,9 @@ class JournalShare:
         # `size` are enough, the journal holds no more.
         self._remote: deque[int] = deque(maxlen=journal.size)
         self._flushing = asyncio.Lock()
+        # Set when the outbox gets its first entry: an idle replica's flusher sleeps on it
+        # instead of waking every batch interval (~2% of a core here for nothing)
+        self._pending = asyncio.Event()
         self._write = self.client.register_script(WRITE_SCRIPT)
         self._followers = 0  # pending waits that follow the stream
         self._follower: asyncio.Task[None] | None = None
@@ -93,23 +96,33 @@ class JournalShare:
 
     def _recording(self, *args: Any, **kwargs: Any) -> None:
         self._record(*args, **kwargs)
-        if len(self.outbox) < STATE_BATCH_MAX * 10:
-            self.outbox.append((self.journal.entries[-1].seq, args, kwargs))
+        outbox = self.outbox
+        if not outbox:
+            self._pending.set()
+        if len(outbox) < STATE_BATCH_MAX * 10:
+            outbox.append((self.journal.entries[-1].seq, args, kwargs))
         else:
             self.dropped += 1
 
     # --- writing ---------------------------------------------------------------------------
 
     async def flusher(self) -> None:
+        """One batch at most every STATE_BATCH_INTERVAL, while there is something to write."""
         while True:
+            await self._pending.wait()
             await asyncio.sleep(STATE_BATCH_INTERVAL)
+            self._pending.clear()
+            try:
+                async with self._flushing:
+                    if self.outbox:
+                        await self._flush_batch()
+            except Exception:
+                await asyncio.sleep(STATE_RETRY_INTERVAL)
             if self.outbox:
-                try:
-                    await self.flush()
-                except Exception:
-                    await asyncio.sleep(STATE_RETRY_INTERVAL)
+                self._pending.set()
 
     async def flush(self) -> None:
+        """Write the whole outbox now (a clear, a shutdown)."""
         async with self._flushing:  # batches reach the stream in the order they were taken
             while self.outbox:
                 await self._flush_batch()
