@@ -219,6 +219,27 @@ def index_plan(facts: RequestFacts) -> ResponsePlan:
     )
 
 
+# The methods this server answers on any resource: `OPTIONS *` and a refused CONNECT list them.
+SERVER_ALLOW = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
+
+def asterisk_plan(facts: RequestFacts) -> ResponsePlan:
+    """The `*` request target (RFC 9112 §3.2.4) is for `OPTIONS *`, which asks about the server
+    itself (RFC 9110 §9.3.7): 200 with `Allow` and no content; any other method is a 400."""
+    if facts.method != "OPTIONS":
+        err = RequestError(f"the request target '*' is only for OPTIONS, not {facts.method}")
+        return error_plan(err, facts)
+    return finish(ResponsePlan(status=200, reason="OK", headers=(("Allow", SERVER_ALLOW),)))
+
+
+def connect_plan(facts: RequestFacts) -> ResponsePlan:
+    """CONNECT asks for a tunnel (RFC 9110 §9.3.6): this server is not a proxy. Closed after,
+    as the client may already be sending tunnel bytes."""
+    err = RequestError("CONNECT is not supported: this is not a proxy", status=405)
+    plan = error_plan(err, facts)
+    return plan.evolve(headers=(("Allow", SERVER_ALLOW), *plan.headers), close=True)
+
+
 def not_found_plan(facts: RequestFacts) -> ResponsePlan:
     err = RequestError(
         f"no route for {facts.path}: try /status/{{code}}, /anything, /redirect/{{n}} or /",
@@ -375,6 +396,10 @@ def builtin_plan(facts: RequestFacts, sem: StatusSemantics) -> ResponsePlan:
             plan = stream_endpoints.sse_plan(facts, sem.clock)
         else:
             plan = stream_endpoints.stream_lines_plan(facts, path[8:])
+    elif facts.method == "CONNECT":
+        return connect_plan(facts)
+    elif path == "*":
+        return asterisk_plan(facts)
     else:
         found = httpbin.plan(facts, sem._rng, sem.clock)  # the httpbin catalog (docs/httpbin.md)
         if found is None:

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from mockstatus.http_syntax import TOKEN
 from mockstatus.scenarios.ratelimit_styles import default_fields  # the one home of the format
 from mockstatus.types import FORMATS, Options, RandomSource
 
@@ -91,7 +92,13 @@ def _rule_dav(d: Draft) -> None:
 
 
 def _rule_226(d: Draft) -> None:
-    d.headers += [("IM", "feed"), ("ETag", '"ms-226-delta"'), ("Delta-Base", '"ms-226-base"')]
+    # RFC 3229 §10.5.3: IM names the instance-manipulation applied: the first the client's A-IM
+    # lists (a token; parameters such as q dropped), else `feed`.
+    d.dynamic = True  # reads a request header: never memoised or prepared
+    offered = ((d.request_headers or {}).get("a-im") or "").split(",", 1)[0]
+    first = offered.split(";", 1)[0].strip()
+    im = first if TOKEN.fullmatch(first) else "feed"
+    d.headers += [("IM", im), ("ETag", '"ms-226-delta"'), ("Delta-Base", '"ms-226-base"')]
 
 
 def _rule_300(d: Draft) -> None:

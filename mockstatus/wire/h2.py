@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ CONNECTION_SPECIFIC = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
 _FRAMING = frozenset({"content-length", "date"})  # the wire adds its own
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # RFC 9110 §5.1 token, lower-case
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
 
 
@@ -322,6 +324,8 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
         regular = True
         if name != name.lower() or not name:
             return "an upper-case field name"
+        if _FIELD_NAME.fullmatch(name) is None:  # §8.2.1: a token (no SP, CTL or non-ASCII)
+            return f"an invalid field name {name[:40]!r}"
         if name.decode("latin-1") in CONNECTION_SPECIFIC:
             return f"connection-specific field {name.decode('latin-1')}"
         if name == b"te" and value.lower() != b"trailers":
@@ -339,6 +343,8 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     path = next(v for n, v in headers if n == b":path")
     if not path:
         return "an empty :path"
+    if path[:1] != b"/" and (path != b"*" or method != b"OPTIONS"):
+        return "a :path that is neither origin-form nor '*' for OPTIONS"  # §8.3.1
     return None
 
 
@@ -353,7 +359,11 @@ class H2Protocol(asyncio.Protocol):
         self.conn.encoder = StaticEncoder()
         self.streams: dict[int, _Stream] = {}
         self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.goaway_last: int | None = None  # set once a GOAWAY went out: later streams refused
+        self.goaway_last: int | None = None  # set once a GOAWAY went out: later streams unserved
+        # Only the `goaway` fault answers later streams with RST_STREAM(REFUSED_STREAM): after
+        # our own GOAWAY (408/413, idle, shutdown) they are ignored, as §6.8 says, because h2
+        # (httpx) fails on any frame that follows a GOAWAY it has read.
+        self.goaway_refuses = False
         self.closed = False
         self.resets = _Flood(H2_FLOOD_RESETS)
         self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
@@ -435,8 +445,9 @@ class H2Protocol(asyncio.Protocol):
         sid = event.stream_id
         headers: list[tuple[bytes, bytes]] = event.headers
         if self.goaway_last is not None and sid > self.goaway_last:
-            self.conn.reset_stream(sid, ErrorCodes.REFUSED_STREAM)  # §6.8: after our GOAWAY
-            return
+            if self.goaway_refuses:
+                self.conn.reset_stream(sid, ErrorCodes.REFUSED_STREAM)  # the fault's choice
+            return  # §6.8: not processed; the client retries it on a new connection
         problem = malformed(headers)
         if problem is not None:
             self._reset(sid, ErrorCodes.PROTOCOL_ERROR, f"malformed request: {problem}")
@@ -811,6 +822,7 @@ class H2Protocol(asyncio.Protocol):
             # After this stream's answer: h2-based clients (httpx) drop every frame that
             # follows a GOAWAY, so sending it first would fail the stream that asked.
             await self._send_plan(stream, plan.evolve(fault=None, interims=(), delay=0.0))
+            self.goaway_refuses = True
             self.goaway_graceful(fault.error)
         else:
             self._log_close(error_name(fault.error), "fault goaway")

@@ -4,8 +4,10 @@ malformed requests, and a shutdown that drains in-flight requests against one de
 Sniffer: the first bytes of a connection decide what it speaks before aiohttp's HTTP/1 parser sees
 them. TLS on the plain port and an HTTP/2 preface are answered here (an HTTP/2 transport hooks in
 at `MockstatusServer.h2_handoff` later, on the same port); `HTTP/1.2`+ becomes 1.1 (RFC 9112
-§2.3); an explicit `HTTP/0.9` or `HTTP/x.y` with x ≠ 1 gets 505. After the first request line the
-handler's `data_received` is rebound to aiohttp's own, so the hot path pays nothing.
+§2.3); an explicit `HTTP/0.9` or `HTTP/x.y` with x ≠ 1 gets 505; a version-less (HTTP/0.9) line
+or a bare CR gets 400 at once (neither client sends the blank line a parser waits for). After the
+first request line the handler's `data_received` is rebound to aiohttp's own, so the hot path
+pays nothing.
 
 Malformed requests (aiohttp's parser errors) get the same answer shape as every other mockstatus
 error — an HTTP/1.1 status line, our Server and CORS headers, a body naming the problem — and
@@ -115,7 +117,23 @@ class ConnectionHandler(RequestHandler):
         self._sniffed = None
         self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            self.http1_data_received(verdict)
+            self._feed_first(verdict)
+
+    def _feed_first(self, data: bytes) -> None:
+        """The connection's first bytes to the HTTP/1 parser, one request head at a time when
+        several are pipelined in them: aiohttp's parser drops every request of a feed in which one
+        is malformed, so a valid request followed by a bad one got only the 400. (Feeding a
+        streaming parser in pieces parses the same; later segments are fed whole.)"""
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or data.find(b"\r\n\r\n", end + 4) < 0:
+            self.http1_data_received(data)  # the common case: one request
+            return
+        start = 0
+        while start < len(data) and not (self._force_close or self._close):
+            end = data.find(b"\r\n\r\n", start)
+            cut = len(data) if end < 0 else end + 4
+            self.http1_data_received(data[start:cut])
+            start = cut
 
     # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
     http1_data_received = RequestHandler.data_received
@@ -143,10 +161,20 @@ class ConnectionHandler(RequestHandler):
                 return False
             return self._refuse(505, "HTTP/2 is not supported on this port: use HTTP/1.1")
         if line_end < 0:
+            cr = buf.find(b"\r", start)
+            if 0 <= cr < len(buf) - 1:
+                # RFC 9112 §2.2: a bare CR is invalid; waiting for an LF would hang the client.
+                return self._refuse(400, "malformed request: a bare CR in the request line")
             return None if len(buf) < SNIFF_LIMIT else buf
         match = _REQUEST_LINE.fullmatch(buf[start:line_end])
-        if match is None or match.group(3) is None:
-            return buf  # malformed or version-less: the parser and the handler answer it
+        if match is None:
+            return buf  # malformed: the parser and the handler answer it
+        if match.group(3) is None:
+            # An HTTP/0.9 request is this one line: answered now, not after a blank line that
+            # such a client never sends (the parser would wait for it until the idle timeout).
+            return self._refuse(
+                400, "the request line has no HTTP version (HTTP/0.9 is not supported)"
+            )
         major, minor = int(match.group(4)), int(match.group(5))
         if major == 0 or major > 2:
             # aiohttp would take an explicit HTTP/0.9 for a version-less line and refuses 3+;
