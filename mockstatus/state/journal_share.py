@@ -173,21 +173,21 @@ class JournalShare:
                 if _field(fields, "clear") is not None:
                     self._apply_clear(fields)
                 elif text_of(_field(fields, "r") or b"") == self.replica:
-                    self._own_upto = max(self._own_upto, int(_field(fields, "n") or 0))
+                    with contextlib.suppress(ValueError, TypeError):
+                        self._own_upto = max(self._own_upto, int(_field(fields, "n") or 0))
                 else:
                     self._apply_entry(fields)
         return read
 
     def _apply_entry(self, fields: Mapping[Any, Any]) -> None:
-        try:
-            doc = json.loads(text_of(_field(fields, "e") or b"{}"))
-            args, kwargs = _entry_args(doc)
-        except (ValueError, KeyError, TypeError):
-            return  # not ours to answer for: another version's entry
         journal = self.journal
         redact, journal.redact = journal.redact, frozenset()
         try:  # shared values are redacted already: never hashed twice
+            doc = json.loads(text_of(_field(fields, "e") or b"{}"))
+            args, kwargs = _entry_args(doc)
             self._record(*args, **kwargs)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # not ours to answer for: another version's entry
         finally:
             journal.redact = redact
         self._remote.append(journal.entries[-1].seq)
@@ -195,7 +195,7 @@ class JournalShare:
     def _apply_clear(self, fields: Mapping[Any, Any]) -> None:
         try:
             session = json.loads(text_of(_field(fields, "clear")))
-        except ValueError:
+        except (ValueError, TypeError):
             return
         if session is not None and not isinstance(session, str):
             return
@@ -219,7 +219,8 @@ class JournalShare:
             self.client.xadd(JOURNAL, marker, maxlen=self.journal_size, approximate=False)  # type: ignore[arg-type]
         )
         if session is None:  # nothing before the marker is anyone's any more
-            await self.store.bounded(self.client.xtrim(JOURNAL, minid=text_of(at)))
+            trim = self.client.xtrim(JOURNAL, minid=text_of(at), approximate=False)
+            await self.store.bounded(trim)
         await self.pull(strict=True)  # this replica applies its own marker like every other
         return self.cleared - before
 
