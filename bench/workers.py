@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
             "w2r": ((*ms, "--workers", "2", "--state", state), "--workers 2 --state redis"),
         }
         if args.baseline:
-            base = ("env", f"PYTHONPATH={args.baseline.resolve()}", *ms)
+            # -P: the servers run from this checkout (bench/run.py's cwd), which `-m` would
+            # otherwise put before PYTHONPATH, so the baseline would be this code again
+            base = ("env", f"PYTHONPATH={args.baseline.resolve()}", py, "-P", *ms[1:])
             worker_specs["w1r-base"] = (
                 (*base, "--workers", "1", "--state", state),
                 "baseline: --workers 1 --state redis",

@@ -171,3 +171,22 @@ async def test_a_clear_of_one_session_clears_it_on_every_replica(replicas, redis
         assert [e["session"] for e in found] == ["two"] * 3
     finally:
         assert "Traceback" not in late.stop()
+
+
+async def test_entries_another_version_wrote_are_skipped(replicas, redis):
+    """What this version cannot read in the stream (a foreign entry, a bad clear) is passed
+    over: the journal still answers, with every entry it can read."""
+    a, b = replicas
+    await hit(b.base, "/plain", 2)
+    await settled(a.base, 2)
+    for fields in (
+        ("r", "other", "n", "x", "e", "{not json"),
+        ("r", "other", "e", '{"method": 1}'),
+        ("r", "other", "clear", "{bad"),
+        ("r", "other", "clear", "[1]"),
+    ):
+        redis.command("XADD", "ms:journal", "*", *fields)
+    await hit(b.base, "/plain", 1)
+    for replica in (a, b):
+        found = await settled(replica.base, 3, "?path=/plain")
+        assert [e["status"] for e in found] == [200] * 3

@@ -78,6 +78,9 @@ class JournalShare:
         # `size` are enough, the journal holds no more.
         self._remote: deque[int] = deque(maxlen=journal.size)
         self._flushing = asyncio.Lock()
+        # Set when the outbox gets its first entry: an idle replica's flusher sleeps on it
+        # instead of waking every batch interval (~2% of a core here for nothing)
+        self._pending = asyncio.Event()
         self._write = self.client.register_script(WRITE_SCRIPT)
         self._followers = 0  # pending waits that follow the stream
         self._follower: asyncio.Task[None] | None = None
@@ -93,23 +96,33 @@ class JournalShare:
 
     def _recording(self, *args: Any, **kwargs: Any) -> None:
         self._record(*args, **kwargs)
-        if len(self.outbox) < STATE_BATCH_MAX * 10:
-            self.outbox.append((self.journal.entries[-1].seq, args, kwargs))
+        outbox = self.outbox
+        if not outbox:
+            self._pending.set()
+        if len(outbox) < STATE_BATCH_MAX * 10:
+            outbox.append((self.journal.entries[-1].seq, args, kwargs))
         else:
             self.dropped += 1
 
     # --- writing ---------------------------------------------------------------------------
 
     async def flusher(self) -> None:
+        """One batch at most every STATE_BATCH_INTERVAL, while there is something to write."""
         while True:
+            await self._pending.wait()
             await asyncio.sleep(STATE_BATCH_INTERVAL)
+            self._pending.clear()
+            try:
+                async with self._flushing:
+                    if self.outbox:
+                        await self._flush_batch()
+            except Exception:
+                await asyncio.sleep(STATE_RETRY_INTERVAL)
             if self.outbox:
-                try:
-                    await self.flush()
-                except Exception:
-                    await asyncio.sleep(STATE_RETRY_INTERVAL)
+                self._pending.set()
 
     async def flush(self) -> None:
+        """Write the whole outbox now (a clear, a shutdown)."""
         async with self._flushing:  # batches reach the stream in the order they were taken
             while self.outbox:
                 await self._flush_batch()
@@ -160,21 +173,21 @@ class JournalShare:
                 if _field(fields, "clear") is not None:
                     self._apply_clear(fields)
                 elif text_of(_field(fields, "r") or b"") == self.replica:
-                    self._own_upto = max(self._own_upto, int(_field(fields, "n") or 0))
+                    with contextlib.suppress(ValueError, TypeError):
+                        self._own_upto = max(self._own_upto, int(_field(fields, "n") or 0))
                 else:
                     self._apply_entry(fields)
         return read
 
     def _apply_entry(self, fields: Mapping[Any, Any]) -> None:
-        try:
-            doc = json.loads(text_of(_field(fields, "e") or b"{}"))
-            args, kwargs = _entry_args(doc)
-        except (ValueError, KeyError, TypeError):
-            return  # not ours to answer for: another version's entry
         journal = self.journal
         redact, journal.redact = journal.redact, frozenset()
         try:  # shared values are redacted already: never hashed twice
+            doc = json.loads(text_of(_field(fields, "e") or b"{}"))
+            args, kwargs = _entry_args(doc)
             self._record(*args, **kwargs)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # not ours to answer for: another version's entry
         finally:
             journal.redact = redact
         self._remote.append(journal.entries[-1].seq)
@@ -182,7 +195,7 @@ class JournalShare:
     def _apply_clear(self, fields: Mapping[Any, Any]) -> None:
         try:
             session = json.loads(text_of(_field(fields, "clear")))
-        except ValueError:
+        except (ValueError, TypeError):
             return
         if session is not None and not isinstance(session, str):
             return
@@ -206,7 +219,8 @@ class JournalShare:
             self.client.xadd(JOURNAL, marker, maxlen=self.journal_size, approximate=False)  # type: ignore[arg-type]
         )
         if session is None:  # nothing before the marker is anyone's any more
-            await self.store.bounded(self.client.xtrim(JOURNAL, minid=text_of(at)))
+            trim = self.client.xtrim(JOURNAL, minid=text_of(at), approximate=False)
+            await self.store.bounded(trim)
         await self.pull(strict=True)  # this replica applies its own marker like every other
         return self.cleared - before
 
