@@ -2,18 +2,29 @@
 """What the proxy path costs (issue 14): added latency and throughput through `mockstatus proxy`
 against the same upstream reached directly.
 
-The upstream is bench/bare.py (a fixed 503). Three processes share this machine's cores (the
-upstream, the proxy, the load), so besides wall-clock figures it reports CPU µs per request of
-the proxy process (utime + stime from /proc, which host steal time does not inflate).
+The upstream is bench/bare.py (a fixed 503). The issue allows "pinned cores or CPU µs per
+request"; this reports both, like for like on two cores:
+
+- the server under test (the upstream in the direct run, `mockstatus proxy` or the baseline in
+  a proxied run) is pinned ALONE on core 1; everything else (the load generator, and in a proxied
+  run the upstream) shares core 0. Each run thus measures what one core gives through that
+  server; the upstream is moved between cores with sched_setaffinity between runs. (Leaving the
+  load generator unpinned gave the direct upstream a core of its own while the proxy shared
+  one with the load generator.) Without two cores (or sched_setaffinity) nothing is pinned.
+- CPU µs per request (utime + stime from /proc, which host steal time does not inflate) of the
+  proxy AND of the upstream in the same run, and the load generator's CPU share (near 100 %
+  means the load generator, not the server, set the pace: the req/s ratio then flatters the
+  proxy and `cpu_ratio` is the figure to judge by). `cpu_ratio` = the upstream's CPU µs per
+  request in the direct run / the proxy's: the throughput ratio two pinned cores would give.
 
 - latency: one keep-alive connection, one request at a time, direct and proxied interleaved in
   blocks; p50 and p99 of each and the difference (target: p50 added ≤ 1 ms);
 - throughput: bench/loadgen.py at 50 connections for `--duration` seconds, direct then proxied,
   `--rounds` times, best of each kept (target: proxied ≥ 0.5 × direct);
 - the same two measurements through bench/proxy_baseline.py, the least a proxy on aiohttp's
-  server and client does (one handler, one pooled ClientSession), started beside mockstatus
-  and pinned like it: the share of the cost that is aiohttp's and the extra hop's, and the share
-  that is mockstatus's own. CPU figures are medians over the rounds.
+  server and client does (one handler, one pooled ClientSession, on the same event loop as
+  mockstatus: uvloop when installed), pinned like it: the share of the cost that is aiohttp's
+  and the extra hop's, and the share that is mockstatus's own. CPU figures are medians.
 
 Run: python bench/proxy.py [--requests 2000] [--duration 5] [--rounds 2] [--quick] [--json PATH]
 """
@@ -21,9 +32,10 @@ Run: python bench/proxy.py [--requests 2000] [--duration 5] [--rounds 2] [--quic
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import shutil
+import resource
 import socket
 import statistics
 import subprocess
@@ -58,10 +70,18 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"nothing listening on {port} after {START_TIMEOUT} s")
 
 
-def _pinned(argv: list[str], core: int | None) -> list[str]:
-    if core is not None and shutil.which("taskset") and (os.cpu_count() or 1) > core:
-        return ["taskset", "-c", str(core), *argv]
-    return argv
+SUT_CORE, OTHER_CORE = 1, 0  # the server under test alone; load generator and upstream
+# The cores this run may use, read once (pinning this process later narrows its own set).
+_CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def _can_pin() -> bool:
+    return len(_CORES) >= 2
+
+
+def _pin(pid: int, core: int) -> None:
+    if _can_pin():
+        os.sched_setaffinity(pid, {_CORES[core]})
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -141,13 +161,23 @@ def measure_latency(ports: dict[str, int], requests: int) -> dict[str, float]:
     return out
 
 
-def measure_throughput(port: int, duration: float, core: int | None) -> dict[str, Any]:
+def measure_throughput(port: int, duration: float) -> dict[str, Any]:
+    """One load run on the other core; adds `loadgen_cpu_share` (its CPU seconds / the run's)."""
     argv = [sys.executable, str(ROOT / "bench" / "loadgen.py"), f"http://{HOST}:{port}/x"]
     argv += ["-c", str(CONNECTIONS), "-d", str(duration), "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
-        _pinned(argv, core), capture_output=True, timeout=duration + 60, check=True
+        argv,
+        capture_output=True,
+        timeout=duration + 60,
+        check=True,
+        preexec_fn=lambda: _pin(0, OTHER_CORE),
     )
-    return json.loads(out.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run: dict[str, Any] = json.loads(out.stdout)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    run["loadgen_cpu_share"] = round(used / (run["elapsed_s"] or duration), 2)
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,51 +192,55 @@ def main(argv: list[str] | None = None) -> int:
         args.requests, args.duration, args.rounds = 200, 1.0, 1
     started = time.monotonic()
     up_port, proxy_port, base_port = _free_port(), _free_port(), _free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     up = subprocess.Popen(
-        _pinned([sys.executable, str(ROOT / "bench" / "bare.py"), "--port", str(up_port)], 0),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, str(ROOT / "bench" / "bare.py"), "--port", str(up_port)], **quiet
     )
     proxy_argv = [sys.executable, "-m", "mockstatus", "proxy", "--quiet", "--host", HOST]
     proxy_argv += ["--port", str(proxy_port), "--upstream", f"http://{HOST}:{up_port}"]
-    proxy = subprocess.Popen(
-        _pinned(proxy_argv, 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proxy = subprocess.Popen(proxy_argv, **quiet)
     base_argv = [sys.executable, str(ROOT / "bench" / "proxy_baseline.py"), "--host", HOST]
     base_argv += ["--port", str(base_port), "--upstream", f"http://{HOST}:{up_port}"]
-    baseline = subprocess.Popen(
-        _pinned(base_argv, 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    if importlib.util.find_spec("uvloop") is not None:
+        base_argv.append("--uvloop")  # `mockstatus proxy` runs on uvloop when installed
+    baseline = subprocess.Popen(base_argv, **quiet)
+    middles = {"direct": up, "baseline": baseline, "proxied": proxy}
     try:
         _wait_port(up_port, up)
         _wait_port(proxy_port, proxy)
         _wait_port(base_port, baseline)
+        _pin(proxy.pid, SUT_CORE)
+        _pin(baseline.pid, SUT_CORE)
         ports = {"direct": up_port, "baseline": base_port, "proxied": proxy_port}
+        _pin(up.pid, OTHER_CORE)
+        _pin(os.getpid(), OTHER_CORE)  # the latency client, beside the upstream
         latency = measure_latency(ports, args.requests)
         best: dict[str, dict[str, Any]] = {}
-        cpus: dict[str, list[float]] = {name: [] for name in ports}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ports}
         for _ in range(args.rounds):
             if time.monotonic() - started > MAX_SECONDS:
                 break
             for name, port in ports.items():
-                middle = {"baseline": baseline, "proxied": proxy}.get(name, proxy)
+                _pin(up.pid, SUT_CORE if name == "direct" else OTHER_CORE)
+                middle = middles[name]
                 cpu_before = _cpu_seconds(middle.pid), _cpu_seconds(up.pid)
-                run = measure_throughput(port, args.duration, None)
+                run = measure_throughput(port, args.duration)
                 cpu = [
                     _cpu_seconds(p.pid) - b for p, b in zip((middle, up), cpu_before, strict=True)
                 ]
                 n = run["requests"] or 1
-                run["proxy_cpu_us_per_request"] = round(cpu[0] / n * 1e6, 1)
+                run["server_cpu_us_per_request"] = round(cpu[0] / n * 1e6, 1)
                 run["upstream_cpu_us_per_request"] = round(cpu[1] / n * 1e6, 1)
-                cpus[name].append(
-                    run[
-                        "upstream_cpu_us_per_request"
-                        if name == "direct"
-                        else "proxy_cpu_us_per_request"
-                    ]
-                )
+                runs[name].append(run)
                 if name not in best or run["rps"] > best[name]["rps"]:
                     best[name] = run
+
+        def median(name: str, key: str) -> float:
+            return round(statistics.median(run[key] for run in runs[name]), 1)
+
+        direct_cpu = median("direct", "server_cpu_us_per_request")
+        proxy_cpu = median("proxied", "server_cpu_us_per_request")
+        base_cpu = median("baseline", "server_cpu_us_per_request")
         ratio = best["proxied"]["rps"] / best["direct"]["rps"] if best["direct"]["rps"] else 0.0
         base_ratio = (
             best["baseline"]["rps"] / best["direct"]["rps"] if best["direct"]["rps"] else 0.0
@@ -215,18 +249,26 @@ def main(argv: list[str] | None = None) -> int:
             "latency": latency,
             "throughput": {
                 "connections": CONNECTIONS,
+                "pinned": _can_pin(),
                 "direct_rps": best["direct"]["rps"],
                 "proxied_rps": best["proxied"]["rps"],
                 "ratio": round(ratio, 3),
                 "proxied_p50_ms": best["proxied"]["p50_ms"],
                 "proxied_p99_ms": best["proxied"]["p99_ms"],
                 "proxied_statuses": best["proxied"]["statuses"],
-                "proxy_cpu_us_per_request": round(statistics.median(cpus["proxied"]), 1),
-                # the yardstick: a bare aiohttp server's CPU per request, in the direct run
-                "upstream_cpu_us_per_request": round(statistics.median(cpus["direct"]), 1),
+                "proxy_cpu_us_per_request": proxy_cpu,
+                # The yardstick: the bare upstream's CPU per request when it is the server under
+                # test (direct), and the same upstream's while it serves the proxy (same rate).
+                "upstream_cpu_us_per_request": direct_cpu,
+                "upstream_cpu_us_per_request_behind_proxy": median(
+                    "proxied", "upstream_cpu_us_per_request"
+                ),
+                "cpu_ratio": round(direct_cpu / proxy_cpu, 3) if proxy_cpu else 0.0,
+                "loadgen_cpu_share": {name: median(name, "loadgen_cpu_share") for name in ports},
                 "baseline_rps": best["baseline"]["rps"],
                 "baseline_ratio": round(base_ratio, 3),
-                "baseline_cpu_us_per_request": round(statistics.median(cpus["baseline"]), 1),
+                "baseline_cpu_us_per_request": base_cpu,
+                "baseline_cpu_ratio": round(direct_cpu / base_cpu, 3) if base_cpu else 0.0,
             },
             "targets": {"added_p50_ms_at_most": 1.0, "throughput_ratio_at_least": 0.5},
         }
@@ -245,13 +287,19 @@ def main(argv: list[str] | None = None) -> int:
         f"aiohttp-client baseline p50 {lat['baseline_p50_ms']} ms p99 {lat['baseline_p99_ms']} "
         f"ms (added p50 {lat['baseline_added_p50_ms']} ms)"
     )
+    pinned = "server under test alone on a core" if thr["pinned"] else "not pinned"
     print(
-        f"throughput ({CONNECTIONS} connections): direct {thr['direct_rps']} req/s, proxied "
-        f"{thr['proxied_rps']} req/s (×{thr['ratio']}); proxy CPU "
-        f"{thr['proxy_cpu_us_per_request']} µs/request (a bare aiohttp server: "
-        f"{thr['upstream_cpu_us_per_request']} µs/request); aiohttp-client baseline "
-        f"{thr['baseline_rps']} req/s (×{thr['baseline_ratio']}), CPU "
-        f"{thr['baseline_cpu_us_per_request']} µs/request"
+        f"throughput ({CONNECTIONS} connections, {pinned}): direct {thr['direct_rps']} req/s, "
+        f"proxied {thr['proxied_rps']} req/s (×{thr['ratio']}), aiohttp-client baseline "
+        f"{thr['baseline_rps']} req/s (×{thr['baseline_ratio']}); load generator CPU share "
+        f"{thr['loadgen_cpu_share']}"
+    )
+    print(
+        f"CPU µs/request: proxy {thr['proxy_cpu_us_per_request']}, upstream "
+        f"{thr['upstream_cpu_us_per_request']} (direct) / "
+        f"{thr['upstream_cpu_us_per_request_behind_proxy']} (behind the proxy), baseline "
+        f"{thr['baseline_cpu_us_per_request']}; per-core throughput ratio (upstream ÷ proxy) "
+        f"×{thr['cpu_ratio']}, baseline ×{thr['baseline_cpu_ratio']}"
     )
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -5,12 +5,14 @@ no cookie jar), the upstream's answer read whole and returned. No header rewriti
 no scenarios, no error handling. What mockstatus's proxy adds on top of this is its own cost;
 what this costs over the direct upstream is aiohttp's (and the extra hop's).
 
-Run: python bench/proxy_baseline.py --port 8081 --upstream http://127.0.0.1:8080
+Run: python bench/proxy_baseline.py --port 8081 --upstream http://127.0.0.1:8080 [--uvloop]
+(bench/proxy.py passes --uvloop when `mockstatus proxy` runs on uvloop: the same loop for both.)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import aiohttp
 from aiohttp import web
@@ -53,9 +55,21 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--upstream", required=True)
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (default: asyncio)")
     args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
     web.run_app(
-        make_app(args.upstream), host=args.host, port=args.port, access_log=None, print=None
+        make_app(args.upstream),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        loop=loop,
     )
 
 

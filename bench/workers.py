@@ -13,6 +13,11 @@
 Every run is bounded (duration, rounds, wrk's own timeout); the best run per target is kept.
 
 Run: python bench/workers.py [--duration 5] [--rounds 2] [--quick] [--json PATH]
+     [--only loop|workers] [--baseline DIR]
+
+`--baseline DIR` measures (2) for another copy of the package too (DIR holds its `mockstatus/`,
+e.g. `git archive main mockstatus | tar -x -C DIR`), interleaved with this one, round by round:
+a before/after comparison on a shared machine.
 """
 
 from __future__ import annotations
@@ -142,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", choices=("loop", "workers"), help="measure one group")
+    parser.add_argument(
+        "--baseline", type=Path, help="a folder holding another mockstatus/ to compare (2) with"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 1.0, 1
@@ -167,8 +176,21 @@ def main(argv: list[str] | None = None) -> int:
             "w1r": ((*ms, "--workers", "1", "--state", state), "--workers 1 --state redis"),
             "w2r": ((*ms, "--workers", "2", "--state", state), "--workers 2 --state redis"),
         }
+        if args.baseline:
+            base = ("env", f"PYTHONPATH={args.baseline.resolve()}", *ms)
+            worker_specs["w1r-base"] = (
+                (*base, "--workers", "1", "--state", state),
+                "baseline: --workers 1 --state redis",
+            )
+            worker_specs["w2r-base"] = (
+                (*base, "--workers", "2", "--state", state),
+                "baseline: --workers 2 --state redis",
+            )
         results: dict[str, Measured] = {}
-        for group, specs, pinned in (("loop", loop_specs, True), ("workers", worker_specs, False)):
+        groups = (("loop", loop_specs, True), ("workers", worker_specs, False))
+        for group, specs, pinned in groups:
+            if args.only and group != args.only:
+                continue
             cores = harness.choose_cores() if pinned else None
             with harness.ServerPool(cores, Path(tmp)) as pool:
                 servers = {}
@@ -183,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.rounds):
                     for key, server in servers.items():
                         measure(server, results[key], args, pinned=pinned)
+    for key in (*loop_specs, *worker_specs):
+        results.setdefault(key, Measured(key))  # a group not measured: n/a
     figures = {
         "uvloop: mockstatus ÷ bare req/s": ratio(
             results["ms-uvloop"].rps, results["bare-uvloop"].rps
@@ -204,9 +228,18 @@ def main(argv: list[str] | None = None) -> int:
             results["w1r"].per_cpu_second, results["w1"].per_cpu_second
         ),
     }
+    if args.baseline:
+        figures["baseline: workers 2 ÷ 1 req/s (redis)"] = ratio(
+            results["w2r-base"].rps, results["w1r-base"].rps
+        )
+        figures["baseline: workers 2 ÷ 1 req/CPU-s (redis)"] = ratio(
+            results["w2r-base"].per_cpu_second, results["w1r-base"].per_cpu_second
+        )
     print()
     print(f"{'target':<34} {'best req/s':>11} {'req/CPU-s':>11}")
     for m in results.values():
+        if not m.runs:
+            continue
         cpu = f"{m.per_cpu_second:,.0f}" if m.per_cpu_second else "n/a"
         print(f"{m.label:<34} {m.rps or 0:>11,.0f} {cpu:>11}")
     print()

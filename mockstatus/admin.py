@@ -113,6 +113,10 @@ class Admin:
         self.shared_states: (
             Callable[[Any, Call, dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]] | None
         ) = None
+        # `--state`: the journal reads the shared stream before answering, and a clear is
+        # shared (mockstatus.state.journal_share)
+        self.journal_pull: Callable[[], Awaitable[None]] | None = None
+        self.journal_clear: Callable[[str | None], Awaitable[int]] | None = None
         # GET /health; a worker of `serve --workers N` adds its index and pid (docs/scale-out.md)
         self.health: dict[str, object] = {"status": "ok"}
 
@@ -288,10 +292,12 @@ class Admin:
 
     # --- journal -------------------------------------------------------------------------------
 
-    def _get_requests(self, call: Call) -> Reply:
+    async def _get_requests(self, call: Call) -> Reply:
         """A page of the journal: with `since`, the first `limit` matches after it; without,
         the last `limit`. `limit` defaults to the journal size (the whole journal)."""
         flt, limit = journal_filter(call.query)
+        if self.journal_pull is not None:
+            await self.journal_pull()
         page = self.journal.page(flt, limit or self.journal.size)
         return Reply(
             200,
@@ -303,9 +309,11 @@ class Admin:
             },
         )
 
-    def _get_unmatched(self, call: Call) -> Reply:
+    async def _get_unmatched(self, call: Call) -> Reply:
         """Requests no route matched (near misses or the final 404): nearmiss.unmatched."""
         flt, limit = journal_filter(call.query)
+        if self.journal_pull is not None:
+            await self.journal_pull()
         found = unmatched(self.journal.select(flt), limit)
         return Reply(200, {"count": len(found), "requests": [e.to_dict() for e in found]})
 
@@ -318,10 +326,19 @@ class Admin:
             status, doc = await self.shared_states(runtime, call, doc)
         return Reply(status, doc) if status == 200 else error_reply(status, doc["error"])
 
-    def _delete_requests(self, call: Call) -> Reply:
+    async def _delete_requests(self, call: Call) -> Reply:
         session = text_param(call.query, "session")
-        removed = self.journal.clear(session)
         shown = session if session is not None else "all"
+        if self.journal_clear is not None:
+            from mockstatus.state import StoreUnavailable
+
+            try:
+                removed = await self.journal_clear(session)
+            except StoreUnavailable as err:
+                self.journal.clear(session)
+                return error_reply(503, f"cleared here, but not in the shared store: {err.cause}")
+            return Reply(200, {"cleared": shown, "removed": removed})
+        removed = self.journal.clear(session)
         return Reply(200, {"cleared": shown, "removed": removed})
 
     async def _wait(self, call: Call) -> Reply:

@@ -192,4 +192,8 @@ def metrics_lines(bus: EventBus) -> str:
         "# HELP mockstatus_events_subscribers Open dashboard event feeds.\n"
         "# TYPE mockstatus_events_subscribers gauge\n"
         f"mockstatus_events_subscribers {len(bus.subscribers)}\n"
+        "# HELP mockstatus_events_tick_cpu_seconds_total CPU time the feed's ticks took"
+        " (serialising, compressing and writing batches).\n"
+        "# TYPE mockstatus_events_tick_cpu_seconds_total counter\n"
+        f"mockstatus_events_tick_cpu_seconds_total {bus.tick_cpu:.6f}\n"
     )

@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TextIO
 from mockstatus import __version__, proxy_cli
 from mockstatus.journal import parse_redact
 from mockstatus.limits import (
+    LISTEN_BACKLOG,
     MAX_H2_STREAMS,
     MAX_JOURNAL_SIZE,
     MAX_SHUTDOWN_TIMEOUT,
@@ -698,7 +699,9 @@ async def _listen(
         bound = port
         try:
             for host in hosts:
-                site = web.TCPSite(runner, host, bound, ssl_context=ssl_context)
+                site = web.TCPSite(
+                    runner, host, bound, ssl_context=ssl_context, backlog=LISTEN_BACKLOG
+                )
                 try:
                     await site.start()
                 except OSError as exc:

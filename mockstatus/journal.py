@@ -387,19 +387,27 @@ class Journal:
             next_since = max(given, self._last_seq)
         return Page(found, next_since, more)
 
-    def clear(self, session: str | None = None) -> int:
-        """Forget every entry (or one session's); return how many were removed."""
+    def clear(
+        self, session: str | None = None, *, only: Callable[[int], bool] | None = None
+    ) -> int:
+        """Forget every entry (or one session's); return how many were removed. `only`: of
+        those, the entries whose seq it accepts (the shared journal's clear: state.journal_share)."""
         before = len(self.entries)
-        if session is None:
+        if session is None and only is None:
             self.entries.clear()
             self.bytes = 0
         else:
-            kept = [e for e in self.entries if e.session != session]
+            kept = [
+                e
+                for e in self.entries
+                if not ((session is None or e.session == session) and (only is None or only(e.seq)))
+            ]
             self.entries.clear()
             self.entries.extend(kept)
             self.bytes = sum(e.size for e in kept)
+        partial = session is not None or only is not None
         for waiter in self._waiters:  # a waiter counts only matches still in the journal
-            found = self.select(waiter.flt) if session is not None else []
+            found = self.select(waiter.flt) if partial else []
             waiter.matches = len(found)
             waiter.found = deque(found, maxlen=waiter.found.maxlen)
         return before - len(self.entries)

@@ -57,6 +57,7 @@ MAX_SEED_DIGITS = 100  # digits of a `?seed=` (Python refuses int() of more than
 MAX_SESSIONS = 10_000  # scenario sessions; the least recently used is dropped past this
 MAX_KEYS = 100_000  # rate-limit buckets per limiter; the least recently used is dropped
 MAX_COUNTERS = 10_000  # per-key sequence counters (`per: header:...`); LRU like sessions
+MAX_SESSION_ENTRIES = 100_000  # client-keyed entries (buckets, counters, states) of all named sessions together; LRU sessions dropped (a bucket is ~1 KiB)
 MAX_CHAIN = 64  # outage windows followed when they overlap or touch
 MAX_WATCHED_FILES = 2000  # files the reload watcher tracks
 MAX_ROUTES_PER_FILE = 1000  # routes in one scenario file or upload: bounds one build
@@ -147,3 +148,6 @@ WORKER_RESTARTS = (
 WORKER_RESTART_WINDOW = 60.0  # seconds over which WORKER_RESTARTS is counted
 WORKER_START_TIMEOUT = 30.0  # seconds a worker may take to listen before the server gives up
 WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to exit, then SIGKILL
+# --- listening sockets -------------------------------------------------------------------------
+LISTEN_BACKLOG = 4096  # connections a `serve` socket queues unaccepted (the kernel caps: somaxconn)
+UPSTREAM_INTERIMS = 16  # an upstream's 1xx (103, 102) relayed per request; more are dropped

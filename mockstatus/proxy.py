@@ -148,16 +148,20 @@ def current_policy() -> UpstreamPolicy:
 def hop_by_hop(items: Iterable[tuple[str, str]]) -> frozenset[str]:
     """The lower-case names that must not be forwarded: the fixed set plus those `Connection`
     names (RFC 9110 §7.6.1)."""
-    named = set(HOP_BY_HOP)
-    for name, value in items:
-        if name.lower() == "connection":
-            named.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return _named_by_connection([v for n, v in items if n.lower() == "connection"], HOP_BY_HOP)
+
+
+def _named_by_connection(values: Iterable[str], base: frozenset[str]) -> frozenset[str]:
+    named = set(base)
+    for value in values:
+        named.update(t.strip().lower() for t in value.split(",") if t.strip())
     return frozenset(named)
 
 
-def _dropped(name: str, hop: frozenset[str]) -> bool:
-    low = name.lower()
-    return low in hop or low.startswith("proxy-")
+# Never copied from a client's request: hop-by-hop, or set again by us or aiohttp's client.
+_REQUEST_SKIP = HOP_BY_HOP | _REQUEST_OWN
+# Dropped from an upstream's response: hop-by-hop, and the framing the wire sets again.
+_RESPONSE_SKIP = HOP_BY_HOP | {"content-length"}
 
 
 def request_headers(
@@ -167,32 +171,48 @@ def request_headers(
     host: str,
     scheme: str,
     remote: str,
+    connection: Iterable[str] | None = None,
 ) -> list[tuple[str, str]]:
     """The header fields sent upstream: the client's end-to-end fields, `Via`, `Host`, the
     forwarding fields chosen by `target.forwarded`, then `target.headers` (which replace any
-    client field of the same name)."""
-    items = list(items)
-    hop = hop_by_hop(items)
-    own = {n.lower() for n, _ in target.headers}
-    out = [
-        (n, v)
-        for n, v in items
-        if not _dropped(n, hop) and n.lower() not in _REQUEST_OWN and n.lower() not in own
-    ]
-    vias = [v for n, v in out if n.lower() == "via"]
-    out = [(n, v) for n, v in out if n.lower() != "via"]
-    out.append(("Via", ", ".join([*vias, VIA])))
+    client field of the same name).
+
+    `connection`: the request's `Connection` values when the caller has them at hand (a
+    case-insensitive lookup); otherwise they are found in `items`. One pass over the fields:
+    this runs for every forwarded request (bench/proxy.py)."""
+    if connection is None:
+        items = list(items)
+        connection = [v for n, v in items if n.lower() == "connection"]
+    skip = _named_by_connection(connection, _REQUEST_SKIP) if connection else _REQUEST_SKIP
+    if target.headers:
+        skip = skip | {n.lower() for n, _ in target.headers}
+    mode = target.forwarded
+    # The client's own forwarding fields, replaced by ours with its values first.
+    prior_name = {"x-forwarded": "x-forwarded-for", "rfc7239": "forwarded"}.get(mode)
+    out: list[tuple[str, str]] = []
+    vias: list[str] = []
+    prior: list[str] = []
+    for name, value in items:
+        low = name.lower()
+        if low in skip or low.startswith("proxy-"):
+            continue
+        if low == "via":
+            vias.append(value)
+        elif low == prior_name:
+            prior.append(value)
+        elif mode != "x-forwarded" or not low.startswith("x-forwarded-"):
+            out.append((name, value))
+    vias.append(VIA)
+    out.append(("Via", ", ".join(vias)))
     out.append(("Host", host if target.preserve_host else target.authority))
-    if target.forwarded == "x-forwarded":
-        prior = [v for n, v in out if n.lower() == "x-forwarded-for"]
-        out = [(n, v) for n, v in out if not n.lower().startswith("x-forwarded-")]
-        out.append(("X-Forwarded-For", ", ".join([*prior, remote])))
+    if mode == "x-forwarded":
+        prior.append(remote)
+        out.append(("X-Forwarded-For", ", ".join(prior)))
         out.append(("X-Forwarded-Proto", scheme))
         out.append(("X-Forwarded-Host", host))
-    elif target.forwarded == "rfc7239":
-        prior = [v for n, v in out if n.lower() == "forwarded"]
-        out = [(n, v) for n, v in out if n.lower() != "forwarded"]
-        out.append(("Forwarded", ", ".join([*prior, forwarded_element(remote, host, scheme)])))
+    elif mode == "rfc7239":
+        prior.append(forwarded_element(remote, host, scheme))
+        out.append(("Forwarded", ", ".join(prior)))
     out.extend(target.headers)
     return out
 
@@ -207,12 +227,31 @@ def forwarded_element(remote: str, host: str, scheme: str) -> str:
     return f"for={node};host={host_value};proto={scheme}"
 
 
-def response_headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def response_headers(
+    items: Iterable[tuple[str, str]],
+    extra: Iterable[tuple[str, str]] = (),
+    connection: Iterable[str] | None = None,
+) -> list[tuple[str, str]]:
     """The upstream's response fields the client gets: hop-by-hop and framing removed (the wire
-    frames the body again), `Via` appended."""
-    items = list(items)
-    hop = hop_by_hop(items) | {"content-length"}
-    out = [(n, v) for n, v in items if not _dropped(n, hop) and n.lower() != "via"]
-    vias = [v for n, v in items if n.lower() == "via"]
-    out.append(("Via", ", ".join([*vias, VIA])))
+    frames the body again), `Via` appended, then the `extra` fields (a rate limit's) whose
+    names the upstream did not send. `connection` as in `request_headers`."""
+    if connection is None:
+        items = list(items)
+        connection = [v for n, v in items if n.lower() == "connection"]
+    skip = _named_by_connection(connection, _RESPONSE_SKIP) if connection else _RESPONSE_SKIP
+    out: list[tuple[str, str]] = []
+    vias: list[str] = []
+    for name, value in items:
+        low = name.lower()
+        if low in skip or low.startswith("proxy-"):
+            continue
+        if low == "via":
+            vias.append(value)
+        else:
+            out.append((str(name), value))  # aiohttp's names are `istr`: plain str for YAML
+    vias.append(VIA)
+    out.append(("Via", ", ".join(vias)))
+    if extra:
+        own = {n.lower() for n, _ in out}
+        out += [h for h in extra if h[0].lower() not in own]
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import yaml
-from aiohttp import web
+from aiohttp import HttpVersion10, HttpVersion11, web
 from yarl import URL
 
 from mockstatus import endpoints, semantics, wire
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mockstatus.record import Recorder
 
 NO_UPSTREAMS = UpstreamPolicy()
+_HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 # RFC 9110 §9.3.6: CONNECT asks for a tunnel; we are not a forward proxy.
 _ALLOW = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
 
@@ -54,6 +55,15 @@ class ProxyHandler:
         self.config = config
         self.upstream = config.upstream
         self.forwarder = Forwarder(config.connections)
+        # The plan of a request no scenario answers (proxy mode), built once; and, per status
+        # the upstream answered, the same plan as the journal shows it (at most 900 three-digit
+        # codes: aiohttp's parser accepts no other), so no per-request copy of it is made.
+        self._unmatched = (
+            ResponsePlan(502, "Bad Gateway", forward=config.upstream)
+            if config.upstream is not None
+            else None
+        )
+        self._answered: dict[int, ResponsePlan] = {}
         self.enter()
 
     def enter(self) -> None:
@@ -108,9 +118,9 @@ class ProxyHandler:
                 if matched is not None:
                     plan, scenario, route = matched
             if plan is None:
-                if self.upstream is None:
+                if self._unmatched is None:
                     return None
-                plan = ResponsePlan(502, "Bad Gateway", forward=self.upstream)
+                plan = self._unmatched
             if plan.forward is None or plan.fault is not None:
                 # A canned answer (a rate limit, an outage, chaos, a sequence step, a fault).
                 if "Expect" in request.headers and facts.body is None and request.body_exists:
@@ -133,14 +143,14 @@ class ProxyHandler:
         finally:
             if plan is not None:
                 if outcome is not None and outcome.status:
-                    plan = plan.evolve(status=outcome.status)  # what the client got
+                    plan = self._as_answered(plan, outcome.status)  # what the client got
                 version = request.version
                 app.record(
                     Decision(plan, facts, scenario, route),
                     started,
                     request.query_string,
                     request.headers,
-                    f"HTTP/{version.major}.{version.minor}",
+                    _HTTP_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
                     outcome.to_dict() if outcome is not None else None,
                 )
                 recorder = self.config.recorder
@@ -150,6 +160,14 @@ class ProxyHandler:
                     except (OSError, ValueError, yaml.YAMLError) as exc:  # a full disk, say
                         app.log(f"mockstatus: not recorded: {facts.method} {facts.path}: {exc}")
 
+    def _as_answered(self, plan: ResponsePlan, status: int) -> ResponsePlan:
+        if plan is not self._unmatched:
+            return plan.evolve(status=status)
+        answered = self._answered.get(status)
+        if answered is None:
+            answered = self._answered[status] = plan.evolve(status=status)
+        return answered
+
     async def _forward(
         self, request: web.BaseRequest, facts: RequestFacts, plan: ResponsePlan, outcome: Outcome
     ) -> tuple[web.StreamResponse, ResponsePlan]:
@@ -158,8 +176,10 @@ class ProxyHandler:
             await asyncio.sleep(plan.delay)  # latency (and a proxied step's `delay`) go first
         cap = MAX_RECORD_BODY if self.config.recorder is not None else 0
         try:
+            mode = self.app.interim_mode  # the server's: the query string is the upstream's
+            relay = mode == "force" or (mode == "auto" and request.version >= (1, 1))
             response = await self.forwarder.forward(
-                request, facts, plan.forward, plan.headers, outcome, cap
+                request, facts, plan.forward, plan.headers, outcome, cap, relay
             )
             return response, plan
         except UpstreamError as err:

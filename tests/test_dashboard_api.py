@@ -107,12 +107,16 @@ def test_snapshot_comes_first_then_request_events_in_order(shop):
         for path in ("/orders", "/status/503", "/nothing-here"):
             httpx.get(server.url(path))
         docs = [feed.until("request") for _ in range(3)]
-        assert [(d["path"], d["status"], d["route"]) for d in docs] == [
-            ("/orders", 200, "orders"),
-            ("/status/503", 503, None),
-            ("/nothing-here", 404, None),
-        ]
+        # compact rows: a null, empty or usual field is left out (docs/dashboard.md)
+        assert [{k: v for k, v in d.items() if k not in ("seq", "duration_ms")}
+                for d in docs] == [
+            {"method": "GET", "path": "/orders", "status": 200, "scenario": "shop",
+             "route": "orders"},
+            {"method": "GET", "path": "/status/503", "status": 503},
+            {"method": "GET", "path": "/nothing-here", "status": 404, "unmatched": True},
+        ]  # fmt: skip
         assert docs[0]["seq"] < docs[1]["seq"] < docs[2]["seq"]
+        assert all(type(d["duration_ms"]) is float and d["duration_ms"] >= 0 for d in docs)
     finally:
         feed.close()
 
@@ -271,6 +275,7 @@ def test_metrics_count_subscribers_and_drops(shop):
     text = httpx.get(server.url("/__mockstatus/metrics")).text
     assert "mockstatus_events_dropped_total 0" in text
     assert "mockstatus_events_subscribers 0" in text
+    assert "mockstatus_events_tick_cpu_seconds_total 0.000000" in text
 
 
 # --- the bus itself (no server: flushes by hand) -------------------------------------------------
@@ -349,8 +354,35 @@ def test_the_written_out_request_event_equals_the_generic_encoding(path, session
         session, 503, None, 0.1234567, "HTTP/1.1", near_misses=(), note=note,
     )  # fmt: skip
     entry = journal.entries[-1]
-    assert encode_request(entry) == encode("request", summary(entry))
-    assert json.loads(encode_request(entry).split(b"data: ")[1])["unmatched"] is True
+    written, generic = encode_request(entry), encode("request", summary(entry))
+    # the same event and document (numbers may be spelt differently: 0.050 and 0.05)
+    assert written.split(b"data: ")[0] == generic.split(b"data: ")[0] == b"event: request\n"
+    assert written.endswith(b"}\n\n") and written.count(b"\n") == 3
+    doc = json.loads(written.split(b"data: ")[1])
+    assert doc == json.loads(generic.split(b"data: ")[1])
+    assert list(doc) == list(summary(entry))  # the same order of fields
+    assert (doc["duration_ms"], doc["query"], doc["unmatched"]) == (0.123, "a=1", True)
+    assert "time" not in doc  # the journal has it (the table does not show it)
+
+
+def test_a_plain_request_event_carries_only_what_is_set():
+    """Each open feed is sent every byte of every row: the usual values are left out."""
+    from mockstatus.events import encode_request
+
+    journal = Journal(5)
+    journal.record(
+        1_767_225_600.25, "GET", "/status/503", "", {}, None, None, None, None, 503, None,
+        0.05, "HTTP/1.1",
+    )  # fmt: skip
+    journal.record(
+        1_767_225_601.0, "POST", "/x", "", {}, None, None, None, "", 200, None, 1.0, "HTTP/2"
+    )
+    first, second = journal.entries
+    assert encode_request(first) == (
+        b'event: request\ndata: {"seq":1,"method":"GET",'
+        b'"path":"/status/503","status":503,"duration_ms":0.050}\n\n'
+    )
+    assert encode_request(second).endswith(b',"session":"","http_version":"HTTP/2"}\n\n')
 
 
 def test_reset_ends_overrides_of_all_or_of_one_session(shop):
@@ -387,6 +419,8 @@ def test_a_slow_dashboard_drops_its_own_events_and_slows_nobody(shop):
         assert dropped == stuck.dropped == 300 - 20  # the stuck one's alone
         assert stuck.pending == 20
         assert "mockstatus_events_subscribers 2" in metrics
+        tick_cpu = re.search(r"^mockstatus_events_tick_cpu_seconds_total ([\d.]+)$", metrics, re.M)
+        assert float(tick_cpu[1]) > 0  # 300 requests went out in ticks
     finally:
         server.call(bus.unsubscribe, stuck)
         reader.close()

@@ -23,7 +23,7 @@ from typing import Any
 from mockstatus import queries, rules, semantics
 from mockstatus.conditional import format_http_date
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
+from mockstatus.limits import MAX_COUNTERS, MAX_SESSION_ENTRIES, MAX_SESSIONS
 from mockstatus.scenarios import (
     chaos,
     draws,
@@ -82,6 +82,12 @@ class SessionState:
     keyed_states: OrderedDict[tuple[str, str, str], str] = field(default_factory=OrderedDict)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     draws: dict[str, RouteDraws] = field(default_factory=dict)  # by route_key
+    # Entries of the three client-keyed tables (keyed, keyed_states, limiter buckets) when last
+    # counted: a named session's share of MAX_SESSION_ENTRIES.
+    size: int = 0
+
+    def measure(self) -> int:
+        return len(self.keyed) + len(self.keyed_states) + len(self.limiter.buckets)
 
 
 _NO_SESSION = SessionState(started=0.0)  # read-only: a session with no state yet
@@ -98,7 +104,12 @@ class ScenarioRuntime:
         self.rng = rng
         self.matcher = Matcher(scenario_set)
         self.has_routes = any(s.routes for s in scenario_set.scenarios)
-        self.sessions: dict[str | None, SessionState] = {}
+        # Named sessions least recently used first (the default session, None, is never dropped).
+        self.sessions: OrderedDict[str | None, SessionState] = OrderedDict()
+        # Client-keyed entries held by named sessions, as last counted (SessionState.size). Each
+        # session's tables are capped on their own; this caps them all together, since clients
+        # choose the session names too (MAX_SESSIONS x MAX_KEYS would be unbounded in practice).
+        self.session_entries = 0
         # 429s answered by a rate limit (not by a route that merely answers 429), for metrics.
         self.rejections: Counter[tuple[str, str]] = Counter()
         self.overrides = Overrides()  # forced outages and faults (admin API: scenarios/override)
@@ -146,11 +157,42 @@ class ScenarioRuntime:
     def session(self, session_id: str | None) -> SessionState:
         state = self.sessions.get(session_id)
         if state is None:
-            if len(self.sessions) >= MAX_SESSIONS:  # drop the oldest named session
-                self.sessions.pop(next((k for k in self.sessions if k is not None), None), None)
+            if len(self.sessions) >= MAX_SESSIONS:  # drop the least recently used named session
+                self._drop(next((k for k in self.sessions if k is not None), None))
             started = -math.inf if session_id is None else self.clock.monotonic()
             state = self.sessions[session_id] = SessionState(started=started)
+        elif session_id is not None:
+            self.sessions.move_to_end(session_id)
+            # What this session's previous request added (each request adds a few entries at
+            # most, so the count lags by that much per session; MAX_SESSIONS bounds the lag).
+            size = state.measure()
+            if size != state.size:
+                self.session_entries += size - state.size
+                state.size = size
+                if self.session_entries > MAX_SESSION_ENTRIES:
+                    self._shed(session_id)
         return state
+
+    def _drop(self, session_id: str | None) -> None:
+        gone = self.sessions.pop(session_id, None) if session_id is not None else None
+        if gone is not None:
+            self.session_entries -= gone.size
+
+    def _shed(self, keep: str) -> None:
+        """Drop least recently used named sessions (never `keep`, the one asking) until their
+        entries are at most 90 % of the cap: a recount then needs 10 % of the cap in new entries
+        first, so its O(sessions) cost stays amortised."""
+        total = 0
+        for sid, state in self.sessions.items():
+            if sid is not None:
+                state.size = state.measure()
+                total += state.size
+        self.session_entries = total
+        target = MAX_SESSION_ENTRIES * 9 // 10
+        for sid in [k for k in self.sessions if k is not None and k != keep]:
+            if self.session_entries <= target:
+                break
+            self._drop(sid)
 
     def elapsed(self, state: SessionState, scenario: str, now: float) -> float:
         """Seconds on `scenario`'s clock for this session: since the later of the scenario's load
@@ -164,13 +206,15 @@ class ScenarioRuntime:
         if session_id is None:
             self.sessions.clear()
             self.sessions[None] = SessionState(started=now)  # clocks restart now, not later
+            self.session_entries = 0
         else:
-            self.sessions.pop(session_id, None)
+            self._drop(session_id)
             self.sessions[session_id] = SessionState(started=now)
 
     def adopt_state(self, old: ScenarioRuntime) -> None:
         """Keep counters and states across a reload (routes that no longer exist are inert)."""
         self.sessions = old.sessions
+        self.session_entries = old.session_entries
         self.rejections = old.rejections
         self.overrides = old.overrides
         self.base_seed = old.base_seed  # derived once, from the source as `--seed` made it

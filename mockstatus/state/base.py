@@ -5,6 +5,9 @@ the route (all take, or none does), the route's draw number `n`, the session's c
 and, when nothing can override the route's own answer, its call counter. A route whose answer
 may be replaced by an outage or chaos takes its count in a second call (`count`), once that is
 known; a state transition is a `set_state` after the answer. Stateless routes never call it.
+A route matched on machine states (`state: when:`) sends the states it was matched with
+(`Step.states`): the step is taken only if they are still the session's, else `StatesMoved`
+gives the session's states and nothing is taken, so matching and deciding stay one call.
 
 Names are opaque strings made by `mockstatus.state.shared`; a session is `None` (the default
 session) or the `X-Mockstatus-Session` id.
@@ -12,6 +15,7 @@ session) or the `X-Mockstatus-Session` id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -26,6 +30,15 @@ class StoreUnavailable(Exception):
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
         self.cause = cause
+
+
+class StatesMoved(Exception):
+    """A step's `states` were not the session's any more (another request moved a machine):
+    nothing was taken; `states` are the session's, to match again with."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        super().__init__("the session's machine states moved")
+        self.states = states
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,8 @@ class Step:
     draw: str | None = None  # a route that draws: its counter's name (n is taken from it)
     count: str | None = None  # counted now (only when every policy allows)
     keyed: bool = False  # `count` is a per-client counter (bounded, MAX_COUNTERS)
+    # the session's machine states the route was matched with: taken only if they still are
+    states: Mapping[str, str] | None = None
 
 
 class StepResult(NamedTuple):

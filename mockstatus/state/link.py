@@ -1,6 +1,6 @@
 """What a replica shares besides scenario state (`--state redis://...`).
 
-- The journal (state.journal_share): a capped stream every replica writes and reads.
+- The journal (state.journal_share): a capped stream every replica writes, read on demand.
 - Uploads: a PUT or DELETE of an uploaded scenario is kept in `ms:uploads` and published on
   `ms:events`; every replica applies it at once (a replica that starts later loads the hash).
 - Scenario clocks: a scenario's clock starts at the first load of its content by any replica
@@ -88,7 +88,7 @@ class ReplicaLink:
         await self.journal.start()
         app.metrics.render = self._rendering
         journal = self.journal
-        jobs = (journal.flusher, journal.reader, self._events, self._clock_keeper, self._metrics)
+        jobs = (journal.flusher, self._events, self._clock_keeper, self._metrics)
         for job in jobs:
             self.tasks.append(asyncio.create_task(job()))
 
@@ -99,6 +99,7 @@ class ReplicaLink:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=self.store.timeout)
+        await self.journal.close()
         with contextlib.suppress(Exception):
             await self.journal.flush()
         with contextlib.suppress(Exception):
@@ -309,6 +310,8 @@ async def connect(
         return await app.shared.machine_state(runtime, call.method, name, machine, session, body)
 
     app.admin.shared_states = states
+    app.admin.journal_pull = link.journal.pull
+    app.admin.journal_clear = link.journal.clear
     return link
 
 

@@ -195,8 +195,26 @@ end
 
 if op == 'step' then
   -- ARGV[3]: now, draw, count, keyed, then 5 fields per policy (bucket alg limit window cost)
+  -- ARGV[4]: '' or '=' and the machine states the route was matched with (field, value...):
+  -- unless they are the session's, nothing is taken and the session's states are returned
   local A = split(ARGV[3])
   local P = prefix()
+  if ARGV[4] and ARGV[4] ~= '' then
+    local want, n = {}, 0
+    if ARGV[4] ~= '=' then
+      local parts = split(string.sub(ARGV[4], 2))
+      for i = 1, #parts - 1, 2 do
+        want[parts[i]] = parts[i + 1]
+        n = n + 1
+      end
+    end
+    local have = redis.call('HGETALL', P .. 's')
+    local same = #have == 2 * n
+    for i = 1, #have - 1, 2 do
+      if want[have[i]] ~= have[i + 1] then same = false end
+    end
+    if not same then return {'!', have} end
+  end
   local now, ttl = tonumber(A[1]), SESSION_TTL
   local started = ''
   if sess == '-' then

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from mockstatus.limits import MAX_COUNTERS, MAX_SESSIONS
 from mockstatus.scenarios.model import RateLimitSpec
 from mockstatus.scenarios.ratelimit import RateLimiter
-from mockstatus.state.base import PolicyResult, Step, StepResult
+from mockstatus.state.base import PolicyResult, StatesMoved, Step, StepResult
 from mockstatus.types import RequestFacts
 
 _ANY = RequestFacts(method="GET", path="/")  # a bucket's name is given whole: key "global"
@@ -49,6 +49,11 @@ class MemoryStateStore:
 
     async def step(self, step: Step) -> StepResult:
         self.calls += 1
+        if step.states is not None:
+            current = self.sessions.get(step.session)
+            states = dict(current.states) if current is not None else {}
+            if states != step.states:
+                raise StatesMoved(states)
         state = self._session(step.session, step.now)
         n = 0
         if step.draw is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 from mockstatus.limits import (
@@ -19,7 +19,7 @@ from mockstatus.limits import (
     STATE_SESSION_TTL,
     STATE_TIMEOUT,
 )
-from mockstatus.state.base import PolicyResult, Step, StepResult, StoreUnavailable
+from mockstatus.state.base import PolicyResult, StatesMoved, Step, StepResult, StoreUnavailable
 from mockstatus.state.lua import ALGORITHMS, SCRIPT, SEPARATOR
 
 
@@ -89,8 +89,20 @@ class RedisStateStore:
         for p in step.policies:
             fields += [p.bucket, ALGORITHMS[p.algorithm], p.limit, repr(p.window), p.cost]
         packed = SEPARATOR.join(_opaque(str(f)) for f in fields)
-        args = ("step", session_tag(step.session), packed)
+        args: tuple[str, ...] = ("step", session_tag(step.session), packed)
+        if step.states is not None:
+            if _plain(step.states):
+                args += ("=" + SEPARATOR.join(_pairs(step.states)),)
+            else:  # a separator in a client's key: compared apart (not atomic, but exact)
+                current = await self.states(step.session)
+                if current != step.states:
+                    raise StatesMoved(current)
         out = await self._call(*args)
+        if out and out[0] == b"!":
+            flat = out[1]
+            raise StatesMoved(
+                {text_of(flat[i]): text_of(flat[i + 1]) for i in range(0, len(flat), 2)}
+            )
         policies: list[PolicyResult] = []
         for i in range(3, len(out), 4):
             allowed, remaining, reset, retry = out[i : i + 4]
@@ -129,6 +141,19 @@ class RedisStateStore:
             await self.client.aclose()
         except AttributeError:  # redis-py before 5.0.1 names it close()
             await self.client.close()
+
+
+def _pairs(states: Mapping[str, str]) -> Iterator[str]:
+    """A step's expected states as the script splits them (state.shared sends none whose
+    names or values hold the separator: `_plain`)."""
+    for name, value in states.items():
+        yield name
+        yield value
+
+
+def _plain(states: Mapping[str, str]) -> bool:
+    """Whether `states` can be sent to the script as they are (no separator in them)."""
+    return not any(SEPARATOR in k or SEPARATOR in v for k, v in states.items())
 
 
 def _opaque(field: str) -> str:

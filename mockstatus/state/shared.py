@@ -5,7 +5,16 @@ store is configured. It finds the route with the local matcher, sends the route'
 to the store in one `step` call (rate limits, draw number, session clock, call count), fills a
 throwaway `SessionState` with the answers and lets the runtime build the answer from it as it
 always does; so every behaviour keeps one implementation. A state transition is written back
-after the answer. A route with nothing shared (no rate limit, sequence, state, outage, random
+after the answer.
+
+Routes matched on machine states (`state: when:`) need the session's states before matching.
+Rather than a call of its own, the replica matches with the states it last saw for the session
+(`known`: initial states for a session it never saw) and sends them with the step, which the
+store takes only if they are still the session's; if another request moved a machine, the
+store answers with the session's states (`StatesMoved`), nothing taken, and the request is
+matched again. So a request is one call, two when a machine moved elsewhere since this replica
+last saw the session. (A match that needs no step, no route or a stateless one, is confirmed
+by reading the states.) A route with nothing shared (no rate limit, sequence, state, outage, random
 draw or per-call template) is answered by the runtime alone and never touches the store.
 
 When the store cannot answer (`StoreUnavailable`) the failure policy decides:
@@ -19,13 +28,14 @@ each way).
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal
 
 from mockstatus import semantics
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER
-from mockstatus.limits import STATE_RETRY_INTERVAL
+from mockstatus.limits import MAX_SESSIONS, STATE_RETRY_INTERVAL
 from mockstatus.scenarios import chaos, draws, outage, ratelimit_respond, sequence
 from mockstatus.scenarios.model import INITIAL_STATE, RateLimitSpec, Route
 from mockstatus.scenarios.perkey import per_value
@@ -35,6 +45,7 @@ from mockstatus.scenarios.templates import TemplateContext
 from mockstatus.state.base import (
     PolicyCall,
     PolicyResult,
+    StatesMoved,
     StateStore,
     Step,
     StoreUnavailable,
@@ -48,6 +59,7 @@ FAILURE_POLICIES: tuple[FailurePolicy, ...] = ("fail-closed", "fail-open")
 STATE_HEADER = "X-Mockstatus-State"
 
 Matched = tuple[ResponsePlan, str, str]
+REMATCHES = 3  # matches with states the store refused, then one with the states as read
 
 
 class PresetLimiter:
@@ -80,7 +92,7 @@ class _SetInfo:
         self.runtime = runtime
         routes = runtime.matcher.routes
         self.stateful = {id(r) for r in routes if _is_stateful(runtime, r)}
-        self.has_when = any(r.state is not None and r.state.when is not None for r in routes)
+        self.when = {id(r) for r in routes if r.state is not None and r.state.when is not None}
         self.draws = {id(r) for r in routes if runtime._may_draw(r)}
         # call counts matter to a sequence and to a response rendered per call (`{{ count }}`)
         self.counts = {
@@ -120,6 +132,9 @@ class SharedResponder:
         self.cause = ""
         self.failures = 0  # requests answered by the failure policy (metrics, tests)
         self._info: _SetInfo | None = None
+        # the machine states this replica last saw per session (matched with before asking)
+        self.known: OrderedDict[str | None, dict[str, str]] = OrderedDict()
+        self.rematches = 0  # requests matched again because a machine moved elsewhere
 
     def _info_for(self, runtime: ScenarioRuntime) -> _SetInfo:
         info = self._info
@@ -137,8 +152,9 @@ class SharedResponder:
             return runtime.respond(facts)  # nothing here is shared: the store is not asked
         if self.down_until is not None and self.monotonic() < self.down_until:
             return self._unavailable(runtime, facts)
+        when = any(id(r) in info.when for r in candidates)
         try:
-            matched = await self._respond(runtime, facts, info)
+            matched = await self._respond(runtime, facts, info, when)
         except StoreUnavailable as err:
             self._lost(err.cause)
             return self._unavailable(runtime, facts)
@@ -177,22 +193,55 @@ class SharedResponder:
         return plan, route.scenario, route.name
 
     async def _respond(
-        self, runtime: ScenarioRuntime, facts: RequestFacts, info: _SetInfo
+        self, runtime: ScenarioRuntime, facts: RequestFacts, info: _SetInfo, when: bool
     ) -> Matched | None:
-        store = self.store
         session_id = facts.header(SESSION_HEADER)
+        if not when:  # no route of this path looks at machine states
+            return await self._decide(runtime, facts, info, session_id, {}, None)
+        before, fresh = self.known.get(session_id, {}), False
+        for _ in range(REMATCHES):
+            try:
+                return await self._decide(runtime, facts, info, session_id, before, before, fresh)
+            except StatesMoved as moved:
+                self.rematches += 1
+                before, fresh = self._remember(session_id, moved.states), True
+        # machines moving under every try: match once with the states as read (not atomic)
+        before = self._remember(session_id, await self.store.states(session_id))
+        return await self._decide(runtime, facts, info, session_id, before, None)
+
+    def _remember(self, session_id: str | None, states: dict[str, str]) -> dict[str, str]:
+        known = self.known
+        known[session_id] = states
+        known.move_to_end(session_id)
+        if len(known) > MAX_SESSIONS:
+            known.popitem(last=False)
+        return states
+
+    async def _decide(
+        self,
+        runtime: ScenarioRuntime,
+        facts: RequestFacts,
+        info: _SetInfo,
+        session_id: str | None,
+        before: dict[str, str],
+        expect: dict[str, str] | None,
+        fresh: bool = False,
+    ) -> Matched | None:
+        """Match with the machine states `before` and answer. `expect`: those states are a
+        guess the store confirms (StatesMoved when they are not the session's); `fresh`: the
+        store gave them just now, enough for an answer that takes nothing from it."""
+        store = self.store
         state = SessionState(started=float("-inf"))
-        before: dict[str, str] = {}
-        if info.has_when:
-            before = await store.states(session_id)
-            _load_states(state, before)
+        _load_states(state, before)
         reader = runtime._state_reader(state, facts)
         found = runtime.matcher.match(facts, reader)
-        if found is None:
-            return None
+        if found is None or id(found[0]) not in info.stateful:
+            if expect is not None and not fresh:  # no step to confirm the guess: read them
+                current = await store.states(session_id)
+                if current != expect:
+                    raise StatesMoved(current)
+            return None if found is None else runtime.respond(facts, state)
         route, params = found
-        if id(route) not in info.stateful:
-            return runtime.respond(facts, state)
         key = route_key(route)
         now = runtime.clock.monotonic()
         policies: tuple[PolicyCall, ...] = ()
@@ -220,7 +269,7 @@ class SharedResponder:
         # Counted in the same call when nothing can answer instead of the route.
         early = count_name is not None and not route.chaos and not route.outage
         result = await store.step(
-            Step(session_id, now, policies, draw, count_name if early else None, bool(per))
+            Step(session_id, now, policies, draw, count_name if early else None, bool(per), expect)
         )
         state.started = result.started
         if policies:
@@ -237,17 +286,23 @@ class SharedResponder:
             table[(key, per)] = max(0, count - 1)
         matched = runtime.respond(facts, state)
         if route.state is not None and route.state.set is not None:
-            await self._write_states(state, before, session_id)
+            after = await self._write_states(state, before, session_id)
+            if info.when:  # what this replica knows, moved as it just moved it
+                self._remember(session_id, {**self.known.get(session_id, {}), **after})
+        elif expect is not None:
+            self._remember(session_id, before)  # confirmed by the step
         return matched
 
     async def _write_states(
         self, state: SessionState, before: dict[str, str], session_id: str | None
-    ) -> None:
+    ) -> dict[str, str]:
+        """Write the machines that moved; the session's states after it."""
         after = {machine_field(s, m, None): v for (s, m), v in state.states.items()}
         after.update({machine_field(s, m, k): v for (s, m, k), v in state.keyed_states.items()})
         for field, value in after.items():
             if before.get(field) != value:
                 await self.store.set_state(session_id, field, value)
+        return after
 
     async def reset(self, session: str | None, now: float) -> None:
         """The admin reset, on the store too (raises StoreUnavailable)."""

@@ -155,7 +155,7 @@ const HANDLERS = {
     addRequest(doc, true);
     const route = doc.route ? findRoute(findScenario(doc.scenario), doc.route) : null;
     if (route && !route.sequence) {  // a sequence's calls come with its `state` events
-      const session = doc.session === null ? "" : doc.session;
+      const session = doc.session == null ? "" : doc.session;  // absent: the default session
       route.calls[session] = (route.calls[session] || 0) + 1;
       routesDirty = true;
     }
@@ -238,7 +238,7 @@ function addRequest(r, live) {
     el("td", {}, r.seq), el("td", {}, r.method), el("td", { title: r.path }, r.path + (r.query ? "?" + r.query : "")),
     el("td", {}, r.route ? r.scenario + "/" + r.route : r.unmatched ? "(no match)" : "—"),
     el("td", { class: statusClass(r.status) }, r.status), el("td", {}, r.fault || ""),
-    el("td", {}, r.duration_ms.toFixed(1)), el("td", {}, r.session === null ? "" : r.session));
+    el("td", {}, r.duration_ms.toFixed(1)), el("td", {}, r.session == null ? "" : r.session));
   $("journal-rows").prepend(row);
   $("journal-count").textContent = model.requests.length + " requests";
   if (live) countForChart(r);

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import re
 import time
@@ -107,6 +108,19 @@ def render(
     return before + b"Date: ", after, length
 
 
+def due_time(now: float, delay: float, coarse: bool) -> float:
+    """When a delayed answer is due, counted from `now`, the loop's time as the request's chunk
+    arrived. asyncio's clock is exact. uvloop's (`coarse`) is libuv's millisecond clock, cached
+    per loop iteration and truncated, and its timers round to the millisecond, so `now + delay`
+    fired up to a millisecond early (80 of 200 `sleep=100` timers in a test). There the arrival
+    lies between `now` and both `now` + 1 ms and the precise clock read here: the earlier of
+    those two, plus the delay, rounded up to the millisecond, is never early and at most about
+    half a millisecond late when the loop is idle."""
+    if not coarse:
+        return now + delay
+    return math.ceil((min(now + 0.001, time.monotonic()) + delay) * 1000) / 1000
+
+
 def _date() -> bytes:
     return rfc822_formatted_time().encode("ascii")
 
@@ -185,7 +199,6 @@ class Lane:
         self.entries: dict[
             tuple[str, str, str, tuple[int, int], bool], Entry | LimitedEntry | None
         ] = {}
-        self.pending: set[asyncio.Future[None]] = set()  # delayed answers not yet written
         # (method, path) -> what the routes say about it (one candidate scan per pair).
         self.selections: dict[tuple[str, str], Selection] = {}
         # The second tier's renderings of reused plans (`rendered_entry`), by plan identity.
@@ -195,6 +208,10 @@ class Lane:
         # `sleep=N` query → its delay in seconds, parsed once: parse_options is ~70 % of a
         # timed lookup (timeit; bench/sleep.py at 1,000 connections is CPU-bound).
         self.delays: dict[str, float] = {}
+        # (answer, `sleep=N` query) → its Timed, made once: a timed answer allocates nothing
+        # that lives through its delay but aiohttp's parsed message and one TimerHandle (every
+        # such object brings CPython's young collection nearer; bench/sleep.py, 1,000 conns).
+        self.timed: dict[tuple[Entry, str], Timed] = {}
         # Scenario state in a shared store (`--state`): no per-request plans or rate-limit
         # decisions here (the second and rate-limit tiers step aside; the store decides).
         self.shared = False
@@ -203,6 +220,7 @@ class Lane:
         """The configuration changed: forget every answer, render the exact scenario paths."""
         self.entries = {}
         self.selections = {}
+        self.timed = {}
         self.rendered.clear()
         self.runtime = self.store.runtime
         runtime = self.runtime
@@ -344,6 +362,9 @@ class Lane:
     def _timed(self, entry: Entry, query: str) -> Timed | bool:
         """`/status/{code}?sleep=N`: the prepared answer of `/status/{code}` after N ms (the
         plan differs only in its delay: tests/test_fastlane_bytes.py)."""
+        timed = self.timed.get((entry, query))
+        if timed is not None:
+            return timed
         if entry.scenario is not None:
             return False  # a scenario route: its query is the route's business
         delay = self.delays.get(query)
@@ -355,7 +376,10 @@ class Lane:
             if len(self.delays) >= MAX_FAST_LANE_ENTRIES:
                 self.delays.clear()  # client-chosen values: bounded
             self.delays[query] = delay
-        return Timed(entry, delay, query)
+        if len(self.timed) >= MAX_FAST_LANE_ENTRIES:
+            self.timed.clear()  # client-chosen values: bounded
+        timed = self.timed[(entry, query)] = Timed(entry, delay, query)
+        return timed
 
     def respond(self, msg: RawRequestMessage, remote: str) -> tuple[ResponsePlan, str, str] | None:
         """The second tier: a scenario route planned per request (rate limits, templates,
@@ -434,11 +458,18 @@ class FastLaneHandler(ConnectionHandler):
         self._remote: str | None = None
         # A timed answer (`?sleep=`) waiting on its call_at: bytes that arrive meanwhile are held
         # unparsed (reading pauses past MAX_FAST_LANE_HELD) and fed once it is written.
+        # Its request, answer and start, kept in three slots rather than a tuple (see Lane.timed).
         self._lane_timer: asyncio.TimerHandle | None = None
-        self._lane_pending: tuple[RawRequestMessage, Timed, float] | None = None
-        self._lane_future: asyncio.Future[None] | None = None  # seen by the server's drain
+        self._lane_msg: RawRequestMessage | None = None
+        self._lane_timed: Timed | None = None
+        self._lane_started = 0.0
+        # Made only when the server's drain asks (`in_flight`): no future per delayed answer.
+        self._lane_future: asyncio.Future[None] | None = None
         self._held = b""
         self._held_paused = False
+        self._coarse_clock = not isinstance(
+            self._loop, asyncio.BaseEventLoop
+        )  # uvloop's: see due_time
 
     def http1_data_received(self, data: bytes) -> None:
         if self._lane_timer is not None:
@@ -474,6 +505,8 @@ class FastLaneHandler(ConnectionHandler):
             if done < len(messages) or len(messages) < self._max_msg_queue_size:
                 break
             data = b""
+        if done == len(messages) and not upgraded:
+            return  # the lane answered them all (an Upgrade is never answered here)
         # The rest goes aiohttp's way, exactly as RequestHandler.data_received queues it.
         rest = messages[done:]
         for msg, payload in rest:
@@ -509,7 +542,7 @@ class FastLaneHandler(ConnectionHandler):
                 if msg is not messages[-1][0]:
                     break  # more requests follow in this chunk: all go the general way
                 self._count_answer()
-                self._lane_pending = (msg, found, started)
+                self._lane_msg, self._lane_timed, self._lane_started = msg, found, started
                 done += 1
                 break
             scenario: str | None
@@ -557,13 +590,13 @@ class FastLaneHandler(ConnectionHandler):
                 self.force_close()  # flushes what was written, then closes (like aiohttp's loop)
                 return -1
             self._rearm_idle_timer(0.0)
-        if self._lane_pending is not None:
-            # One call_at per delayed answer: no task, no coroutine (issue 19's timers).
-            delay = self._lane_pending[1].delay
-            self._lane_timer = self._loop.call_at(self._loop.time() + delay, self._fire)
-            future = self._lane_future = self._loop.create_future()
-            future.add_done_callback(self._cut)
-            lane.pending.add(future)
+        timed = self._lane_timed
+        if timed is not None and self._lane_timer is None:
+            # One call_at per delayed answer: no task, no coroutine, no future (issue 19's
+            # timers). The due time counts from the loop's time as this chunk arrived.
+            delay = timed.delay
+            due = due_time(self._loop.time(), delay, self._coarse_clock)
+            self._lane_timer = self._loop.call_at(due, self._fire)
             self._rearm_idle_timer(delay)  # the idle timer counts from the answer
         return done
 
@@ -590,22 +623,35 @@ class FastLaneHandler(ConnectionHandler):
             self._held_paused = True
             transport.pause_reading()
 
-    def _settle(self) -> None:
+    def in_flight(self) -> asyncio.Future[None] | None:
+        """The delayed answer still to be written, as a future for the server's drain (made on
+        the first ask, at shutdown only); None when there is none."""
+        if self._lane_timer is None:
+            return None
+        future = self._lane_future
+        if future is None:
+            future = self._lane_future = self._loop.create_future()
+            future.add_done_callback(self._cut)
+        return future
+
+    def _take_pending(self) -> tuple[RawRequestMessage, Timed, float] | None:
+        """The delayed answer's request, answer and start, cleared (its drain future settled)."""
         future, self._lane_future = self._lane_future, None
-        if future is not None:
-            self._lane.pending.discard(future)
-            if not future.done():
-                future.set_result(None)
+        if future is not None and not future.done():
+            future.set_result(None)
+        msg, timed = self._lane_msg, self._lane_timed
+        self._lane_msg = self._lane_timed = None
+        if msg is None or timed is None:
+            return None
+        return msg, timed, self._lane_started
 
     def _cut(self, future: asyncio.Future[None]) -> None:
         """The server's drain cancelled a delayed answer at its deadline: close, no answer."""
-        self._lane.pending.discard(future)
         if not future.cancelled() or self._lane_timer is None:
             return
         self._lane_timer.cancel()
         self._lane_timer = None
-        self._lane_future = None
-        pending, self._lane_pending = self._lane_pending, None
+        pending = self._take_pending()
         if pending is not None:
             msg, timed, started = pending
             self._lane.record(msg, timed.entry.status, None, None, None, started, timed.query)
@@ -614,10 +660,14 @@ class FastLaneHandler(ConnectionHandler):
     def _fire(self) -> None:
         """A timed answer is due: write it, then go on with what arrived meanwhile."""
         self._lane_timer = None
-        self._settle()
-        pending, self._lane_pending = self._lane_pending, None
-        assert pending is not None
-        msg, timed, started = pending
+        msg, timed, started = self._lane_msg, self._lane_timed, self._lane_started
+        assert msg is not None and timed is not None
+        self._lane_msg = self._lane_timed = None
+        future = self._lane_future
+        if future is not None:  # the server is draining: this answer is no longer in flight
+            self._lane_future = None
+            if not future.done():
+                future.set_result(None)
         entry = timed.entry
         if self._close or self._force_close:
             entry = self._lane.closing(entry)  # shutting down: the last answer says so
@@ -645,8 +695,7 @@ class FastLaneHandler(ConnectionHandler):
             # The client left mid-delay: journalled like the general path's cancelled handler.
             timer.cancel()
             self._lane_timer = None
-            self._settle()
-            pending, self._lane_pending = self._lane_pending, None
+            pending = self._take_pending()
             if pending is not None:
                 msg, timed, started = pending
                 self._lane.record(msg, timed.entry.status, None, None, None, started, timed.query)
@@ -671,6 +720,16 @@ class FastLaneHandler(ConnectionHandler):
         )
 
 
+def _in_flight(server: MockstatusServer) -> list[asyncio.Future[None]]:
+    """The delayed answers of `server`'s connections, as futures (asked at shutdown only)."""
+    futures = []
+    for conn in server._connections:
+        future = conn.in_flight() if isinstance(conn, FastLaneHandler) else None
+        if future is not None:
+            futures.append(future)
+    return futures
+
+
 def install(server: MockstatusServer, app: Any) -> Lane:
     """Serve `server`'s connections through the fast lane of `app` (a `Mockstatus`)."""
     lane = Lane(
@@ -683,7 +742,7 @@ def install(server: MockstatusServer, app: Any) -> Lane:
     lane.shared = getattr(app, "shared", None) is not None  # mockstatus.state: decided per request
     lane.reset()
     app.store.on_swap.append(lane.reset)
-    server.in_flight.append(lambda: list(lane.pending))
+    server.in_flight.append(functools.partial(_in_flight, server))
     handler: Callable[..., ConnectionHandler] = functools.partial(FastLaneHandler, lane=lane)
     server.handler_class = handler
     return lane

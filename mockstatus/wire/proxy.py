@@ -8,25 +8,34 @@ errors, once, into a 502 / 504 whose body names the upstream and why.
 
 `Expect: 100-continue` is relayed end to end: the upstream is asked with `expect100=True`, and
 our client gets its `100 Continue` when the upstream asks for the body (that is when aiohttp
-starts reading the body iterator below).
+starts reading the body iterator below). The upstream's other 1xx (`103 Early Hints`, `102`)
+are relayed as they come through `_RelayingResponse` (aiohttp's client reads and drops them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import aiohttp
-from aiohttp import web
+from aiohttp import StreamReader, web
 from multidict import CIMultiDict
 from yarl import URL
 
-from mockstatus.codes import is_bodiless
-from mockstatus.limits import UPSTREAM_CHUNK, UPSTREAM_CONNECTIONS, UPSTREAM_IDLE
+from mockstatus.codes import CODES, is_bodiless
+from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
+from mockstatus.limits import (
+    UPSTREAM_CHUNK,
+    UPSTREAM_CONNECTIONS,
+    UPSTREAM_IDLE,
+    UPSTREAM_INTERIMS,
+)
 from mockstatus.proxy import ProxyTarget, request_headers, response_headers
 from mockstatus.types import Interim, RequestFacts
 from mockstatus.wire.core import ClientGone, write_interim
@@ -43,6 +52,63 @@ _WS_OWN = frozenset(
         "sec-websocket-protocol",
     }
 )
+
+
+# Where the request in flight relays an upstream 1xx; set around `session.request` in `forward`
+# (the response is started in the same task, so the context carries it there).
+_INTERIM_SINK: ContextVar[Callable[[int, list[tuple[str, str]]], Awaitable[None]] | None] = (
+    ContextVar("mockstatus_interim_sink", default=None)
+)
+
+
+class _RelayingResponse(aiohttp.ClientResponse):
+    """aiohttp's client response, with the upstream's 1xx (other than 100, which aiohttp's
+    `expect100` handles, and 101) handed to the request's sink before aiohttp drops them.
+
+    aiohttp has no hook for 1xx: `ClientResponse.start` reads messages from the connection's
+    protocol until a final one. For the time of `start`, the protocol's `read` is wrapped (an
+    instance attribute shadowing the method, removed again after), so nothing else changes."""
+
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        sink = _INTERIM_SINK.get()
+        protocol = connection.protocol
+        if sink is None or protocol is None:
+            return await super().start(connection)
+        read = protocol.read
+
+        async def read_relaying() -> tuple[aiohttp.http.RawResponseMessage, StreamReader]:
+            message, payload = await read()
+            if 100 < message.code < 200 and message.code != 101:
+                await sink(message.code, [(str(n), v) for n, v in message.headers.items()])
+            return message, payload
+
+        protocol.read = read_relaying  # type: ignore[method-assign]
+        try:
+            return await super().start(connection)
+        finally:
+            del protocol.read
+
+
+def _interim_sink(
+    request: web.BaseRequest, outcome: Outcome
+) -> Callable[[int, list[tuple[str, str]]], Awaitable[None]]:
+    async def relay(code: int, fields: list[tuple[str, str]]) -> None:
+        if outcome.interims >= UPSTREAM_INTERIMS:
+            return  # an upstream that floods 1xx: the first ones are enough
+        outcome.interims += 1
+        # aiohttp's parser checked the syntax; our raw write checks nothing: keep only fields
+        # that are safe to write (a token name, no control characters in the value).
+        kept = tuple(
+            (n, v)
+            for n, v in response_headers(fields)
+            if TOKEN.fullmatch(n) and not FIELD_CONTROL.search(v)
+        )
+        info = CODES.get(code)
+        # The client left: the final response's write says so.
+        with contextlib.suppress(ConnectionResetError, ClientGone):
+            await write_interim(request, Interim(code, info.reason if info else "", kept))
+
+    return relay
 
 
 class UpstreamError(Exception):
@@ -65,6 +131,7 @@ class Outcome:
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)  # as sent to the client
     body: bytearray | None = None  # kept only while recording, up to the recorder's cap
+    interims: int = 0  # the upstream's 1xx relayed to the client
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -93,6 +160,7 @@ class Forwarder:
                 connector=aiohttp.TCPConnector(limit=self.connections),
                 auto_decompress=False,  # bytes as the upstream sent them, Content-Encoding kept
                 cookie_jar=aiohttp.DummyCookieJar(),  # clients must not share cookies
+                response_class=_RelayingResponse,  # the upstream's 103 / 102 reach the client
                 # Only what the client sent: no User-Agent, Accept or Accept-Encoding of ours.
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=UPSTREAM_IDLE),
@@ -134,22 +202,28 @@ class Forwarder:
         extra_headers: tuple[tuple[str, str], ...],
         outcome: Outcome,
         record_cap: int = 0,
+        relay_interims: bool = True,
     ) -> web.StreamResponse:
         """Forward `request` to `target` and stream the answer back; raise UpstreamError when the
-        upstream gives no usable response head (nothing has been sent to the client then)."""
+        upstream gives no usable response head (nothing has been sent to the client then).
+        `relay_interims`: pass the upstream's 103 / 102 on (off for HTTP/1.0 clients, RFC 9110
+        §15.2, and under `--interim off`)."""
+        fields = request.headers
         headers = request_headers(
-            request.headers.items(),
+            fields.items(),
             target,
             host=request.host,
             scheme=request.scheme,
             remote=request.remote or "",
+            connection=fields.getall("Connection", ()),
         )
-        if _is_websocket(request):
-            return await self._websocket(request, target, headers, outcome)
-        token = _other_upgrade(request)
-        if token is not None:
-            return await self._tunnel(request, target, headers, outcome, token)
-        expect = request.headers.get("Expect", "").strip().lower() == "100-continue"
+        if "Upgrade" in fields:
+            if _is_websocket(request):
+                return await self._websocket(request, target, headers, outcome)
+            token = _other_upgrade(request)
+            if token is not None:
+                return await self._tunnel(request, target, headers, outcome, token)
+        expect = fields.get("Expect", "").strip().lower() == "100-continue"
         data: bytes | AsyncIterator[bytes] | None = None
         if facts.body is not None:
             data = facts.body
@@ -158,6 +232,7 @@ class Forwarder:
             if request.content_length is not None:
                 headers.append(("Content-Length", str(request.content_length)))
         started = time.perf_counter()
+        sink = _INTERIM_SINK.set(_interim_sink(request, outcome) if relay_interims else None)
         try:
             # aiohttp starts the read timer once the body is sent: `timeout` bounds the connect
             # and then the wait for the response head, however long the upload takes.
@@ -186,6 +261,7 @@ class Forwarder:
             raise UpstreamError(502, f"upstream {target.url} failed: {_describe(exc)}") from None
         finally:
             outcome.duration_ms = (time.perf_counter() - started) * 1000
+            _INTERIM_SINK.reset(sink)
         if upstream.connection is not None and upstream.connection.protocol is not None:
             upstream.connection.protocol.read_timeout = UPSTREAM_IDLE  # the body's pauses
         return await self._relay(request, facts, upstream, extra_headers, outcome, record_cap)
@@ -201,9 +277,10 @@ class Forwarder:
     ) -> web.StreamResponse:
         status = upstream.status
         outcome.status, outcome.reason = status, upstream.reason or ""
-        fields = response_headers((str(n), v) for n, v in upstream.headers.items())
-        own = {n.lower() for n, _ in fields}
-        fields += [h for h in extra_headers if h[0].lower() not in own]  # rate-limit fields
+        received = upstream.headers
+        fields = response_headers(  # with the rate-limit fields the plan carries
+            received.items(), extra_headers, received.getall("Connection", ())
+        )
         outcome.headers = fields
         bodiless = is_bodiless(status) or facts.method == "HEAD"
         length = upstream.content_length
