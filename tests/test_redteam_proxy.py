@@ -129,3 +129,16 @@ def test_the_proxy_command_speaks_http_1_1_only(upstream: Upstream) -> None:
     assert answer.status == 505
     assert answer.body.endswith(b"HTTP/2 is not supported on this port: use HTTP/1.1\n")
     assert (plain.status, plain.body) == (503, b"upstream says 503\n")
+
+
+def test_a_malformed_upstream_answer_is_a_one_line_502(
+    front: BackgroundServer, upstream: Upstream
+) -> None:
+    """The body carried aiohttp's parser message over four lines, with a caret drawing."""
+    _, final = rawhttp.request(front.port, "GET", "/garbage", {"Accept": "text/plain"})
+    assert final.status == 502
+    start = f"502 Bad Gateway: upstream {upstream.url()} sent a malformed response: "
+    assert final.body.startswith(start.encode())
+    # (the parser's own words differ between aiohttp's C and Python parsers)
+    assert b"'NOT HTTP AT ALL'" in final.body and b"^" not in final.body
+    assert final.body.count(b"\n") == 1 and final.body.endswith(b"\n")

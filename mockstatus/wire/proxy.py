@@ -595,5 +595,8 @@ def _translate(exc: aiohttp.ClientError, target: ProxyTarget) -> UpstreamError:
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return UpstreamError(502, f"upstream {name} closed the connection without a response")
     if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamError(502, f"upstream {name} sent a malformed response: {exc.message}")
+        # aiohttp's parser message spans lines with a caret drawing: one line, no caret.
+        lines = (line.strip() for line in str(exc.message).splitlines())
+        detail = " ".join(line for line in lines if line.strip("^"))
+        return UpstreamError(502, f"upstream {name} sent a malformed response: {detail}")
     return UpstreamError(502, f"upstream {name} failed: {_describe(exc)}")
