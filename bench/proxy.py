@@ -27,6 +27,7 @@ request"; this reports both, like for like on two cores:
   and the extra hop's, and the share that is mockstatus's own. CPU figures are medians.
 
 Run: python bench/proxy.py [--requests 2000] [--duration 5] [--rounds 2] [--quick] [--json PATH]
+     [--no-pin]
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ SUT_CORE, OTHER_CORE = 1, 0  # the server under test alone; load generator and u
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
+_PIN = [True]  # --no-pin clears it
+
+
 def _can_pin() -> bool:
-    return len(_CORES) >= 2
+    return _PIN[0] and len(_CORES) >= 2
 
 
 def _pin(pid: int, core: int) -> None:
@@ -187,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a smoke run (CI)")
     parser.add_argument("--json", type=Path, help="also write the figures there")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="pin nothing (a box other work keeps busy: a pinned process cannot move away)",
+    )
     args = parser.parse_args(argv)
+    _PIN[0] = not args.no_pin
     if args.quick:
         args.requests, args.duration, args.rounds = 200, 1.0, 1
     started = time.monotonic()

@@ -358,7 +358,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             if setting.flag in SWITCHES
             else {"type": _argparse_type(setting)}
         )
-        proxy_parser.add_argument(setting.flag, default=None, help=setting.help, **kind)
+        help_text = setting.help
+        if setting.flag == "--scenarios":  # the proxy starts with none (issue 14)
+            help_text = "scenarios folder (default: none: everything goes upstream)"
+        proxy_parser.add_argument(setting.flag, default=None, help=help_text, **kind)
     proxy_cli.add_proxy_arguments(proxy_parser)
     proxy_cli.add_allow_upstream(serve_parser)
     check = sub.add_parser("check", help="validate scenario files")
@@ -599,6 +602,8 @@ async def _serve(
     server = make_server(
         app, quiet=args.quiet, http2=args.http2, h2_max_streams=args.h2_max_streams
     )
+    if app.proxy is not None and app.proxy.upstream is not None:
+        app.proxy.tune_collector()  # `mockstatus proxy`: see proxy_app.PROXY_GC_YOUNG
     if args.fast_lane == "on" and app.proxy is None:  # forwarding: every request is decided
         from mockstatus.wire import fastlane
 

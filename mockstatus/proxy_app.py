@@ -11,6 +11,7 @@ goes back to the app's own flow (built-in endpoints).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
     from mockstatus.record import Recorder
 
 NO_UPSTREAMS = UpstreamPolicy()
+# CPython's young-generation threshold under `mockstatus proxy` (default 700). A forwarded
+# request allocates about 40 tracked objects (our request, aiohttp's client request and response,
+# their futures), and every young collection walks all the objects of the requests in flight, none
+# of them garbage: at 700, 50 connections made the collector about a tenth of the proxy's CPU.
+# bench/proxy.py: 880 -> 710-730 CPU µs per request. Young objects are freed by reference
+# counting as before; only cyclic garbage waits a little longer.
+PROXY_GC_YOUNG = 10_000
 _HTTP_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}  # the journal's names
 # RFC 9110 §9.3.6: CONNECT asks for a tunnel; we are not a forward proxy.
 _ALLOW = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
@@ -65,6 +73,13 @@ class ProxyHandler:
         )
         self._answered: dict[int, ResponsePlan] = {}
         self.enter()
+
+    def tune_collector(self) -> None:
+        """For the `mockstatus proxy` process (the CLI calls this once, when serving starts):
+        fewer young collections, and what start-up made kept out of full collections."""
+        _, middle, old = gc.get_threshold()
+        gc.set_threshold(PROXY_GC_YOUNG, middle, old)
+        gc.freeze()  # modules and configuration: long-lived, and never cyclic garbage later
 
     def enter(self) -> None:
         """Make this server's upstream policy the one scenario loads check, in this thread's

@@ -86,3 +86,10 @@ def test_our_handler_chain() -> None:
     assert issubclass(fastlane.FastLaneHandler, ConnectionHandler)
     assert ConnectionHandler.http1_data_received is RequestHandler.data_received
     assert fastlane.FastLaneHandler.http1_data_received is not RequestHandler.data_received
+
+
+def test_the_server_keeps_its_connections_by_handler() -> None:
+    """`fastlane._in_flight` finds the delayed answers at shutdown from `Server._connections`."""
+    source = inspect.getsource(aiohttp.web_server.Server)
+    assert "self._connections: dict[RequestHandler, asyncio.Transport] = {}" in source
+    assert "self._connections[handler] = transport" in source

@@ -174,3 +174,14 @@ def test_walkthrough_rate_limit_then_down_for_30s(upstream: Upstream) -> None:
         assert sum(e["status"] == 429 and e["upstream"] is None for e in journal) == 1
     finally:
         cli.stop()
+
+
+def test_proxy_help_says_it_starts_without_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    # `mockstatus proxy` loads no bundled scenarios (issue 14): its help must not say it does.
+    from mockstatus.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser({}).parse_args(["proxy", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "scenarios folder (default: none: everything goes upstream)" in text
+    assert "bundled examples" not in text

@@ -17,7 +17,8 @@ journal entry, metric, route call count and access-log line as the general path.
 aiohttp's private API used here (pinned `<3.15`; tests/test_fastlane_api.py fails loudly when
 it changes): `RequestHandler._parser`, `_messages`, `_waiter`, `_payload_parser`, `_upgraded`,
 `_paused`, `_keepalive*`, `_next_keepalive_close_time`, `_process_keepalive`,
-`_request_count`, `_max_msg_queue_size`, `_ErrInfo`, `HttpRequestParser.message_consumed`.
+`_request_count`, `_max_msg_queue_size`, `_ErrInfo`, `HttpRequestParser.message_consumed`,
+`Server._connections` (the delayed answers a shutdown drain waits for).
 """
 
 from __future__ import annotations
