@@ -425,6 +425,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     folder: Path | None
     proxying = args.command == "proxy"  # no bundled scenarios, no built-ins: all goes upstream
+    if proxying:
+        args.http2 = False  # forwarding is HTTP/1.1 only: h2 would answer from the built-ins
     if args.scenarios == NO_SCENARIOS or (proxying and args.scenarios is None):
         folder = None  # nothing loaded, nothing watched, no bundled fall-back
     else:

@@ -15,7 +15,13 @@ from mockstatus import codes
 from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
-from mockstatus.limits import MAX_FAULT_INTERVAL, MAX_SEED_DIGITS, MAX_SLEEP_MS, MIN_DRIP_EVERY
+from mockstatus.limits import (
+    MAX_FAULT_INTERVAL,
+    MAX_INTERIMS,
+    MAX_SEED_DIGITS,
+    MAX_SLEEP_MS,
+    MIN_DRIP_EVERY,
+)
 from mockstatus.types import (
     DEFAULT_OPTIONS,
     FAULT_KINDS,
@@ -439,8 +445,14 @@ def _parse_options(req: PlanRequest) -> Options:
 
 
 def parse_interim_list(value: str) -> tuple[int, ...]:
+    items = value.split(",")
+    if len(items) > MAX_INTERIMS:  # each is a response head written: bound what one URL asks
+        raise RequestError(
+            f"invalid interim: {len(items)} interim responses, at most {MAX_INTERIMS}",
+            param="interim",
+        )
     found = []
-    for item in value.split(","):
+    for item in items:
         item = item.strip()
         if item not in ("100", "102", "103"):
             raise RequestError(

@@ -136,3 +136,21 @@ def test_malformed_requests_are_reset_with_protocol_error(srv: Any, fields: Any)
         (1, ErrorCodes.PROTOCOL_ERROR)
     ]
     assert [f for f in frames if isinstance(f, HeadersFrame)] == []
+
+
+@pytest.mark.parametrize("end_stream", [True, False], ids=["ended", "tunnel-open"])
+def test_connect_over_http2_is_405_not_a_traceback(srv: Any, end_stream: bool) -> None:
+    """An RFC 9113 §8.5 CONNECT has no :path: the server raised StopIteration in its frame
+    handler (a traceback, and the connection hung) instead of answering."""
+    from tests.test_h2_rawclient import Answer, H2Client
+
+    with H2Client(srv.port) as c:
+        sid = c.conn.get_next_available_stream_id()
+        fields = [(":method", "CONNECT"), (":authority", "example.com:443")]
+        c.conn.send_headers(sid, fields, end_stream=end_stream)
+        c.answers[sid] = Answer()
+        c.flush()
+        answer = c.wait(sid)
+    assert (answer.status, answer.ended) == (405, True)
+    assert answer.header("allow") == "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+    assert answer.body == b"405 Method Not Allowed: CONNECT is not supported: this is not a proxy\n"

@@ -167,3 +167,21 @@ def test_three_valid_pipelined_requests_then_a_malformed_one(server) -> None:
     answers, rest = pipelined(server.port, good * 3 + BAD, 4)
     assert [a.status for a in answers] == [204, 204, 204, 400]
     assert rest == b""
+
+
+def test_an_interim_list_is_capped(server) -> None:
+    """`?interim=` had no cap: one 8 KB URL asked for 2,000 `103` heads (~140 KB written)."""
+    from mockstatus.limits import MAX_INTERIMS
+
+    most = ",".join(["103"] * MAX_INTERIMS)
+    interims, final = rawhttp.request(server.port, "GET", f"/status/204?interim={most}")
+    assert ([i.status for i in interims], final.status) == ([103] * MAX_INTERIMS, 204)
+    _, refused = rawhttp.request(server.port, "GET", f"/status/204?interim={most},103")
+    assert refused.status == 400
+    assert (
+        refused.body
+        == (
+            f"400 Bad Request: invalid interim: {MAX_INTERIMS + 1} interim responses, "
+            f"at most {MAX_INTERIMS}\n"
+        ).encode()
+    )

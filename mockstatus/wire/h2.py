@@ -454,7 +454,7 @@ class H2Protocol(asyncio.Protocol):
             return
         stream = _Stream(sid, event.stream_ended is not None)
         stream.started = time.perf_counter()
-        path = next(v for n, v in headers if n == b":path")
+        path = next((v for n, v in headers if n == b":path"), b"")  # none for CONNECT
         if b"window=0" in path:  # decided now: DATA may follow in the same read
             query = path.partition(b"?")[2].decode("latin-1")
             stream.window_zero = window_zero(Query(tuple(_parse_qs(query))))
@@ -640,8 +640,9 @@ class H2Protocol(asyncio.Protocol):
 
     async def _send_plan(self, stream: _Stream, plan: ResponsePlan) -> None:
         sid = stream.sid
-        if plan.upgrade is not None or plan.status == 101:
-            # RFC 9113 §8.6: no 101 on HTTP/2; the client may retry over HTTP/1.1.
+        if plan.upgrade is not None or plan.status == 101 or plan.forward is not None:
+            # RFC 9113 §8.6: no 101 on HTTP/2; the client may retry over HTTP/1.1. Forwarding
+            # (a scenario's `proxy:`) is HTTP/1.1 only too: it was an empty 502.
             self._reset(sid, ErrorCodes.HTTP_1_1_REQUIRED, None)
             return
         if plan.interims or plan.delay:

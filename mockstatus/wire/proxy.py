@@ -546,7 +546,9 @@ async def _pump_ws(ours: web.WebSocketResponse, upstream: aiohttp.ClientWebSocke
 def _other_upgrade(request: web.BaseRequest) -> str | None:
     """The `Upgrade` token of a bodiless upgrade request other than websocket (RFC 9110 §7.8)."""
     token = request.headers.get("Upgrade", "").strip()
-    if not token or token.lower() == "websocket" or request.body_exists:
+    # h2c (`curl --http2`) is declined: the request goes on as plain HTTP/1.1 (§7.8 lets the
+    # server ignore Upgrade; the upstream's 200 was a 502 "did not switch protocols").
+    if not token or token.lower() in ("websocket", "h2c") or request.body_exists:
         return None
     if "upgrade" not in request.headers.get("Connection", "").lower():
         return None
@@ -593,5 +595,8 @@ def _translate(exc: aiohttp.ClientError, target: ProxyTarget) -> UpstreamError:
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return UpstreamError(502, f"upstream {name} closed the connection without a response")
     if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamError(502, f"upstream {name} sent a malformed response: {exc.message}")
+        # aiohttp's parser message spans lines with a caret drawing: one line, no caret.
+        lines = (line.strip() for line in str(exc.message).splitlines())
+        detail = " ".join(line for line in lines if line.strip("^"))
+        return UpstreamError(502, f"upstream {name} sent a malformed response: {detail}")
     return UpstreamError(502, f"upstream {name} failed: {_describe(exc)}")
