@@ -15,6 +15,7 @@ import ipaddress
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -688,6 +689,13 @@ async def _link_state(app: Any, args: argparse.Namespace, err: TextIO) -> Any:
         return None
 
 
+def _deepen_backlog(site: Any) -> None:
+    """Let the kernel queue LISTEN_BACKLOG unaccepted connections on `site`'s sockets."""
+    for sock in site._server.sockets:  # asyncio's or uvloop's server: both have sockets
+        with socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno())) as same:
+            same.listen(LISTEN_BACKLOG)  # the same listening socket, through a duplicate
+
+
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -704,11 +712,13 @@ async def _listen(
         bound = port
         try:
             for host in hosts:
-                site = web.TCPSite(
-                    runner, host, bound, ssl_context=ssl_context, backlog=LISTEN_BACKLOG
-                )
+                # asyncio's accept loop also uses `backlog` as the accepts it tries per wake-up,
+                # and on EMFILE it schedules one retry per try: keep that at aiohttp's 128 and
+                # raise only the kernel's queue (a second listen() on the same socket).
+                site = web.TCPSite(runner, host, bound, ssl_context=ssl_context)
                 try:
                     await site.start()
+                    _deepen_backlog(site)
                 except OSError as exc:
                     await site.stop()  # start() registered it with the runner
                     if host == "::1" and tuple(hosts) == LOOPBACK_HOSTS and exc.errno in _NO_IPV6:
