@@ -152,6 +152,29 @@ def test_226_delta_headers():
     ]
 
 
+@pytest.mark.parametrize(
+    ("a_im", "im"),
+    [
+        (None, "feed"),  # no A-IM: the default manipulation
+        ("", "feed"),
+        ("vcdiff", "vcdiff"),
+        ("diffe, vcdiff", "diffe"),  # the first listed
+        ("gzip;q=0.5,vcdiff", "gzip"),  # its parameters dropped
+        ("  vcdiff ; q=1 ", "vcdiff"),  # whitespace around it
+        ("vc diff", "feed"),  # not a token: never echoed
+        ('"quoted"', "feed"),
+        (",vcdiff", "feed"),  # an empty first member
+    ],
+)
+def test_226_im_names_the_first_manipulation_the_client_offered(a_im, im):
+    headers = {} if a_im is None else {"a-im": a_im}
+    p, cacheable = semantics.build_plan(
+        226, "GET", "text", DEFAULT_OPTIONS, rng=random.Random(1), request_headers=headers
+    )
+    assert one(p, "IM") == im
+    assert cacheable is False  # it reads a request header: never memoised or prepared
+
+
 # --- 3xx -----------------------------------------------------------------------------------------
 
 
