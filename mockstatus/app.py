@@ -19,7 +19,7 @@ from aiohttp.http import HttpVersion10, HttpVersion11
 from mockstatus import admin, queries, semantics, wire
 from mockstatus.accesslog import logger_kwargs
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import ADMIN_PREFIX
+from mockstatus.http_syntax import ADMIN_PREFIX, valid_host
 from mockstatus.journal import DEFAULT_REDACT, Journal
 from mockstatus.limits import BODY_READ_TIMEOUT, IDLE_TIMEOUT, MAX_UPGRADE_ECHO
 from mockstatus.metrics import Metrics
@@ -31,7 +31,7 @@ from mockstatus.types import (
     ResponsePlan,
     SystemClock,
 )
-from mockstatus.wire.body import RequestBody, facts_from, unsupported_version
+from mockstatus.wire.body import RequestBody, bad_host, facts_from, unsupported_version
 from mockstatus.wire.server import MockstatusServer
 
 if TYPE_CHECKING:
@@ -107,6 +107,9 @@ class Mockstatus(Pipeline):
         started = time.perf_counter()
         if request.version.major != 1:
             return unsupported_version(request)
+        host = request.headers.get("Host")
+        if host is not None and not valid_host(host):
+            return bad_host(request)
         if request.path.startswith(_ADMIN_ROOT):
             return await self.admin.handle(request)
         if self.proxy is not None and (forwarded := await self.proxy.handle(request)) is not None:

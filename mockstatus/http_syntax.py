@@ -6,6 +6,7 @@ semantics, the wire, the client) may use it.
 
 from __future__ import annotations
 
+import functools
 import re
 
 SESSION_HEADER = "X-Mockstatus-Session"  # a scenario session (state, sequences, draws) per value
@@ -17,6 +18,20 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9110 §5.5: a field value (or a reason phrase, RFC 9112 §4) holds visible characters, SP,
 # HTAB and obs-text; never CR, LF, NUL or another control. Use with search.
 FIELD_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# RFC 9110 §7.2 with RFC 3986 §3.2.2: Host = uri-host [":" port], uri-host an IP literal in
+# brackets, or an IPv4 address or reg-name (unreserved, pct-encoded, sub-delims; empty when the
+# target has no authority). RFC 9112 §3.2: any other value is answered 400.
+_HOST = re.compile(
+    r"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=]+\]|[0-9A-Za-z\-._~%!$&'()*+,;=]*)(?::[0-9]*)?"
+)
+
+
+@functools.lru_cache(maxsize=64)  # a handful of distinct Host values per server
+def valid_host(value: str) -> bool:
+    """Whether a Host field value is `uri-host [":" port]` (RFC 9112 §3.2)."""
+    return _HOST.fullmatch(value) is not None
+
 
 # Message framing and the connection are the server's (RFC 9112 §6, §9.6): a user-set
 # Content-Length or Transfer-Encoding desynchronises the client, Connection decides keep-alive.

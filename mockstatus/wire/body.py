@@ -106,6 +106,13 @@ def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFa
     )
 
 
+def bad_host(request: web.BaseRequest) -> web.StreamResponse:
+    """RFC 9112 §3.2: a Host field whose value is not `uri-host [":" port]` gets 400, closed."""
+    err = RequestError("the Host field is not a valid host[:port] (RFC 9112 §3.2)")
+    plan = semantics.error_plan(err, facts_from(request)).evolve(close=True)
+    return build_response(plan)
+
+
 def unsupported_version(request: web.BaseRequest) -> web.StreamResponse:
     """A request line without a version (aiohttp parses it as HTTP/0.9) gets 400; a well-formed
     HTTP/x.y with x ≠ 1 gets 505 (RFC 9110 §15.6.6). Answered as HTTP/1.1 and closed."""

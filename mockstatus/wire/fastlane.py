@@ -41,7 +41,7 @@ from multidict import CIMultiDict
 
 from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import SESSION_HEADER
+from mockstatus.http_syntax import SESSION_HEADER, valid_host
 from mockstatus.idcache import IdentityCache
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
 from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prepare, select
@@ -315,6 +315,9 @@ class Lane:
         headers = msg.headers
         if "Expect" in headers or "Upgrade" in headers or SESSION_HEADER in headers:
             return False
+        host = headers.get("Host")
+        if host is not None and not valid_host(host):
+            return False  # the general path answers 400
         target = msg.path
         query = ""
         if "?" in target:
