@@ -159,6 +159,8 @@ def test_226_delta_headers():
         ("", "feed"),
         ("vcdiff", "vcdiff"),
         ("diffe, vcdiff", "diffe"),  # the first listed
+        ("diffe, vcdiff, gzip", "diffe"),  # the first of three, not all but the last
+        ("gzip;q=0.5;x=1", "gzip"),  # every parameter dropped, not only the last
         ("gzip;q=0.5,vcdiff", "gzip"),  # its parameters dropped
         ("  vcdiff ; q=1 ", "vcdiff"),  # whitespace around it
         ("vc diff", "feed"),  # not a token: never echoed
