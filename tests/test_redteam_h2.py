@@ -147,6 +147,8 @@ def test_connect_over_http2_is_405_not_a_traceback(srv: Any, end_stream: bool) -
     with H2Client(srv.port) as c:
         sid = c.conn.get_next_available_stream_id()
         fields = [(":method", "CONNECT"), (":authority", "example.com:443")]
+        # h2 before 4.1 refuses to send a CONNECT without :path (its own check, not the RFC's)
+        c.conn.config.validate_outbound_headers = False
         c.conn.send_headers(sid, fields, end_stream=end_stream)
         c.answers[sid] = Answer()
         c.flush()
