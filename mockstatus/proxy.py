@@ -180,10 +180,7 @@ def request_headers(
     `connection`: the request's `Connection` values when the caller has them at hand (a
     case-insensitive lookup); otherwise they are found in `items`. One pass over the fields:
     this runs for every forwarded request (bench/proxy.py)."""
-    if connection is None:
-        items = list(items)
-        connection = [v for n, v in items if n.lower() == "connection"]
-    skip = _named_by_connection(connection, _REQUEST_SKIP) if connection else _REQUEST_SKIP
+    items, skip = _hop_by_hop(items, connection, _REQUEST_SKIP)
     if target.headers:
         skip = skip | {n.lower() for n, _ in target.headers}
     mode = target.forwarded
@@ -217,6 +214,17 @@ def request_headers(
     return out
 
 
+def _hop_by_hop(
+    items: Iterable[tuple[str, str]], connection: Iterable[str] | None, base: frozenset[str]
+) -> tuple[Iterable[tuple[str, str]], frozenset[str]]:
+    """The field names not to pass on (`base` plus those `Connection` names, RFC 9110 §7.6.1);
+    `connection` None: read from `items` (then returned as a list, read twice)."""
+    if connection is None:
+        items = list(items)
+        connection = [v for n, v in items if n.lower() == "connection"]
+    return items, (_named_by_connection(connection, base) if connection else base)
+
+
 def forwarded_element(remote: str, host: str, scheme: str) -> str:
     """One RFC 7239 §4 element; an IPv6 node and a host with a port are quoted (§6)."""
     try:
@@ -235,10 +243,7 @@ def response_headers(
     """The upstream's response fields the client gets: hop-by-hop and framing removed (the wire
     frames the body again), `Via` appended, then the `extra` fields (a rate limit's) whose
     names the upstream did not send. `connection` as in `request_headers`."""
-    if connection is None:
-        items = list(items)
-        connection = [v for n, v in items if n.lower() == "connection"]
-    skip = _named_by_connection(connection, _RESPONSE_SKIP) if connection else _RESPONSE_SKIP
+    items, skip = _hop_by_hop(items, connection, _RESPONSE_SKIP)
     out: list[tuple[str, str]] = []
     vias: list[str] = []
     for name, value in items:
