@@ -12,6 +12,7 @@ from mockstatus import ranges
 from mockstatus.app import Mockstatus
 from mockstatus.runner import BackgroundServer
 from mockstatus.types import ManualClock
+from mockstatus.wire import fastlane
 from tests import redis_server
 
 # CI runs the property tests derandomized: the same examples on every run, so a red build is
@@ -78,3 +79,19 @@ def server(make_server) -> BackgroundServer:
 def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_server.RedisServer]:
     """A real redis-server for one test module, on a free loopback port, persistence off."""
     yield from redis_server.serve(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture
+def lane() -> fastlane.Lane:
+    """A fast lane over the bundled scenarios on a manual clock, parsed requests fed by hand."""
+    app = Mockstatus(clock=ManualClock(), rng=random.Random(1))
+    app.store.load_initial()
+    made = fastlane.Lane(
+        semantics=app.semantics,
+        store=app.store,
+        journal=app.journal,
+        metrics=app.metrics,
+        clock=app.clock,
+    )
+    made.reset()
+    return made

@@ -4,31 +4,14 @@ delay as the general path's parser, a bad value never cached, the table bounded 
 from __future__ import annotations
 
 import asyncio
-import random
 
 import pytest
 from aiohttp.http_parser import HttpRequestParser
 
 from mockstatus import queries
-from mockstatus.app import Mockstatus
 from mockstatus.limits import MAX_FAST_LANE_ENTRIES
-from mockstatus.types import ManualClock, Query
+from mockstatus.types import Query
 from mockstatus.wire import fastlane
-
-
-@pytest.fixture
-def lane() -> fastlane.Lane:
-    app = Mockstatus(clock=ManualClock(), rng=random.Random(1))
-    app.store.load_initial()
-    made = fastlane.Lane(
-        semantics=app.semantics,
-        store=app.store,
-        journal=app.journal,
-        metrics=app.metrics,
-        clock=app.clock,
-    )
-    made.reset()
-    return made
 
 
 def _message(target: str):

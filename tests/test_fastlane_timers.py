@@ -22,21 +22,6 @@ from tests import rawhttp
 from tests.test_fastlane_timed import _message
 
 
-@pytest.fixture
-def lane() -> fastlane.Lane:
-    app = Mockstatus(clock=ManualClock(), rng=random.Random(1))
-    app.store.load_initial()
-    made = fastlane.Lane(
-        semantics=app.semantics,
-        store=app.store,
-        journal=app.journal,
-        metrics=app.metrics,
-        clock=app.clock,
-    )
-    made.reset()
-    return made
-
-
 def test_the_same_delayed_request_gets_the_same_timed_answer(lane) -> None:
     first = lane.lookup(_message("/status/503?sleep=100"))
     second = lane.lookup(_message("/status/503?sleep=100"))
