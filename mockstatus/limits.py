@@ -26,6 +26,7 @@ MAX_FAULT_INTERVAL = 60.0  # seconds: a `?drip=` interval or a `slow-headers` `?
 MIN_DRIP_EVERY = 0.001  # seconds between drip chunks, at least
 MAX_SHUTDOWN_TIMEOUT = MAX_HANG  # `--shutdown-timeout`, at most
 MAX_HTTPBIN_DELAY = 10.0  # seconds: httpbin's /delay/{s} and /drip's ?duration= and ?delay=
+RESET_SETTLE = 1.0  # seconds a `reset` fault waits for the client to acknowledge what was sent
 EMFILE_LOG_EVERY = 10.0  # seconds: at most one "out of file descriptors" line per interval
 
 # --- sizes -------------------------------------------------------------------------------------

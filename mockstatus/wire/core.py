@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import math
 import socket
 import struct
+import termios
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from mockstatus.http_syntax import FIELD_CONTROL, TOKEN
 from mockstatus.idcache import IdentityCache
+from mockstatus.limits import RESET_SETTLE
 from mockstatus.types import Headers, Interim, ResponsePlan
 
 
@@ -126,6 +129,34 @@ def _gone() -> web.Response:
     resp = web.Response(status=499, reason="Client Closed Request")
     resp.force_close()
     return resp
+
+
+async def settled(transport: asyncio.BaseTransport | None) -> None:
+    """Before a deliberate RST: wait (1 ms polls, at most RESET_SETTLE) until asyncio's buffer is
+    empty and the client has acknowledged every byte the kernel holds (SIOCOUTQ). abort() drops
+    unsent bytes (AIOHTTP-NOTES), and an RST may overtake data still in flight — on loopback,
+    when the server moves to another CPU between the write and the abort — so without this the
+    client can lose what "reset after 2 events" promised it."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    for _ in range(int(RESET_SETTLE * 1000)):
+        if transport.is_closing():
+            return
+        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
+            await asyncio.sleep(0.001)
+            continue
+        if sock is None or _unacknowledged(sock) == 0:
+            return
+        await asyncio.sleep(0.001)
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes in the kernel's send queue not yet acknowledged (0 where the ioctl is unsupported)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except (OSError, ValueError):
+        return 0
 
 
 def cut_connection(transport: asyncio.Transport, *, reset: bool) -> None:

@@ -29,14 +29,12 @@ from h2.errors import ErrorCodes
 
 from mockstatus.limits import MAX_STALL, MAX_STREAM_SECONDS
 from mockstatus.types import ENCODING_FAULTS, After, Fault, ResponsePlan
-from mockstatus.wire.core import cut_connection
+from mockstatus.wire.core import cut_connection, settled
 from mockstatus.wire.h2_faults import GARBAGE
 from mockstatus.wire.streams import OWN_KINDS, Schedule, fault_position
 
 if TYPE_CHECKING:
     from mockstatus.wire.h2 import H2Protocol, _Stream
-
-_DRAIN_POLLS = 1000  # 1 ms polls waiting for the kernel to take our bytes before a reset
 
 
 def placed(plan: ResponsePlan) -> bool:
@@ -144,20 +142,10 @@ class _H2Schedule(Schedule):
                 proto.transport.write(GARBAGE)
             proto._close()
         elif kind in ("reset", "close"):
-            await self._drained()
+            await settled(proto.transport)
             if proto.transport is not None:
                 cut_connection(proto.transport, reset=kind == "reset")
             proto.closed = True
-
-    async def _drained(self) -> None:
-        """abort() drops unsent bytes: wait until the kernel has them (AIOHTTP-NOTES)."""
-        transport = self.proto.transport
-        for _ in range(_DRAIN_POLLS):
-            if transport is None or transport.is_closing():
-                return
-            if transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.001)
 
 
 __all__ = ["placed", "send_placed"]

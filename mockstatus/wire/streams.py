@@ -30,7 +30,7 @@ from aiohttp import web
 from mockstatus.encoding import Encoder, corrupt, encoder
 from mockstatus.limits import MAX_STALL, MAX_STREAM_SECONDS
 from mockstatus.types import ENCODING_FAULTS, After, Fault, ResponsePlan, StreamPlan
-from mockstatus.wire.core import ClientGone, _alive, _headers, build_response
+from mockstatus.wire.core import ClientGone, _alive, _headers, build_response, settled
 from mockstatus.wire.faults import GARBAGE, _reset, send_fault
 
 # Faults this module executes when they have no `after`: the rest strike before the head.
@@ -281,16 +281,9 @@ class _Writer(Schedule):
         transport.close()
 
     async def _drained(self) -> None:
-        """abort() drops unsent bytes: wait until the kernel has them (AIOHTTP-NOTES)."""
         with contextlib.suppress(ConnectionResetError):
             await self.request.writer.drain()
-        transport = self.request.transport
-        for _ in range(1000):
-            if transport is None or transport.is_closing():
-                return
-            if transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.001)
+        await settled(self.request.transport)
 
 
 __all__ = ["OWN_KINDS", "Schedule", "fault_position", "handles", "send_stream"]
