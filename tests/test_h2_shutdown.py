@@ -30,7 +30,7 @@ def start_request(port: int, path: str) -> socket.socket:
 
 def test_shutdown_sends_goaway_and_lets_the_stream_finish(tmp_path: Any) -> None:
     server = h2_server(tmp_path, shutdown_timeout=5.0)
-    sock = start_request(server.port, "/status/503?interim=102&sleep=300")
+    sock = start_request(server.port, "/status/503?interim=102&sleep=1500")
     stopper = threading.Thread(target=server.stop)
     stopper.start()
     frames = read_frames(sock)

@@ -353,7 +353,7 @@ def test_corrupt_encoding_stream_on_http2_matches_http11(srv: Any) -> None:
 def test_shutdown_sends_goaway_then_cuts_a_long_stream(tmp_path: Any) -> None:
     import threading
 
-    server = h2_server(tmp_path, shutdown_timeout=0.2)
+    server = h2_server(tmp_path, shutdown_timeout=0.5)
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     from hpack import Encoder
 
@@ -377,8 +377,10 @@ def test_shutdown_sends_goaway_then_cuts_a_long_stream(tmp_path: Any) -> None:
     stopper.join(10)
     assert not stopper.is_alive()
     kinds = [type(f).__name__ for f in frames]
-    assert kinds[0] == "GoAwayFrame" and frames[0].last_stream_id == 1
-    assert "DataFrame" in kinds  # the stream went on until the deadline...
+    # An event already on its way may come before the GOAWAY (one every 20 ms); nothing else.
+    first = kinds.index("GoAwayFrame")
+    assert set(kinds[:first]) <= {"DataFrame"} and frames[first].last_stream_id == 1
+    assert "DataFrame" in kinds[first:]  # the stream went on until the deadline...
     assert not any("END_STREAM" in f.flags for f in frames)  # ...and was cut, not ended
 
 
