@@ -118,6 +118,7 @@ H2_MAX_HEADER_LIST = 64 * KIB  # SETTINGS_MAX_HEADER_LIST_SIZE: decoded header b
 H2_OUTPUT_BUFFER = 256 * KIB  # bytes queued for a slow reader before the connection stops reading
 H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid reset, §10.5)
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
+H2_GOAWAY_DEBUG = 120  # bytes of debug text in a GOAWAY that ends a connection on an error
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
 # --- dashboard (docs/dashboard.md) -------------------------------------------------------------
 MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503

@@ -42,6 +42,7 @@ from mockstatus.h2_fault import error_name
 from mockstatus.limits import (
     H2_FLOOD_CONTROL_FRAMES,
     H2_FLOOD_RESETS,
+    H2_GOAWAY_DEBUG,
     H2_GOAWAY_LINGER,
     H2_MAX_HEADER_LIST,
     H2_OUTPUT_BUFFER,
@@ -60,6 +61,7 @@ from mockstatus.types import (
     ResponsePlan,
 )
 from mockstatus.wire.core import cut_connection
+from mockstatus.wire.h2_conn import ServerConnection
 from mockstatus.wire.h2_faults import GARBAGE, window_zero
 from mockstatus.wire.h2_hpack import StaticEncoder
 from mockstatus.wire.h2_streams import placed, send_placed
@@ -307,6 +309,11 @@ def _date() -> bytes:
     return _date_cache[1]
 
 
+def _debug(why: str) -> bytes:
+    """GOAWAY's debug data (§6.8): why the connection dies, short and printable ASCII."""
+    return why.encode("ascii", "replace")[:H2_GOAWAY_DEBUG]
+
+
 def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     """Why a request header list is malformed (RFC 9113 §8.1.1, §8.2, §8.3.1), or None."""
     seen: set[bytes] = set()
@@ -340,6 +347,10 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     for needed in (b":method", b":scheme", b":path"):
         if needed not in seen:
             return f"missing {needed.decode()}"
+    authority = next((v for n, v in headers if n == b":authority"), None)
+    host = next((v for n, v in headers if n == b"host"), None)
+    if authority is not None and host is not None and host.lower() != authority.lower():
+        return "a Host field that differs from :authority"  # §8.3.1
     path = next(v for n, v in headers if n == b":path")
     if not path:
         return "an empty :path"
@@ -355,7 +366,7 @@ class H2Protocol(asyncio.Protocol):
         self.service = service
         self.remote = peer[0] if isinstance(peer, tuple) else ""
         self.transport: asyncio.Transport | None = None
-        self.conn = h2.connection.H2Connection(config=_CONFIG)
+        self.conn = ServerConnection(config=_CONFIG)
         self.conn.encoder = StaticEncoder()
         self.streams: dict[int, _Stream] = {}
         self.tasks: dict[int, asyncio.Task[None]] = {}
@@ -497,7 +508,10 @@ class H2Protocol(asyncio.Protocol):
                 stream.ended_event.set()
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
-        if event.remote_reset and self.resets.hit(asyncio.get_running_loop().time()):
+        if not event.remote_reset:  # h2_conn refused it: over the stream cap, or malformed
+            code = ErrorCodes(event.error_code).name
+            self._log_problem(f"HTTP/2 RST_STREAM({code}) on stream {event.stream_id}")
+        elif event.remote_reset and self.resets.hit(asyncio.get_running_loop().time()):
             self._calm(f"more than {H2_FLOOD_RESETS} stream resets in a second")
             return
         self.streams.pop(event.stream_id, None)
@@ -884,8 +898,11 @@ class H2Protocol(asyncio.Protocol):
         if len(data) >= _GOAWAY_SIZE and data[-_GOAWAY_SIZE + 3] == GoAwayFrame.type:
             data = data[:-_GOAWAY_SIZE]  # h2's own GOAWAY: replaced by ours below
         last = self.conn.highest_inbound_stream_id
-        data += GoAwayFrame(0, last_stream_id=last, error_code=code).serialize()
-        self._log_close(ErrorCodes(code).name, str(exc) or type(exc).__name__)
+        why = str(exc) or type(exc).__name__
+        data += GoAwayFrame(
+            0, last_stream_id=last, error_code=code, additional_data=_debug(why)
+        ).serialize()
+        self._log_close(ErrorCodes(code).name, why)
         if self.transport is not None:
             self.transport.write(data)
         self._close()
@@ -893,7 +910,7 @@ class H2Protocol(asyncio.Protocol):
     def _calm(self, why: str) -> None:
         self._log_close("ENHANCE_YOUR_CALM", why)
         with contextlib.suppress(h2.exceptions.ProtocolError):
-            self.conn.close_connection(ErrorCodes.ENHANCE_YOUR_CALM)
+            self.conn.close_connection(ErrorCodes.ENHANCE_YOUR_CALM, additional_data=_debug(why))
         self._flush()
         self._close()
 
