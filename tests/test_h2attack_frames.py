@@ -3,7 +3,9 @@ connection errors (wire.h2_conn), GOAWAY's debug text, and :authority against Ho
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +19,12 @@ from hyperframe.frame import (
     HeadersFrame,
     RstStreamFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 from mockstatus.limits import H2_FLOOD_RESETS
 from mockstatus.runner import BackgroundServer
+from mockstatus.wire.h2 import H2Protocol
 from tests.test_h2_rawclient import PREFACE, h2_server, read_frames, read_until
 
 
@@ -218,3 +222,62 @@ def test_rapid_reset_gets_enhance_your_calm_with_the_reason(raw: Raw) -> None:
     goaways = [f for f in read_frames(raw.sock) if isinstance(f, GoAwayFrame)]
     assert [g.error_code for g in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
     assert goaways[0].additional_data == b"more than 200 stream resets in a second"
+
+
+# --- a client that never reads: the stream, then the connection, is let go (H2_SEND_STALL) -------
+
+
+def test_a_window_that_never_opens_cancels_only_that_stream(
+    raw: Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mockstatus.wire.h2.H2_SEND_STALL", 0.1)
+    zero = SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    raw.send(
+        zero.serialize(),
+        raw.headers(1, "/bytes/1000"),
+        raw.headers(3, "/status/200"),
+        WindowUpdateFrame(3, window_increment=100).serialize(),  # only stream 3 may flow
+    )
+    frames = read_until(raw.sock, lambda fs: 1 in resets(fs) and any(_done(f, 3) for f in fs))
+    assert resets(frames) == {1: ErrorCodes.CANCEL}
+    assert body_of(frames, 1) == b""
+    assert body_of(frames, 3) == b"200 OK"
+    assert no_goaway(frames)
+
+
+def test_a_client_that_reads_nothing_loses_the_connection(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mockstatus.wire.h2.H2_SEND_STALL", 0.05)
+    aborted = threading.Event()
+    abort_all = H2Protocol.abort_all
+
+    def spy(self: H2Protocol) -> None:
+        aborted.set()
+        abort_all(self)
+
+    monkeypatch.setattr(H2Protocol, "abort_all", spy)
+    server = h2_server(tmp_path)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn = Raw.__new__(Raw)
+        conn.sock, conn.encoder = sock, Encoder()
+        big = SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        streams = 60  # 60 x 100 KiB: more than the server's and the kernel's buffers
+        conn.send(
+            PREFACE,
+            big.serialize(),
+            WindowUpdateFrame(0, window_increment=2**31 - 1 - 65535).serialize(),
+            *(conn.headers(1 + 2 * k, "/bytes/102400") for k in range(streams)),
+        )
+        # Nothing is read before the server gives up; then less arrives than was asked for.
+        assert aborted.wait(5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += len(chunk)
+        assert received < streams * 102400
+    finally:
+        sock.close()
+        server.stop()

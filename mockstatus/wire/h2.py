@@ -46,6 +46,7 @@ from mockstatus.limits import (
     H2_GOAWAY_LINGER,
     H2_MAX_HEADER_LIST,
     H2_OUTPUT_BUFFER,
+    H2_SEND_STALL,
     MAX_HANG,
 )
 from mockstatus.types import (
@@ -751,7 +752,7 @@ class H2Protocol(asyncio.Protocol):
             pos += size
             self._flush()
             if self.write_open is not None:
-                await self.write_open.wait()
+                await self._wait_reader()
             if self.closed:
                 raise ConnectionResetError()
         if end:
@@ -760,10 +761,36 @@ class H2Protocol(asyncio.Protocol):
     async def _wait_window(self, stream: _Stream) -> None:
         stream.window_open = asyncio.Event()
         self._flush()
-        await stream.window_open.wait()
-        stream.window_open = None
+        try:
+            async with asyncio.timeout(H2_SEND_STALL):
+                await stream.window_open.wait()
+        except TimeoutError:
+            # A client that never opens its window would hold the stream (and its body) for
+            # ever: the stream is cancelled, the connection's other streams go on.
+            why = f"the client's flow-control window stayed closed for {H2_SEND_STALL:g} s"
+            self._reset(stream.sid, ErrorCodes.CANCEL, why)
+            raise ConnectionResetError() from None
+        finally:
+            stream.window_open = None
         if self.closed:
             raise ConnectionResetError()
+
+    async def _wait_reader(self) -> None:
+        """Wait for the client to read what is queued (pause_writing); one that reads nothing
+        for H2_SEND_STALL seconds loses the connection (nothing more can reach it)."""
+        write_open = self.write_open
+        if write_open is None:
+            return
+        try:
+            async with asyncio.timeout(H2_SEND_STALL):
+                await write_open.wait()
+        except TimeoutError:
+            self._log_close("-", f"the client read nothing for {H2_SEND_STALL:g} s")
+            if self.transport is not None:
+                # What is queued would never be read: dropped, and RST (not a FIN after it).
+                cut_connection(self.transport, reset=True)
+            self.abort_all()
+            raise ConnectionResetError() from None
 
     async def _drip(
         self, stream: _Stream, body: bytes, drip: Drip, limit: int | None = None
