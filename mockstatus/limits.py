@@ -120,6 +120,7 @@ H2_FLOOD_RESETS = 200  # RST_STREAM frames a client may send per second (rapid r
 H2_FLOOD_CONTROL_FRAMES = 100  # PING + SETTINGS frames a client may send per second (§10.5)
 H2_GOAWAY_DEBUG = 120  # bytes of debug text in a GOAWAY that ends a connection on an error
 H2_SEND_STALL = 60.0  # seconds an answer waits for a closed flow-control window or an unread socket
+H2_READ_SLICE = 16 * KIB  # bytes of one read h2 parses before the flood checks run again
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
 # --- dashboard (docs/dashboard.md) -------------------------------------------------------------
 MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503

@@ -22,7 +22,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from mockstatus.limits import H2_FLOOD_RESETS
+from mockstatus.limits import H2_FLOOD_RESETS, H2_READ_SLICE
 from mockstatus.runner import BackgroundServer
 from mockstatus.wire.h2 import H2Protocol
 from tests.test_h2_rawclient import PREFACE, h2_server, read_frames, read_until
@@ -281,3 +281,18 @@ def test_a_client_that_reads_nothing_loses_the_connection(
     finally:
         sock.close()
         server.stop()
+
+
+def test_rapid_reset_in_one_large_read_is_cut_after_one_slice(raw: Raw) -> None:
+    # 10,000 HEADERS + RST_STREAM pairs in one write: the server stops within one read slice
+    # of the flood limit, not after parsing (and opening a stream for) everything it read.
+    pairs = [
+        raw.headers(1 + 2 * k) + RstStreamFrame(1 + 2 * k, error_code=8).serialize()
+        for k in range(10_000)
+    ]
+    with contextlib.suppress(OSError):  # the server may reset before it has read it all
+        raw.send(*pairs)
+    goaways = [f for f in read_frames(raw.sock) if isinstance(f, GoAwayFrame)]
+    assert [g.error_code for g in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
+    per_slice = H2_READ_SLICE // len(pairs[-1]) + 1
+    assert goaways[0].last_stream_id <= 1 + 2 * (H2_FLOOD_RESETS + per_slice)

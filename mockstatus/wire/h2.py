@@ -46,6 +46,7 @@ from mockstatus.limits import (
     H2_GOAWAY_LINGER,
     H2_MAX_HEADER_LIST,
     H2_OUTPUT_BUFFER,
+    H2_READ_SLICE,
     H2_SEND_STALL,
     MAX_HANG,
 )
@@ -436,6 +437,13 @@ class H2Protocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if len(data) > H2_READ_SLICE:
+            # h2 parses all it is given before the flood checks see an event: a large read of
+            # HEADERS + RST_STREAM pairs (rapid reset) is fed a slice at a time, so the work
+            # after the limit trips is one slice, not the whole read.
+            for start in range(0, len(data), H2_READ_SLICE):
+                self.data_received(data[start : start + H2_READ_SLICE])
+            return
         if self.closed:
             return
         try:
