@@ -296,3 +296,22 @@ def test_rapid_reset_in_one_large_read_is_cut_after_one_slice(raw: Raw) -> None:
     assert [g.error_code for g in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
     per_slice = H2_READ_SLICE // len(pairs[-1]) + 1
     assert goaways[0].last_stream_id <= 1 + 2 * (H2_FLOOD_RESETS + per_slice)
+
+
+@pytest.mark.parametrize("name", [":path", "connection"])
+def test_trailers_with_a_pseudo_header_or_connection_field_are_a_stream_error(
+    raw: Raw, name: str
+) -> None:
+    trailers = HeadersFrame(1, flags=("END_HEADERS", "END_STREAM"))
+    head = raw.headers(1, "/anything", "POST", flags=("END_HEADERS",))
+    trailers.data = raw.encoder.encode([(name, "x")])
+    raw.send(
+        head,
+        DataFrame(1, data=b"abc").serialize(),
+        trailers.serialize(),
+        raw.headers(3, "/status/200"),
+    )
+    frames = raw.until_ended(3)
+    assert resets(frames) == {1: ErrorCodes.PROTOCOL_ERROR}
+    assert body_of(frames, 1) == b""
+    assert body_of(frames, 3) == b"200 OK"

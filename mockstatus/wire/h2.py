@@ -509,6 +509,19 @@ class H2Protocol(asyncio.Protocol):
         else:
             self.conn.acknowledge_received_data(length, event.stream_id)
 
+    def _on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        """§8.1: trailers carry no pseudo-header and no connection-specific field; a bad one
+        makes the request malformed (a stream error; h2's checks are off, see _CONFIG)."""
+        for name, _value in event.headers:
+            if name[:1] == b":" or name.decode("latin-1") in CONNECTION_SPECIFIC:
+                why = f"malformed trailers: {name[:40]!r}"
+                self._reset(event.stream_id, ErrorCodes.PROTOCOL_ERROR, why)
+                self.streams.pop(event.stream_id, None)
+                task = self.tasks.pop(event.stream_id, None)
+                if task is not None:
+                    task.cancel()
+                return
+
     def _on_stream_ended(self, event: h2.events.StreamEnded) -> None:
         stream = self.streams.get(event.stream_id)
         if stream is not None:
@@ -1038,6 +1051,7 @@ _DISPATCH: dict[type, Callable[[H2Protocol, Any], None]] = {
     h2.events.RequestReceived: H2Protocol._on_request,
     h2.events.DataReceived: H2Protocol._on_data,
     h2.events.StreamEnded: H2Protocol._on_stream_ended,
+    h2.events.TrailersReceived: H2Protocol._on_trailers,
     h2.events.StreamReset: H2Protocol._on_reset,
     h2.events.PingReceived: H2Protocol._on_control,
     h2.events.RemoteSettingsChanged: H2Protocol._on_control,
