@@ -4,6 +4,9 @@ get a 404 from every GET-only route, the bundled `/v1/models` and `/flaky/orders
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import httpx
 import pytest
 
@@ -65,3 +68,59 @@ def test_httpx_head_matches_get_over_both_protocols(head_server, http2: bool) ->
     assert (get.status_code, head.status_code, head.content) == (200, 200, b"")
     assert head.headers["content-length"] == str(len(get.content)) == "24"
     assert head.headers["x-route"] == "models"
+
+
+# HEAD of a streamed answer (/sse, /stream/{n}, a scenario `stream`): the GET's length is not known in
+# advance, so no content-length at all. HTTP/2 used to say `content-length: 0`, claiming an
+# empty GET body (RFC 9110 §8.6), where HTTP/1.1 rightly sent no framing.
+STREAMED = [
+    ("/sse?count=2&interval=1ms", "text/event-stream"),
+    ("/stream/2", "application/json"),
+]
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "h2c"])
+@pytest.mark.parametrize(("path", "media"), STREAMED)
+def test_head_of_a_stream_has_no_content_length(server, http2: bool, path: str, media: str) -> None:
+    with httpx.Client(http1=not http2, http2=http2, base_url=server.base_url) as client:
+        get = client.get(path)
+        head = client.head(path)
+        again = client.get(path)  # the connection is still good after the HEAD
+    assert head.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+    assert (get.status_code, head.status_code, again.status_code) == (200, 200, 200)
+    assert (
+        head.headers["content-type"].split(";")[0]
+        == media
+        == get.headers["content-type"].split(";")[0]
+    )
+    assert "content-length" not in head.headers and "content-length" not in get.headers
+    assert (
+        head.content == b""
+        and len(get.content) > 0
+        and again.content.count(b"\n") == get.content.count(b"\n")
+    )
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_head_of_sse_over_h2c_has_no_content_length(server) -> None:
+    curl = shutil.which("curl")
+    assert curl is not None
+    out = subprocess.run(
+        [
+            curl,
+            "-sI",
+            "--http2-prior-knowledge",
+            "--max-time",
+            "10",
+            server.url("/sse?count=2&interval=1ms"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if "HTTP/2" not in out.stdout.partition("\n")[0]:
+        pytest.skip("curl without HTTP/2")
+    lines = out.stdout.lower().splitlines()
+    assert out.returncode == 0 and lines[0].strip() == "http/2 200"
+    assert "content-type: text/event-stream" in [line.split(";")[0].strip() for line in lines]
+    assert not [line for line in lines if line.startswith("content-length")]
