@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from mockstatus.errors import RequestError
-from mockstatus.limits import MAX_UPGRADE_ECHO, UPGRADE_ECHO_BUFFER
+from mockstatus.limits import MAX_UPGRADE_ECHO, MAX_WEBSOCKET_MESSAGE, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
 
@@ -134,7 +134,9 @@ async def websocket_echo(
     """101 to WebSocket, then echo every text and binary message until the client closes (close
     frames are answered by aiohttp). A handshake aiohttp refuses (no key, ...) raises a 400
     `RequestError`: nothing was sent yet."""
-    ws = web.WebSocketResponse()
+    # The cap is explicit (it was aiohttp's default): a larger message is closed with 1009.
+    # +1: aiohttp refuses a message whose size reaches max_msg_size, ours is the largest allowed.
+    ws = web.WebSocketResponse(max_msg_size=MAX_WEBSOCKET_MESSAGE + 1)
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:
