@@ -21,6 +21,7 @@ from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_UPGRADE_ECHO, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
+from mockstatus.wire.ws_guard import GuardedWebSocketResponse, close_answer
 
 
 class _EchoParser:
@@ -131,21 +132,26 @@ class WebSocketSessions:
 async def websocket_echo(
     request: web.BaseRequest, sessions: WebSocketSessions
 ) -> web.StreamResponse:
-    """101 to WebSocket, then echo every text and binary message until the client closes (close
-    frames are answered by aiohttp). A handshake aiohttp refuses (no key, ...) raises a 400
+    """101 to WebSocket, then echo every text and binary message until the client closes (its close
+    frame is answered with 1000, or 1002 for a code RFC 6455 forbids: `ws_guard`). A handshake aiohttp refuses (no key, ...) raises a 400
     `RequestError`: nothing was sent yet."""
-    ws = web.WebSocketResponse()
+    ws = GuardedWebSocketResponse(autoclose=False)  # close codes are checked below
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:
         raise RequestError(f"invalid WebSocket handshake: {exc.text}", param="Upgrade") from None
     sessions.open.add(ws)
     try:
-        async for msg in ws:
+        while True:
+            msg = await ws.receive()
             if msg.type == WSMsgType.TEXT:
                 await ws.send_str(msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data)
+            elif msg.type not in (WSMsgType.PING, WSMsgType.PONG):
+                break
+        if msg.type == WSMsgType.CLOSE and not ws.closed:  # the client's close: answer it
+            await ws.close(code=close_answer(msg.data), drain=False)
     finally:
         sessions.open.discard(ws)
     return ws
