@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from tests.rawhttp import connect
+from tests.rawhttp import Reader, connect
 
 HANDSHAKE = (
     b"GET /websocket/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -97,3 +97,27 @@ def test_an_empty_close_is_answered_1000(server):
     sock, rest = open_ws(server.port)
     sock.sendall(frame(8, b""))
     assert read_to_eof(sock, rest) == CLOSE_1000
+
+
+KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+
+@pytest.mark.parametrize(
+    "request_head, problem",
+    [
+        (HANDSHAKE.replace(b"GET ", b"POST ").replace(b"/websocket/echo", b"/status/101"), b"GET"),
+        (HANDSHAKE.replace(b"/websocket/echo", b"/status/101").replace(KEY, KEY + KEY), b"once"),
+        (
+            HANDSHAKE.replace(b"Version: 13\r\n", b"Version: 13\r\nSec-WebSocket-Version: 13\r\n"),
+            b"Sec-WebSocket-Version must appear once",
+        ),
+    ],
+    ids=["post-status-101", "two-keys", "two-versions"],
+)
+def test_handshakes_rfc6455_forbids_are_400s_naming_the_problem(server, request_head, problem):
+    sock = connect(server.port)
+    sock.sendall(request_head.replace(b"\r\n\r\n", b"\r\nContent-Length: 0\r\n\r\n"))
+    _, resp = Reader(sock).read_response()
+    assert resp.status == 400
+    assert b"invalid WebSocket handshake" in resp.body and problem in resp.body
+    assert resp.header("Sec-WebSocket-Accept") is None

@@ -21,7 +21,7 @@ from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_UPGRADE_ECHO, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
-from mockstatus.wire.ws_guard import GuardedWebSocketResponse, close_answer
+from mockstatus.wire.ws_guard import GuardedWebSocketResponse, close_answer, handshake_problem
 
 
 class _EchoParser:
@@ -135,6 +135,11 @@ async def websocket_echo(
     """101 to WebSocket, then echo every text and binary message until the client closes (its close
     frame is answered with 1000, or 1002 for a code RFC 6455 forbids: `ws_guard`). A handshake aiohttp refuses (no key, ...) raises a 400
     `RequestError`: nothing was sent yet."""
+    # RFC 6455 §4.1 (the method) and §11.3.1/§11.3.5 (each field once), which aiohttp's
+    # prepare does not check: /status/101 answers any method
+    problem = handshake_problem(request.method, request.headers)
+    if problem is not None:
+        raise RequestError(f"invalid WebSocket handshake: {problem}", param="Upgrade")
     ws = GuardedWebSocketResponse(autoclose=False)  # close codes are checked below
     try:
         await ws.prepare(request)

@@ -1,4 +1,7 @@
-"""RFC 6455 rules aiohttp's WebSocket reader does not enforce (checked with aiohttp 3.14.5):
+"""RFC 6455 rules aiohttp's WebSocket support does not enforce (checked with aiohttp 3.14.5):
+
+- §4.1, §11.3: the opening handshake is a GET, with one Sec-WebSocket-Key and one
+  Sec-WebSocket-Version: `handshake_problem` (a 400 before anything is sent).
 
 - §5.1: "The server MUST close the connection upon receiving a frame that is not masked" with
   1002. aiohttp accepts unmasked client frames, so `MaskGuard` scans the frame headers of the
@@ -20,6 +23,16 @@ from aiohttp.http_websocket import WebSocketError
 
 # RFC 6455 §7.4.1: reserved for endpoints' own use, never on the wire
 _NEVER_ON_THE_WIRE = frozenset({1004, 1005, 1006, 1015})
+
+
+def handshake_problem(method: str, headers: Any) -> str | None:
+    """What is wrong with a WebSocket opening handshake that aiohttp would accept, or None."""
+    if method != "GET":
+        return f"the method must be GET, not {method} (RFC 6455 §4.1)"
+    for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version"):
+        if len(headers.getall(name, ())) > 1:
+            return f"{name} must appear once (RFC 6455 §11.3)"
+    return None
 
 
 def close_answer(code: int | None) -> int:
