@@ -66,3 +66,14 @@ def test_concurrent_puts_and_deletes_of_one_name_stay_consistent(server):
     assert httpx.get(server.url("/c7")).status_code == 201
     assert httpx.delete(server.url("/__mockstatus/scenarios/c")).json() == {"deleted": "c"}
     assert httpx.get(server.url("/c7")).status_code == 404
+
+
+def test_recorder_redacts_a_body_nested_past_the_stack_whole(tmp_path):
+    from mockstatus.record import Recorder
+
+    recorder = Recorder(tmp_path, upstream="http://127.0.0.1:9", redact=frozenset({"token"}))
+    deep = b'{"token": "s3cret", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert recorder._body(deep) == b"REDACTED"
+    assert (
+        recorder._body(b'{"token": "s3cret", "x": [[1]]}') == b'{"token": "REDACTED", "x": [[1]]}'
+    )
