@@ -62,6 +62,15 @@ def test_masked_frames_before_an_unmasked_one_are_echoed_first(server):
     assert read_to_eof(sock, rest) == b"\x81\x02ok" + CLOSE_1002
 
 
+def test_a_64_bit_length_with_the_top_bit_set_is_1002_and_2_to_the_62_is_1009(server):
+    sock, rest = open_ws(server.port)
+    sock.sendall(b"\x82\xff" + struct.pack(">Q", 2**63) + b"abcd")
+    assert read_to_eof(sock, rest) == CLOSE_1002
+    sock, rest = open_ws(server.port)
+    sock.sendall(b"\x82\xff" + struct.pack(">Q", 2**62) + b"abcd")
+    assert read_to_eof(sock, rest) == b"\x88\x02\x03\xf1"  # 1009: message too big
+
+
 def test_headers_split_byte_by_byte_still_echo(server):
     sock, rest = open_ws(server.port)
     wire = frame(1, b"a" * 125) + frame(1, b"b")

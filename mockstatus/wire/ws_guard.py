@@ -77,17 +77,19 @@ class MaskGuard:
             self.head = b""
             pos += used
             if not head[1] & 0x80:
-                return self._fail(data[: max(start, 0)])
+                return self._fail(data[: max(start, 0)], "unmasked client frame (RFC 6455 §5.1)")
+            if head[1] & 0x7F == 127 and head[2] & 0x80:
+                return self._fail(
+                    data[: max(start, 0)], "64-bit length with its top bit set (RFC 6455 §5.2)"
+                )
             self.skip = _payload_size(head)
         return self.parser.feed_data(data)
 
-    def _fail(self, before: bytes) -> tuple[bool, bytes]:
+    def _fail(self, before: bytes, problem: str) -> tuple[bool, bytes]:
         if before:
             self.parser.feed_data(before)
         self.failed = True
-        self.queue.set_exception(
-            WebSocketError(WSCloseCode.PROTOCOL_ERROR, "unmasked client frame (RFC 6455 §5.1)")
-        )
+        self.queue.set_exception(WebSocketError(WSCloseCode.PROTOCOL_ERROR, problem))
         return True, b""
 
     def feed_eof(self) -> None:
