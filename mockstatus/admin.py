@@ -30,6 +30,7 @@ from mockstatus.admin_guard import check_caller, check_host
 from mockstatus.admin_params import (
     as_received,
     check_params,
+    check_utf8_path,
     float_param,
     int_param,
     journal_filter,
@@ -128,6 +129,8 @@ class Admin:
         method = request.method
         try:
             check_host(request.headers, self.loopback_only)
+            if "%" in path:  # aiohttp leaves "%ff" undecoded: a name it cannot be, not "%ff"
+                check_utf8_path(request.raw_path)
             route, _ = _route(path, method)
             check_caller(request.headers, method, route.open, self.token)
             feed = route.template == dashboard.FEED and method == "GET"

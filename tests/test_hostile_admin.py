@@ -74,3 +74,36 @@ def test_descendant_jsonpath_template_on_a_deep_body_renders_empty(server):
     resp = httpx.post(server.url("/echo"), content=b'{"a": ' + nested(150) + b"}")
     assert (resp.status_code, resp.text) == (200, "got .")
     assert httpx.post(server.url("/echo"), content=b'{"a": 7}').text == "got 7."
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("PUT", "/__mockstatus/scenarios/%ff"),
+        ("GET", "/__mockstatus/scenarios/caf%e9"),
+        ("DELETE", "/__mockstatus/scenarios/%c3"),
+        ("POST", "/__mockstatus/scenarios/deep/routes/%ff%fe/override"),
+        ("GET", "/__mockstatus/scenarios/deep/state/%80"),
+    ],
+)
+def test_a_name_that_is_not_utf8_once_percent_decoded_is_400(server, method, path):
+    resp = httpx.request(method, server.url(path), content=b"name: x\nroutes: []\n")
+    assert resp.status_code == 400
+    assert resp.json()["error"] == (
+        f"the path {path!r} is not UTF-8 once percent-decoded: names in admin paths are UTF-8 text"
+    )
+
+
+def test_percent_encoded_utf8_and_a_literal_percent_are_names(server):
+    body = "name: x\nroutes:\n  - match: {path: /pct}\n    respond: {status: 200}\n"
+    assert (
+        httpx.put(server.url("/__mockstatus/scenarios/caf%C3%A9"), content=body).json()["name"]
+        == "café"
+    )
+    assert (
+        httpx.put(server.url("/__mockstatus/scenarios/%25ff"), content=body).json()["name"] == "%ff"
+    )
+    names = [
+        s["name"] for s in httpx.get(server.url("/__mockstatus/scenarios")).json()["scenarios"]
+    ]
+    assert names[:2] == ["%ff", "café"]
