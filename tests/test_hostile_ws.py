@@ -4,6 +4,7 @@ never be on the wire (1004/1006/1015, §7.4.1) or is undefined (< 1000, >= 5000)
 
 from __future__ import annotations
 
+import importlib
 import socket
 import struct
 
@@ -130,3 +131,15 @@ def test_handshakes_rfc6455_forbids_are_400s_naming_the_problem(server, request_
     assert resp.status == 400
     assert b"invalid WebSocket handshake" in resp.body and problem in resp.body
     assert resp.header("Sec-WebSocket-Accept") is None
+
+
+def test_fragments_past_the_message_cap_are_closed_with_1009(server, monkeypatch):
+    upgrade_module = importlib.import_module(
+        "mockstatus.wire.upgrade"
+    )  # `wire.upgrade` is a function
+    monkeypatch.setattr(upgrade_module, "MAX_WEBSOCKET_MESSAGE", 1000)
+    sock, rest = open_ws(server.port)
+    first = bytes([0x02, 0x80 | 100]) + b"\0\0\0\0" + b"x" * 100  # binary, not final
+    more = bytes([0x00, 0x80 | 100]) + b"\0\0\0\0" + b"y" * 100  # continuation, not final
+    sock.sendall(first + more * 10)
+    assert read_to_eof(sock, rest) == b"\x88\x02\x03\xf1"

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from mockstatus.errors import RequestError
-from mockstatus.limits import MAX_UPGRADE_ECHO, UPGRADE_ECHO_BUFFER
+from mockstatus.limits import MAX_UPGRADE_ECHO, MAX_WEBSOCKET_MESSAGE, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
 from mockstatus.wire.ws_guard import GuardedWebSocketResponse, close_answer, handshake_problem
@@ -140,7 +140,8 @@ async def websocket_echo(
     problem = handshake_problem(request.method, request.headers)
     if problem is not None:
         raise RequestError(f"invalid WebSocket handshake: {problem}", param="Upgrade")
-    ws = GuardedWebSocketResponse(autoclose=False)  # close codes are checked below
+    # close codes are checked below (autoclose off); the message cap is ours, not a default
+    ws = GuardedWebSocketResponse(autoclose=False, max_msg_size=MAX_WEBSOCKET_MESSAGE)
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:
