@@ -50,3 +50,10 @@ def test_durations_are_ascii():
     for text in ("١s", "٢", "２ms"):
         with pytest.raises(ValueError, match="must be a duration like"):
             parse_duration(text)
+
+
+def test_continue_delay_is_ascii():
+    from mockstatus.expect import continue_delay
+
+    assert continue_delay("250") == 250.0
+    assert continue_delay("٢٥٠") is None
