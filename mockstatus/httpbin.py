@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from mockstatus import codes, conditional, encoding, httpbin_content, ranges
 from mockstatus.errors import RequestError
@@ -42,7 +42,7 @@ from mockstatus.limits import (
     MAX_REDIRECTS,
     MAX_SEED_DIGITS,
 )
-from mockstatus.queries import check_header, parse_code, response_headers_of
+from mockstatus.queries import check_header, location_uri, parse_code, response_headers_of
 from mockstatus.semantics import finish
 from mockstatus.types import Clock, Drip, Headers, RandomSource, RequestFacts, ResponsePlan
 
@@ -747,7 +747,7 @@ def _h_redirect_to(facts: RequestFacts, ctx: Ctx, args: list[str]) -> ResponsePl
     check_header("Location", url, param="url")
     # RFC 9110 §10.2.2: Location is a URI-reference; non-ASCII and spaces are percent-encoded
     # (httpbin sends the raw UTF-8 bytes). Reserved characters and existing escapes stay.
-    url = quote(url, safe="!#$%&'()*+,/:;=?@[]~")
+    url = location_uri(url)
     status = 302
     if (code := facts.query.get("status_code")) is not None:
         status = parse_code(code, param="status_code")

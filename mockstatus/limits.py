@@ -153,4 +153,4 @@ WORKER_EXIT_GRACE = 5.0  # seconds past --shutdown-timeout a worker may take to 
 LISTEN_BACKLOG = 4096  # connections a `serve` socket queues unaccepted (the kernel caps: somaxconn)
 UPSTREAM_INTERIMS = 16  # an upstream's 1xx (103, 102) relayed per request; more are dropped
 MAX_INTERIMS = 16  # 1xx interim responses one `?interim=` list may ask for; more is a 400
-MAX_WEBSOCKET_MESSAGE = 4 * MIB  # one WebSocket echo message, fragments joined; more is close 1009
+MAX_WEBSOCKET_MESSAGE = 4 * MIB  # bytes of one /websocket/echo message; a larger one: close 1009

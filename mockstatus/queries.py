@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from mockstatus import codes
 from mockstatus.durations import parse_duration
@@ -411,7 +412,7 @@ def _parse_options(req: PlanRequest) -> Options:
     if (v := query.get("location")) is not None:
         if not v:
             raise RequestError("invalid location: must not be empty", param="location")
-        kw["location"] = check_header("Location", v, param="location")[1]
+        kw["location"] = location_uri(check_header("Location", v, param="location")[1])
     if (v := query.get("retry_after")) is not None:
         kw["retry_after"] = check_retry_after(v)
     if (v := query.get("sleep")) is not None:
@@ -577,3 +578,9 @@ def _h2_fault(kind: str, query: Query) -> Fault:
         after = placed if isinstance(placed, After) else None
     graceful = kind == "goaway" and query.get("graceful") in ("1", "true", "yes")
     return Fault(kind=kind, after=after, error=error, graceful=graceful)
+
+
+def location_uri(url: str) -> str:
+    """`url` as a `Location` value: RFC 9110 §10.2.2 makes it a URI-reference, so non-ASCII and
+    spaces are percent-encoded; reserved characters and existing escapes stay as given."""
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~")

@@ -85,6 +85,7 @@ def sse_plan(facts: RequestFacts, clock: Clock) -> ResponsePlan:
 
 def stream_lines_plan(facts: RequestFacts, tail: str) -> ResponsePlan:
     from mockstatus.endpoints import describe_request
+    from mockstatus.httpbin import request_headers
 
     digits = tail.rstrip("/")
     if digits.isascii() and digits.isdigit():
@@ -104,7 +105,8 @@ def stream_lines_plan(facts: RequestFacts, tail: str) -> ResponsePlan:
     base = {
         "url": doc["url"],
         "args": doc["args"],
-        "headers": doc["headers"],
+        # the /get shape: httpbin's canonical names, the same over HTTP/1.1 and HTTP/2
+        "headers": request_headers(facts),
         "origin": doc["client"],
     }
     lines = [json.dumps({**base, "id": i}).encode() + b"\n" for i in range(n)]

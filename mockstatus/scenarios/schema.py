@@ -276,6 +276,9 @@ class _Schema(_RateLimits):
             guess = difflib.get_close_matches(upper, _METHODS, n=1)
             hint = f"did you mean '{guess[0]}'?" if guess else "known: " + ", ".join(_METHODS)
             self.problem(item, f"unknown method '{text}' ({hint})")
+        if "GET" in found:
+            # RFC 9110 §9.3.2: HEAD is GET without the content, so a GET route answers HEAD too
+            found.add("HEAD")
         return frozenset(found) or None
 
     def value_rules(self, v: _V, name: str, header: bool) -> tuple[tuple[str, Any], ...]:

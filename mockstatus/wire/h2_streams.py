@@ -57,6 +57,13 @@ async def send_placed(proto: H2Protocol, stream: _Stream, plan: ResponsePlan) ->
     fault = plan.fault  # a coding fault: in a fixed body's bytes already, a stream's by Schedule
     sid = stream.sid
     rst = fault is not None and fault.kind == "rst_stream"
+    if plan.head and plan.stream is not None and not plan.bodiless:
+        # HEAD of a stream: GET's length is not known, so no content-length (RFC 9110 §8.6;
+        # `content-length: 0` would claim an empty GET body)
+        proto._send_headers(sid, plan, end=not rst, length=None)
+        if rst and fault is not None:
+            proto._reset(sid, fault.error, None)
+        return
     if plan.head or plan.bodiless:
         proto._send_final(sid, plan, end=not rst, body=plan.body)
         if rst and fault is not None:

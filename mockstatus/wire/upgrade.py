@@ -132,16 +132,18 @@ class WebSocketSessions:
 async def websocket_echo(
     request: web.BaseRequest, sessions: WebSocketSessions
 ) -> web.StreamResponse:
-    """101 to WebSocket, then echo every text and binary message until the client closes (its close
-    frame is answered with 1000, or 1002 for a code RFC 6455 forbids: `ws_guard`). A handshake aiohttp refuses (no key, ...) raises a 400
-    `RequestError`: nothing was sent yet."""
+    """101 to WebSocket, then echo every text and binary message until the client closes (its
+    close frame is answered with 1000, or 1002 for a code RFC 6455 forbids: `ws_guard`). A
+    handshake aiohttp refuses (no key, ...) raises a 400 `RequestError`: nothing was sent yet."""
     # RFC 6455 §4.1 (the method) and §11.3.1/§11.3.5 (each field once), which aiohttp's
     # prepare does not check: /status/101 answers any method
     problem = handshake_problem(request.method, request.headers)
     if problem is not None:
         raise RequestError(f"invalid WebSocket handshake: {problem}", param="Upgrade")
-    # close codes are checked below (autoclose off); the message cap is ours, not a default
-    ws = GuardedWebSocketResponse(autoclose=False, max_msg_size=MAX_WEBSOCKET_MESSAGE)
+    # The cap is explicit (it was aiohttp's default): a larger message is closed with 1009.
+    # +1: aiohttp refuses a message whose size reaches max_msg_size, ours is the largest allowed.
+    # autoclose off: the client's close code is checked below (`close_answer`).
+    ws = GuardedWebSocketResponse(autoclose=False, max_msg_size=MAX_WEBSOCKET_MESSAGE + 1)
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:
