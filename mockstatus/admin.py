@@ -30,6 +30,7 @@ from mockstatus.admin_guard import check_caller, check_host
 from mockstatus.admin_params import (
     as_received,
     check_params,
+    check_utf8_path,
     float_param,
     int_param,
     journal_filter,
@@ -53,6 +54,7 @@ from mockstatus.metrics import CONTENT_TYPE as METRICS_TYPE
 from mockstatus.metrics import Metrics
 from mockstatus.scenarios import state_api
 from mockstatus.scenarios.collector import collector_paused
+from mockstatus.scenarios.loader import not_utf8
 from mockstatus.scenarios.nearmiss import unmatched
 from mockstatus.scenarios.shadow import shadowing
 from mockstatus.scenarios.store import ScenarioStore, UploadRefused
@@ -127,6 +129,8 @@ class Admin:
         method = request.method
         try:
             check_host(request.headers, self.loopback_only)
+            if "%" in path:  # aiohttp leaves "%ff" undecoded: a name it cannot be, not "%ff"
+                check_utf8_path(request.raw_path)
             route, _ = _route(path, method)
             check_caller(request.headers, method, route.open, self.token)
             feed = route.template == dashboard.FEED and method == "GET"
@@ -220,12 +224,12 @@ class Admin:
         raw = call.body or b""
         if len(raw) > MAX_UPLOAD:
             return error_reply(413, f"a scenario upload is at most {MAX_UPLOAD} bytes")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            return error_reply(400, f"the scenario must be UTF-8 YAML (byte {err.start} is not)")
         created = name not in self.store.uploads
         try:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:  # located, like a folder file's
+                raise ScenarioError([not_utf8(f"<upload:{name}>", raw, err)]) from None
             await self.store.put_async(name, text, call.base_dir)
         except UploadRefused as err:
             return error_reply(err.status, err.message, cap=err.cap, limit=err.limit)

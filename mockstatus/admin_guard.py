@@ -47,23 +47,56 @@ def check_caller(
                 "API from a test, a script or curl, not from a web page",
             )
     if (mutation or not open_read) and not authorised(headers, token):
-        # RFC 6750 §3.1: an error code only when a token was presented (and was wrong).
-        challenge = _CHALLENGE
-        if "Authorization" in headers:
-            challenge += ', error="invalid_token"'
+        status, error, problem = _refusal(headers)
+        challenge = _CHALLENGE if error is None else f'{_CHALLENGE}, error="{error}"'
         raise AdminError(
-            401,
+            status,
             "this admin call needs Authorization: Bearer <token> (MOCKSTATUS_ADMIN_TOKEN); "
-            "only health, catalog, clock and metrics are open",
+            f"only health, catalog, clock and metrics are open ({problem})",
             headers=(("WWW-Authenticate", challenge),),
         )
+
+
+def _authorizations(headers: Mapping[str, str]) -> list[str]:
+    """Every Authorization field (the request's headers are a multidict; a plain mapping has one)."""
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        return list(getall("Authorization", ()))
+    return [headers["Authorization"]] if "Authorization" in headers else []
+
+
+def _bearer_credentials(value: str) -> str | None:
+    """The credentials of a `Bearer` Authorization value; None for another scheme. RFC 9110
+    §11.1: the scheme is case-insensitive; §11.4: one or more spaces before the credentials."""
+    scheme, _, rest = value.partition(" ")
+    return rest.lstrip(" ") if scheme.lower() == "bearer" else None
+
+
+def _refusal(headers: Mapping[str, str]) -> tuple[int, str | None, str]:
+    """RFC 6750 §3.1: no error code without Bearer credentials (none, or another scheme); 400
+    `invalid_request` when they are empty or sent twice; 401 `invalid_token` when wrong (any
+    other text, even one outside `b64token`: it is a token that does not match)."""
+    given = _authorizations(headers)
+    if len(given) > 1:
+        return 400, "invalid_request", "Authorization was sent more than once"
+    credentials = _bearer_credentials(given[0]) if given else None
+    if credentials is None:
+        return 401, None, "no Bearer credentials were sent"
+    if not credentials:
+        return 400, "invalid_request", "the Bearer credentials are empty: 'Bearer <token>'"
+    return 401, "invalid_token", "the token does not match"
 
 
 def authorised(headers: Mapping[str, str], token: str | None) -> bool:
     if not token:
         return True
-    given = headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-    return hmac.compare_digest(given, f"Bearer {token}".encode())
+    given = _authorizations(headers)
+    credentials = _bearer_credentials(given[0]) if len(given) == 1 else None
+    if credentials is None:  # none, another scheme, or two fields (RFC 6750 §3.1: refused)
+        return False
+    # compare the bytes (surrogateescape: a non-UTF-8 value never raises), in constant time
+    presented = credentials.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(presented, token.encode("utf-8", "surrogateescape"))
 
 
 def loopback_host(host: str | None) -> bool:

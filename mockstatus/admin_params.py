@@ -4,6 +4,7 @@ would be accepted. Pure: no aiohttp."""
 from __future__ import annotations
 
 import math
+import urllib.parse
 from collections.abc import Mapping
 from typing import overload
 
@@ -95,6 +96,19 @@ def journal_filter(query: Mapping[str, str]) -> tuple[Filter, int | None]:
         since=float_param(query, "since", None, 0.0, 1e12),
     )
     return flt, int_param(query, "limit", None, 1, 10**9)
+
+
+def check_utf8_path(raw_path: str) -> None:
+    """A 400 when the percent-decoded path is not UTF-8 (RFC 3986 §2.5: names are UTF-8)."""
+    raw = raw_path.partition("?")[0]
+    try:
+        urllib.parse.unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AdminError(
+            400,
+            f"the path {raw[:MAX_NAME]!r} is not UTF-8 once percent-decoded: "
+            "names in admin paths are UTF-8 text",
+        ) from None
 
 
 def scenario_name(name: str) -> str:

@@ -8,7 +8,7 @@ import re
 DURATION_HINT = "a duration like 250ms, 2s, 5m, 1h or a number of seconds"
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*")
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.ASCII)  # not "١s"
 
 
 def parse_duration(value: object, name: str = "duration") -> float:

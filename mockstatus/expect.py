@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import expects_continue
+from mockstatus.http_syntax import ascii_float, expects_continue
 from mockstatus.limits import MAX_CONTINUE_DELAY_MS
 from mockstatus.queries import continue_of, interim_mode_of
 from mockstatus.semantics import build_plan, error_plan, interims_for, negotiate
@@ -43,7 +43,7 @@ def continue_delay(how: str) -> float | None:
     if how in ("send", "withhold"):
         return 0.0
     try:
-        delay = float(how)
+        delay = ascii_float(how)
     except ValueError:
         return None
     return delay if 0 <= delay <= MAX_CONTINUE_DELAY_MS else None  # also rejects nan

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from mockstatus import codes, conditional, encoding, httpbin_content, ranges
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import weight
+from mockstatus.http_syntax import ascii_float, weight
 from mockstatus.httpbin_auth import (
     BASIC_REALM,
     QOPS,
@@ -285,7 +285,7 @@ def _origin(facts: RequestFacts) -> str:
 def _number(text: str, param: str, high: float) -> float:
     """A finite, non-negative decimal (`/delay/1.5`); over `high` is clamped like httpbin."""
     try:
-        value = float(text)
+        value = ascii_float(text)
     except ValueError:
         value = -1.0
     if not (value >= 0 and len(text) <= 32):  # also rejects NaN; inf is clamped

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from mockstatus import codes
 from mockstatus.durations import parse_duration
 from mockstatus.errors import RequestError
-from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN
+from mockstatus.http_syntax import FIELD_CONTROL, FRAMING_HEADERS, TOKEN, ascii_float
 from mockstatus.limits import (
     MAX_FAULT_INTERVAL,
     MAX_INTERIMS,
@@ -170,7 +170,7 @@ def parse_code_spec(spec: str) -> CodeChoice:
         if sep:
             weighted = True
             try:
-                weight = float(weight_text)
+                weight = ascii_float(weight_text)
             except ValueError:
                 weight = -1.0
             if not math.isfinite(weight) or weight < 0:
@@ -200,7 +200,7 @@ def parse_code_spec(spec: str) -> CodeChoice:
 
 def _parse_ms(value: str, param: str, cap_ms: float = MAX_SLEEP_MS) -> float:
     try:
-        ms = float(value)
+        ms = ascii_float(value)
     except ValueError:
         ms = math.nan
     if not math.isfinite(ms) or ms < 0 or ms > cap_ms:
@@ -537,7 +537,7 @@ def parse_fault_options(query: Query) -> tuple[Fault | None, Drip | None]:
                     delay = parse_duration(text)
                 elif (text := query.get("sleep")) is not None:
                     param = "sleep"  # before float(): a bad value is named as `sleep`
-                    delay = float(text) / 1000.0
+                    delay = ascii_float(text) / 1000.0
                 else:
                     delay = 2.0
                 if not 0 < delay <= MAX_FAULT_INTERVAL:  # also rejects NaN

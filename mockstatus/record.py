@@ -130,10 +130,12 @@ class Recorder:
             return body
         try:
             doc = json.loads(body)
+            changed = _redact_json(doc, self.redact)
+            return json.dumps(doc, ensure_ascii=False).encode() if changed else body
+        except RecursionError:  # nested past the stack: its fields cannot be checked, so none kept
+            return REDACTED.encode()
         except ValueError:
             return body
-        changed = _redact_json(doc, self.redact)
-        return json.dumps(doc, ensure_ascii=False).encode() if changed else body
 
     # --- files -------------------------------------------------------------------------------
 

@@ -49,9 +49,9 @@ def test_with_a_token_journal_and_scenario_reads_need_it(make_server, target):
         for method in ("GET", "HEAD"):
             resp = call(server, method, target, headers)
             assert resp.status == 401, (method, headers)
-            # RFC 6750 §3.1: an error code only when credentials were presented
+            # RFC 6750 §3.1: an error code only when Bearer credentials were presented
             challenge = 'Bearer realm="mockstatus-admin"'
-            if headers:
+            if headers.get("Authorization", "").startswith("Bearer "):
                 challenge += ', error="invalid_token"'
             assert resp.header("WWW-Authenticate") == challenge
     assert call(server, "GET", target, AUTH).status in (200, 404, 408)

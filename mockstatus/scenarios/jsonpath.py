@@ -19,6 +19,11 @@ from typing import Any
 _MISSING: Any = object()
 
 
+class JsonPathTooDeep(ValueError):
+    """The library refused a document nested past its limit (`max_recursion_depth`, 100 levels,
+    reached by `..` on a deep body): the request is answered as not matching, never a 500."""
+
+
 @dataclass(frozen=True, slots=True)
 class JsonPath:
     source: str
@@ -29,7 +34,13 @@ class JsonPath:
         """The values the query selects in `document` (a nodelist's values, in order)."""
         steps = self.steps
         if steps is None:
-            return list(self.query.find(document).values())
+            # loaded already (the query was compiled by it); ~40 µs `find` dwarfs the lookup
+            from jsonpath_rfc9535.exceptions import JSONPathRecursionError
+
+            try:
+                return list(self.query.find(document).values())
+            except (JSONPathRecursionError, RecursionError) as exc:
+                raise JsonPathTooDeep(f"body JSON is nested too deep for {self.source}") from exc
         node = document
         for step in steps:
             if isinstance(step, str):

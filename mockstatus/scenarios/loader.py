@@ -86,6 +86,14 @@ def load_text(text: str, filename: str, base_dir: Path, default_name: str) -> Sc
     return scenario
 
 
+def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> ScenarioProblem:
+    """The located problem for a file (or upload) that is not UTF-8: where its first bad byte is."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x})"
+    return ScenarioProblem(file, line, col, message)
+
+
 class _Abort(Exception):
     """The file cannot be read further; the reason is already recorded as a problem."""
 
@@ -178,9 +186,7 @@ class _Source:
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            self.problem((line, col), f"file is not UTF-8 text (byte 0x{data[exc.start]:02x})")
+            self.problems.append(not_utf8(self.file, data, exc))
             return None
 
     def load(self, text: str, default_name: str) -> Scenario | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from mockstatus.limits import KIB, MAX_REGEX_BODY, MAX_REGEX_INPUT
-from mockstatus.scenarios.jsonpath import JsonPath
+from mockstatus.scenarios.jsonpath import JsonPath, JsonPathTooDeep
 from mockstatus.scenarios.request_parts import cookies, form, host_name
 from mockstatus.scenarios.safe_regex import SafeRegex
 from mockstatus.types import RequestFacts
@@ -248,7 +248,10 @@ class BodyMatch:
             if self.json is not _UNSET and not json_subset(self.json, parsed):
                 return f"body JSON does not contain {json.dumps(self.json)}"
             for path, rule in self.jsonpath:
-                found = path.values(parsed)
+                try:
+                    found = path.values(parsed)
+                except JsonPathTooDeep as exc:
+                    return str(exc)
                 if not rule.test_json(found):
                     return _jsonpath_reason(path.source, found, rule)
         if self.regex is not None and not self.regex.search_bytes(body):

@@ -45,7 +45,7 @@ def handle(
     if method == "PUT":
         try:
             doc = json.loads(body or b"")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
             return _error(400, 'the body must be JSON: {"state": "...", "key": "..."}')
         if not isinstance(doc, dict) or set(doc) - {"state", "key"}:
             return _error(400, 'the body must be {"state": "...", "key": "..."} (key optional)')

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockstatus.http_syntax import FIELD_CONTROL
-from mockstatus.scenarios.jsonpath import JsonPath, compile_jsonpath
+from mockstatus.scenarios.jsonpath import JsonPath, JsonPathTooDeep, compile_jsonpath
 from mockstatus.scenarios.request_parts import cookies, form
 from mockstatus.scenarios.template_exprs import (
     MAX_RANDOM_CHOICES,
@@ -301,7 +301,10 @@ def _jsonpath_value(ctx: TemplateContext, path: JsonPath) -> Any:
         except (ValueError, RecursionError):
             parsed = None
         ctx.memo["json"] = parsed
-    found = path.values(parsed) if parsed is not None else []
+    try:
+        found = path.values(parsed) if parsed is not None else []
+    except JsonPathTooDeep:  # rendered like a body that is not JSON
+        found = []
     return found[0] if found else ""
 
 

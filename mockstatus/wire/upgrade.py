@@ -21,6 +21,7 @@ from mockstatus.errors import RequestError
 from mockstatus.limits import MAX_UPGRADE_ECHO, MAX_WEBSOCKET_MESSAGE, UPGRADE_ECHO_BUFFER
 from mockstatus.types import ResponsePlan
 from mockstatus.wire.core import _headers
+from mockstatus.wire.ws_guard import GuardedWebSocketResponse, close_answer, handshake_problem
 
 
 class _EchoParser:
@@ -131,23 +132,34 @@ class WebSocketSessions:
 async def websocket_echo(
     request: web.BaseRequest, sessions: WebSocketSessions
 ) -> web.StreamResponse:
-    """101 to WebSocket, then echo every text and binary message until the client closes (close
-    frames are answered by aiohttp). A handshake aiohttp refuses (no key, ...) raises a 400
-    `RequestError`: nothing was sent yet."""
+    """101 to WebSocket, then echo every text and binary message until the client closes (its
+    close frame is answered with 1000, or 1002 for a code RFC 6455 forbids: `ws_guard`). A
+    handshake aiohttp refuses (no key, ...) raises a 400 `RequestError`: nothing was sent yet."""
+    # RFC 6455 §4.1 (the method) and §11.3.1/§11.3.5 (each field once), which aiohttp's
+    # prepare does not check: /status/101 answers any method
+    problem = handshake_problem(request.method, request.headers)
+    if problem is not None:
+        raise RequestError(f"invalid WebSocket handshake: {problem}", param="Upgrade")
     # The cap is explicit (it was aiohttp's default): a larger message is closed with 1009.
     # +1: aiohttp refuses a message whose size reaches max_msg_size, ours is the largest allowed.
-    ws = web.WebSocketResponse(max_msg_size=MAX_WEBSOCKET_MESSAGE + 1)
+    # autoclose off: the client's close code is checked below (`close_answer`).
+    ws = GuardedWebSocketResponse(autoclose=False, max_msg_size=MAX_WEBSOCKET_MESSAGE + 1)
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:
         raise RequestError(f"invalid WebSocket handshake: {exc.text}", param="Upgrade") from None
     sessions.open.add(ws)
     try:
-        async for msg in ws:
+        while True:
+            msg = await ws.receive()
             if msg.type == WSMsgType.TEXT:
                 await ws.send_str(msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data)
+            elif msg.type not in (WSMsgType.PING, WSMsgType.PONG):
+                break
+        if msg.type == WSMsgType.CLOSE and not ws.closed:  # the client's close: answer it
+            await ws.close(code=close_answer(msg.data), drain=False)
     finally:
         sessions.open.discard(ws)
     return ws
