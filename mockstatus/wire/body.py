@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
+from yarl import URL
 
 from mockstatus import semantics
 from mockstatus.errors import RequestError
@@ -91,6 +92,14 @@ class RequestBody(NamedTuple):
 def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFacts:
     """What the pure layer may know of an aiohttp request (no aiohttp object goes below)."""
     qs = request.query_string
+    raw_path, host = request.raw_path, request.host
+    if raw_path[:1] != "/" and raw_path != "*":
+        # absolute-form (RFC 9112 §3.2.2): the target's authority is the host, not the Host
+        # field, and the path is the target's path and query (§3.3 rebuilds the URI from them).
+        target = URL(raw_path)
+        if target.absolute and target.raw_host:
+            raw_path = target.raw_path_qs
+            host = target.raw_authority.rpartition("@")[2]
     return RequestFacts(
         method=request.method,
         path=request.path,
@@ -99,10 +108,10 @@ def facts_from(request: web.BaseRequest, body: bytes | None = None) -> RequestFa
         header_items=request.headers.items(),  # a view: no copy on the hot path
         version=(request.version.major, request.version.minor),
         scheme=request.scheme,
-        host=request.host,
+        host=host,
         remote=request.remote or "",
         body=body,
-        raw_path=request.raw_path,
+        raw_path=raw_path,
     )
 
 
