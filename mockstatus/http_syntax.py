@@ -60,7 +60,7 @@ def weight(params: list[str]) -> float:
         key, _, value = param.strip().partition("=")
         if key.strip().lower() == "q":
             try:
-                q = float(value)
+                q = ascii_float(value)
             except ValueError:
                 q = 0.0
             if not 0.0 <= q <= 1.0:  # also NaN

@@ -57,3 +57,18 @@ def test_continue_delay_is_ascii():
 
     assert continue_delay("250") == 250.0
     assert continue_delay("٢٥٠") is None
+
+
+def test_a_quality_value_is_ascii():
+    from mockstatus.http_syntax import weight
+
+    assert weight(["q=0.5"]) == 0.5
+    assert weight(["q=٠.٥"]) == 0.0  # ARABIC-INDIC "0.5": not a qvalue, so it never wins
+    assert weight(["q=０.５"]) == 0.0  # FULLWIDTH
+
+
+def test_a_non_ascii_quality_value_does_not_win_negotiation(server):
+    # text/html with an Arabic-Indic q of "1" would otherwise beat JSON's ASCII 0.5
+    accept = "application/json;q=0.5, text/html;q=١"
+    resp = httpx.get(server.url("/status/200"), headers={"Accept": accept.encode()})
+    assert resp.headers["content-type"].startswith("application/json")
