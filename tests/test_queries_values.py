@@ -845,3 +845,34 @@ def test_each_endpoint_group_has_its_own_key():
         "response-headers": headers,
     }
     assert (echo, redirect) == ((301, ()), (301, True, ""))
+
+
+def test_interim_list_is_capped_at_max_interims() -> None:
+    from mockstatus.limits import MAX_INTERIMS
+
+    at_cap = ",".join(["103"] * MAX_INTERIMS)
+    assert queries.parse_interim_list(at_cap) == (103,) * MAX_INTERIMS
+    over = ",".join(["103"] * (MAX_INTERIMS + 1))
+    assert error(queries.parse_interim_list, over) == (
+        "interim",
+        400,
+        f"invalid interim: {MAX_INTERIMS + 1} interim responses, at most {MAX_INTERIMS}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("/x y", "/x%20y"),
+        ("/a?b=1&c=d e#f", "/a?b=1&c=d%20e#f"),
+        (
+            "https://u:p@h.example:8/p;q=1,2/!$'()*+~[]",
+            "https://u:p@h.example:8/p;q=1,2/!$'()*+~[]",
+        ),
+        ("/caf\u00e9", "/caf%C3%A9"),
+        ("/already%20escaped", "/already%20escaped"),
+        ('/q"<>\\^`{|}', "/q%22%3C%3E%5C%5E%60%7B%7C%7D"),
+    ],
+)
+def test_location_uri_escapes_only_what_a_uri_reference_cannot_hold(url: str, sent: str) -> None:
+    assert queries.location_uri(url) == sent

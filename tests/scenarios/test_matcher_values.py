@@ -687,3 +687,9 @@ def test_needs_body_looks_past_a_route_for_another_method():
     m = Matcher([post_only, anywhere])
     assert m.needs_body(facts("GET", "/a/1")) is True
     assert Matcher([post_only]).needs_body(facts("GET", "/a/1")) is False
+
+
+def test_a_body_nested_past_the_jsonpath_depth_is_named_in_the_reason() -> None:
+    rule = BodyMatch(jsonpath=((compile_jsonpath("$..sku"), json_condition("x")),))
+    deep = b'{"a":' * 150 + b"1" + b"}" * 150  # past the JSONPath library's 100 levels
+    assert rule.why_not(deep, {}) == "body JSON is nested too deep for $..sku"
