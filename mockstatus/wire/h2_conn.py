@@ -33,6 +33,16 @@ def _bad_content_length(headers: list[Any]) -> bool:
     return any(not v.isdigit() for v in values) or len({int(v) for v in values}) > 1
 
 
+def _stream_reset(stream_id: int, code: ErrorCodes) -> StreamReset:
+    """A StreamReset event we raise ourselves (remote_reset False: not the client's)."""
+    try:
+        return StreamReset(stream_id=stream_id, error_code=code, remote_reset=False)
+    except TypeError:  # h2 < 4.2 (our lower bound is 4.1): events take no arguments
+        event = StreamReset()  # type: ignore[call-arg]
+        event.stream_id, event.error_code, event.remote_reset = stream_id, code, False
+        return event
+
+
 class ServerConnection(h2.connection.H2Connection):
     """h2's connection with the stream-scoped errors above (see the module docstring)."""
 
@@ -41,8 +51,7 @@ class ServerConnection(h2.connection.H2Connection):
         if stream.state_machine.state == StreamState.IDLE:
             stream.state_machine.process_input(StreamInputs.RECV_HEADERS)  # opened, to be reset
         frames = stream.reset_stream(code)
-        event = StreamReset(stream_id=stream.stream_id, error_code=code, remote_reset=False)
-        return frames, [event]
+        return frames, [_stream_reset(stream.stream_id, code)]
 
     def _receive_headers_frame(self, frame: HeadersFrame) -> tuple[list[Frame], list[Event]]:
         sid = frame.stream_id
