@@ -27,7 +27,6 @@ _HOST = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=64)  # a handful of distinct Host values per server
 def ascii_float(text: str) -> float:
     """float() of an ASCII numeral only: Python's float() also reads "١" (ARABIC-INDIC ONE) and
     "２" (FULLWIDTH TWO) as digits, which no HTTP client means (ValueError for those)."""
@@ -36,6 +35,7 @@ def ascii_float(text: str) -> float:
     return float(text)
 
 
+@functools.lru_cache(maxsize=64)  # a handful of distinct Host values per server
 def valid_host(value: str) -> bool:
     """Whether a Host field value is `uri-host [":" port]` (RFC 9112 §3.2)."""
     return _HOST.fullmatch(value) is not None

@@ -57,3 +57,10 @@ def test_a_valid_host_is_served(server, host: bytes) -> None:
 def test_the_check_is_the_grammar_not_a_guess() -> None:
     assert [valid_host(h) for h in ("x:", ":80", "x:65536", "v.example:443")] == [True] * 4
     assert [valid_host(h) for h in ("x y", "x\x00", "[x", "x]", "x:8a")] == [False] * 5
+
+
+def test_the_host_check_is_cached_per_value() -> None:
+    # The lane checks Host on every request: one grammar match per distinct value, not per request.
+    valid_host.cache_clear()
+    assert valid_host("example.test:8080") and valid_host("example.test:8080")
+    assert valid_host.cache_info().hits == 1
