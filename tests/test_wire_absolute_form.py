@@ -6,7 +6,6 @@ together). Real socket; through the fast lane and the general path alike."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -16,10 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 def echoed_url(port: int, target: str, host: str) -> str:
-    data = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(data)
-        _, final = rawhttp.Reader(sock).read_response()
+    _, final = rawhttp.request(port, "GET", target, {"Host": host, "Connection": "close"})
     assert final.status == 200
     return str(json.loads(final.body)["url"])
 
