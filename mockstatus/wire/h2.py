@@ -516,10 +516,7 @@ class H2Protocol(asyncio.Protocol):
             if name[:1] == b":" or name.decode("latin-1") in CONNECTION_SPECIFIC:
                 why = f"malformed trailers: {name[:40]!r}"
                 self._reset(event.stream_id, ErrorCodes.PROTOCOL_ERROR, why)
-                self.streams.pop(event.stream_id, None)
-                task = self.tasks.pop(event.stream_id, None)
-                if task is not None:
-                    task.cancel()
+                self._forget(event.stream_id)
                 return
 
     def _on_stream_ended(self, event: h2.events.StreamEnded) -> None:
@@ -533,11 +530,15 @@ class H2Protocol(asyncio.Protocol):
         if not event.remote_reset:  # h2_conn refused it: over the stream cap, or malformed
             code = ErrorCodes(event.error_code).name
             self._log_problem(f"HTTP/2 RST_STREAM({code}) on stream {event.stream_id}")
-        elif event.remote_reset and self.resets.hit(asyncio.get_running_loop().time()):
+        elif self.resets.hit(asyncio.get_running_loop().time()):
             self._calm(f"more than {H2_FLOOD_RESETS} stream resets in a second")
             return
-        self.streams.pop(event.stream_id, None)
-        task = self.tasks.pop(event.stream_id, None)
+        self._forget(event.stream_id)
+
+    def _forget(self, sid: int) -> None:
+        """A stream reset by either side: its state goes and its handler is cancelled."""
+        self.streams.pop(sid, None)
+        task = self.tasks.pop(sid, None)
         if task is not None:
             task.cancel()
         self._maybe_finish()
