@@ -140,13 +140,12 @@ async def settled(transport: asyncio.BaseTransport | None) -> None:
     if transport is None:
         return
     sock = transport.get_extra_info("socket")
+    writer = transport if isinstance(transport, asyncio.WriteTransport) else None
     for _ in range(int(RESET_SETTLE * 1000)):
         if transport.is_closing():
             return
-        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
-            await asyncio.sleep(0.001)
-            continue
-        if sock is None or _unacknowledged(sock) == 0:
+        buffered = writer is not None and writer.get_write_buffer_size() > 0
+        if not buffered and (sock is None or _unacknowledged(sock) == 0):
             return
         await asyncio.sleep(0.001)
 
