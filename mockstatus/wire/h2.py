@@ -318,7 +318,8 @@ def _debug(why: str) -> bytes:
 
 def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     """Why a request header list is malformed (RFC 9113 §8.1.1, §8.2, §8.3.1), or None."""
-    seen: set[bytes] = set()
+    pseudo: dict[bytes, bytes] = {}  # each at most once (checked below)
+    host: bytes | None = None
     regular = False
     for name, value in headers:
         if name[:1] == b":":
@@ -326,9 +327,9 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
                 return "a pseudo-header after a regular field"
             if name not in _REQUEST_PSEUDO:
                 return f"unknown pseudo-header {name[:40]!r}"
-            if name in seen:
+            if name in pseudo:
                 return f"repeated pseudo-header {name.decode()}"
-            seen.add(name)
+            pseudo[name] = value
             continue
         regular = True
         if name != name.lower() or not name:
@@ -341,19 +342,20 @@ def malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
             return "te other than trailers"
         if b"\r" in value or b"\n" in value or b"\x00" in value:
             return "a CR, LF or NUL in a field value"
-    method = next((v for n, v in headers if n == b":method"), b"")
-    if method == b"CONNECT" and b":protocol" not in seen:
-        if b":authority" not in seen or b":path" in seen or b":scheme" in seen:
+        if name == b"host" and host is None:
+            host = value
+    method = pseudo.get(b":method", b"")
+    if method == b"CONNECT" and b":protocol" not in pseudo:
+        if b":authority" not in pseudo or b":path" in pseudo or b":scheme" in pseudo:
             return "CONNECT needs :authority and no :path or :scheme"
         return None
     for needed in (b":method", b":scheme", b":path"):
-        if needed not in seen:
+        if needed not in pseudo:
             return f"missing {needed.decode()}"
-    authority = next((v for n, v in headers if n == b":authority"), None)
-    host = next((v for n, v in headers if n == b"host"), None)
+    authority = pseudo.get(b":authority")
     if authority is not None and host is not None and host.lower() != authority.lower():
         return "a Host field that differs from :authority"  # §8.3.1
-    path = next(v for n, v in headers if n == b":path")
+    path = pseudo[b":path"]
     if not path:
         return "an empty :path"
     if path[:1] != b"/" and (path != b"*" or method != b"OPTIONS"):
