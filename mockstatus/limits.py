@@ -79,6 +79,7 @@ MAX_FAST_LANE_ENTRIES = 4096  # prepared answers (path, method, format, version)
 MAX_FAST_LANE_HELD = (
     64 * KIB
 )  # bytes a connection may send while its delayed fast-lane answer waits
+MAX_FAST_LANE_REPEAT = 4 * KIB  # bytes of a connection's last request kept to reuse its parse
 MAX_FORM_FIELDS = 1000  # form fields or cookies a matcher parses from one request
 MAX_NEAR_MISS_SCAN = (
     200  # routes examined to explain one unmatched request (the first ones in order)

@@ -43,7 +43,7 @@ from mockstatus import accesslog, queries
 from mockstatus.errors import RequestError
 from mockstatus.http_syntax import SESSION_HEADER, valid_host
 from mockstatus.idcache import IdentityCache
-from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD
+from mockstatus.limits import MAX_FAST_LANE_ENTRIES, MAX_FAST_LANE_HELD, MAX_FAST_LANE_REPEAT
 from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prepare, select
 from mockstatus.semantics import StatusSemantics, negotiate
 from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
@@ -206,6 +206,7 @@ class Lane:
         self.rendered: IdentityCache[ResponsePlan, dict[tuple[str, tuple[int, int], bool], Entry]]
         self.rendered = IdentityCache(MAX_FAST_LANE_ENTRIES)
         self.answered = 0  # requests the lane answered (tests, bench)
+        self.repeats = 0  # of those, parsed from a connection's repeated bytes (tests, bench)
         # `sleep=N` query → its delay in seconds, parsed once: parse_options is ~70 % of a
         # timed lookup (timeit; bench/sleep.py at 1,000 connections is CPU-bound).
         self.delays: dict[str, float] = {}
@@ -471,6 +472,12 @@ class FastLaneHandler(ConnectionHandler):
         self._lane_future: asyncio.Future[None] | None = None
         self._held = b""
         self._held_paused = False
+        # The parser stands between two requests (every byte fed to it ended a bodiless request
+        # the lane answered), and the last such chunk that was one whole request on its own,
+        # with what the parser made of it: see `_repeated`.
+        self._clean = True  # a new connection's parser has seen nothing yet
+        self._repeat = b""
+        self._repeat_messages: list[Any] = []
         self._coarse_clock = not isinstance(
             self._loop, asyncio.BaseEventLoop
         )  # uvloop's: see due_time
@@ -491,8 +498,20 @@ class FastLaneHandler(ConnectionHandler):
             or self._paused
             or self._lane_off
         ):
+            self._clean = False  # aiohttp's parse: the lane no longer knows the parser's state
             RequestHandler.data_received(self, data)
             return
+        if self._clean and data == self._repeat:
+            # Load generators and client pools send the same bytes request after request: from
+            # the same parser state they parse to the same message, so the parse is reused
+            # (aiohttp's parser costs a tenth of a lane answer). Nothing was fed: if the lane
+            # declines now (a reload changed the answer), the bytes are parsed below as usual.
+            done = self._lane_answer(self._repeat_messages)
+            if done:
+                self._lane.repeats += 1
+                return
+        was_clean, self._clean = self._clean, False
+        chunk = data
         parser = self._parser
         assert parser is not None
         while True:
@@ -510,7 +529,14 @@ class FastLaneHandler(ConnectionHandler):
                 break
             data = b""
         if done == len(messages) and not upgraded:
-            return  # the lane answered them all (an Upgrade is never answered here)
+            # the lane answered them all (an Upgrade is never answered here)
+            if messages and chunk.endswith(b"\r\n\r\n"):
+                # Every request the lane takes is bodiless, so the chunk ended one: the parser
+                # stands between requests again.
+                self._clean = True
+                if was_clean and len(messages) == 1 and len(chunk) <= MAX_FAST_LANE_REPEAT:
+                    self._repeat, self._repeat_messages = chunk, messages
+            return
         # The rest goes aiohttp's way, exactly as RequestHandler.data_received queues it.
         rest = messages[done:]
         for msg, payload in rest:
