@@ -3,6 +3,8 @@
 One `mockstatus serve --quiet --scenarios none` pinned to core 0 (lane on, and again with
 `--fast-lane off`), the load generator on core 1, each connection one request in flight. The
 target is p99 ≤ 103 ms at both: every answer should wait 100 ms and not much more.
+Then `bench/floor.py`, a server that only waits and writes, shows the floor: what this
+machine's timers and loopback and the load generator add, which no server can remove.
 Beside p50/p99 it prints the server's CPU per answer and how many connection attempts the
 kernel's accept queues overflowed meanwhile (TcpExt ListenOverflows, machine-wide): with
 aiohttp's backlog of 128, 1,000 connections opened at once overflowed it by thousands, and the
@@ -22,9 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-import run  # bench/run.py: the servers, pinning and load tools
+import run  # noqa: E402  (bench/run.py: the servers, pinning and load tools)
 
 SLEEP_MS = 100
 CONNECTIONS = (50, 1000)
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             "lane off",
             (py, "-m", "mockstatus", "serve", "--quiet", "--fast-lane", "off"),
         ),
+        # What the machine itself adds: no server can beat this one (bench/floor.py).
+        run.ServerSpec("floor", "floor", (py, str(HERE / "floor.py"), "--sleep", str(SLEEP_MS))),
     ]
     path = f"/status/200?sleep={SLEEP_MS}"
     rows: list[dict[str, Any]] = []

@@ -129,6 +129,7 @@ FEED_BUFFER = 1000  # events queued for one feed subscriber; more are dropped an
 FEED_SENT_KEYS = 10_000  # (scenario, machine or route, session) states a feed remembers as sent
 FEED_TICK = 0.05  # seconds: events are serialised once and sent in one batch per tick
 MAX_FEED_QUEUE = 20_000  # events waiting for the next tick; more (a starved loop) are dropped
+FEED_TEMPLATES = 1024  # request-event shapes (path, route, session...) kept encoded; then cleared
 FEED_SNAPSHOT_REQUESTS = 200  # newest journal entries a feed's `snapshot` carries
 FEED_SESSIONS_SHOWN = 50  # sessions per route a snapshot describes (the most recently made)
 FEED_BUCKETS_SHOWN = 50  # rate-limit buckets per route a snapshot describes

@@ -342,8 +342,9 @@ def test_typed_client_forces_and_cancels_overrides(shop):
         ("/status/503", None, None, None),
         ('/a"b\\c\n', "s\u00e9", "orders", "rate limit 'x': cost 3"),
         ("/\udcff", "\udc80", None, None),  # bytes aiohttp decoded with surrogateescape
+        ("/100%25%d", "%s", "orders", "50% off %(x)s"),  # `%` in what fills a template
     ],
-    ids=["plain", "escapes", "surrogates"],
+    ids=["plain", "escapes", "surrogates", "percent"],
 )
 def test_the_written_out_request_event_equals_the_generic_encoding(path, session, route, note):
     from mockstatus.events import encode_request, summary
@@ -363,6 +364,29 @@ def test_the_written_out_request_event_equals_the_generic_encoding(path, session
     assert list(doc) == list(summary(entry))  # the same order of fields
     assert (doc["duration_ms"], doc["query"], doc["unmatched"]) == (0.123, "a=1", True)
     assert "time" not in doc  # the journal has it (the table does not show it)
+    # The same shape again: the kept template, filled with the new seq and duration.
+    journal.record(
+        1_767_225_601.0, "GET", path, "a=1", {"Host": "x"}, None, route and "shop", route,
+        session, 503, None, 7.0, "HTTP/1.1", near_misses=(), note=note,
+    )  # fmt: skip
+    again = journal.entries[-1]
+    assert json.loads(encode_request(again).split(b"data: ")[1]) == {
+        **doc,
+        "seq": 2,
+        "duration_ms": 7.0,
+    }
+
+
+def test_request_event_templates_are_bounded():
+    from mockstatus import events
+    from mockstatus.limits import FEED_TEMPLATES
+
+    journal = Journal(5)
+    for n in range(FEED_TEMPLATES + 5):
+        journal.record(1.0, "GET", f"/p/{n}", "", {}, None, None, None, None, 200, None, 1.0)
+        event = events.encode_request(journal.entries[-1])
+        assert json.loads(event.split(b"data: ")[1])["path"] == f"/p/{n}"
+        assert len(events._templates) <= FEED_TEMPLATES
 
 
 def test_a_plain_request_event_carries_only_what_is_set():
