@@ -25,8 +25,7 @@ class Floor(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  (uvloop's is no asyncio.Transport)
         self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
