@@ -84,7 +84,7 @@ def test_the_parser_api() -> None:
 
 def test_our_handler_chain() -> None:
     assert issubclass(fastlane.FastLaneHandler, ConnectionHandler)
-    assert ConnectionHandler.http1_data_received is RequestHandler.data_received
+    assert ConnectionHandler.http1_data_received is not RequestHandler.data_received
     assert fastlane.FastLaneHandler.http1_data_received is not RequestHandler.data_received
 
 

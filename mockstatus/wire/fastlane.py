@@ -36,7 +36,7 @@ from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import EMPTY_PAYLOAD
-from aiohttp.web_protocol import RequestHandler, _ErrInfo
+from aiohttp.web_protocol import _ErrInfo
 from multidict import CIMultiDict
 
 from mockstatus import accesslog, queries
@@ -498,8 +498,10 @@ class FastLaneHandler(ConnectionHandler):
             or self._paused
             or self._lane_off
         ):
-            self._clean = False  # aiohttp's parse: the lane no longer knows the parser's state
-            RequestHandler.data_received(self, data)
+            # aiohttp's parse, which keeps `_clean` and cuts the segment between requests; the
+            # kept parse stays the lane's own (reused only after bytes the lane alone parsed)
+            self._repeat = b""
+            ConnectionHandler.http1_data_received(self, data)
             return
         if self._clean and data == self._repeat:
             # Load generators and client pools send the same bytes request after request: from
@@ -510,6 +512,13 @@ class FastLaneHandler(ConnectionHandler):
             if done:
                 self._lane.repeats += 1
                 return
+        if self._clean:
+            end = data.find(b"\r\n\r\n")
+            if end < 0 or end + 4 < len(data):  # not one whole head
+                # Its pieces are parsed, whatever was kept (a repeat is a whole segment).
+                self._repeat = b""
+                if self._cut_heads(data, end):
+                    return  # fed a head at a time (each piece came back here), held, refused
         was_clean, self._clean = self._clean, False
         chunk = data
         parser = self._parser
@@ -551,6 +560,15 @@ class FastLaneHandler(ConnectionHandler):
         if not self._buffer_paused and (len(self._messages) >= full or len(messages) >= full):
             self._pause_reading_for_buffer()
         self._upgraded = upgraded
+        # Between requests again when the chunk ended a bodiless request (a later segment may
+        # then be cut at its heads while aiohttp answers this one).
+        self._clean = (
+            bool(rest)
+            and self.ends_bodiless(rest[-1], chunk)
+            and not upgraded
+            and not self._buffer_paused
+        )
+        self._repeat = b""
         if upgraded and tail:
             self._message_tail = tail
 

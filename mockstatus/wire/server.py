@@ -6,8 +6,14 @@ them. TLS on the plain port and an HTTP/2 preface are answered here (an HTTP/2 t
 at `MockstatusServer.h2_handoff` later, on the same port); `HTTP/1.2`+ becomes 1.1 (RFC 9112
 §2.3); an explicit `HTTP/0.9` or `HTTP/x.y` with x ≠ 1 gets 505; a version-less (HTTP/0.9) line
 or a bare CR gets 400 at once (neither client sends the blank line a parser waits for). After the
-first request line the handler's `data_received` is rebound to aiohttp's own, so the hot path
-pays nothing.
+first request line the handler's `data_received` is rebound to the HTTP/1 data path.
+
+Between requests: aiohttp's parser drops every request of a feed in which one is malformed, so a
+segment that holds more than one request head is fed one head at a time while the parser stands
+between requests (`_clean`: the last feed ended a bodiless request); where that is not known (a
+body, an upgrade) the segment is fed whole. A segment with no complete head there has its request
+line checked like the first one: an HTTP/0.9 line or a bare CR is refused in order, after the
+answers still due, instead of waiting for the idle timeout.
 
 Malformed requests (aiohttp's parser errors) get the same answer shape as every other mockstatus
 error — an HTTP/1.1 status line, our Server and CORS headers, a body naming the problem — and
@@ -28,7 +34,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadStatusLine, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from mockstatus import accesslog
 from mockstatus.limits import EMFILE_LOG_EVERY
@@ -87,17 +94,52 @@ def classify_parser_error(exc: BaseException | None, fallback: str) -> tuple[int
     return 400, f"malformed request: {problem}"
 
 
+class Refusal(Exception):
+    """A request line refused before the parser saw it, queued behind earlier requests."""
+
+    def __init__(self, status: int, problem: str) -> None:
+        super().__init__(problem)
+        self.status = status
+        self.problem = problem
+
+
+def line_verdict(buf: bytes, start: int, line_end: int) -> re.Match[bytes] | tuple[int, str] | None:
+    """The request line of `buf` (from `start`, its LF at `line_end`, -1 if none yet): its match,
+    None to wait for more bytes, or (status, problem) for a line no parser would ever frame."""
+    if line_end < 0:
+        cr = buf.find(b"\r", start)
+        if 0 <= cr < len(buf) - 1:
+            # RFC 9112 §2.2: a bare CR is invalid; waiting for an LF would hang the client.
+            return 400, "malformed request: a bare CR in the request line"
+        return None
+    match = _REQUEST_LINE.fullmatch(buf, start, line_end)
+    if match is not None and match.group(3) is None:
+        # An HTTP/0.9 request is this one line: answered now, not after a blank line that such
+        # a client never sends (the parser would wait for it until the idle timeout).
+        return 400, "the request line has no HTTP version (HTTP/0.9 is not supported)"
+    return match
+
+
+def _line_start(buf: bytes) -> tuple[int, int]:
+    """(where the request line starts, its LF or -1): RFC 9112 §2.2 skips leading empty lines."""
+    start = len(buf) - len(buf.lstrip(b"\r\n"))
+    return start, buf.find(b"\n", start)
+
+
 class ConnectionHandler(RequestHandler):
     """aiohttp's HTTP/1 connection handler with our sniffer and our error answers.
 
-    No __slots__ here on purpose: the instance dict lets `data_received` be rebound to aiohttp's
-    own method once the first request line has been checked.
+    No __slots__ here on purpose: the instance dict lets `data_received` be rebound to the HTTP/1
+    data path once the first request line has been checked.
     """
 
     def __init__(self, manager: MockstatusServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._sniffed: bytes | None = b""  # None once the first line is checked
         self._errors: ErrorPlanner = manager.error_planner
+        # The parser stands between two requests: nothing fed yet, or the last feed ended a
+        # bodiless request. Only then may a segment be cut at its request heads.
+        self._clean = True
 
     # --- sniffer --------------------------------------------------------------------------------
 
@@ -110,33 +152,101 @@ class ConnectionHandler(RequestHandler):
         if self._force_close or self._close:
             return
         buf = self._sniffed + bytes(data)
-        verdict = self._sniff(buf)
-        if verdict is None:  # undecided: keep the bytes until the first line is complete
+        verdict = self._sniff(buf) if self._request_count == 0 else self._sniff_later(buf)
+        if verdict is None:  # undecided: keep the bytes until the request line is complete
             self._sniffed = buf
             return
         self._sniffed = None
         self.data_received = self.http1_data_received  # type: ignore[method-assign]
         if isinstance(verdict, bytes):
-            self._feed_first(verdict)
+            self.http1_data_received(verdict)
 
-    def _feed_first(self, data: bytes) -> None:
-        """The connection's first bytes to the HTTP/1 parser, one request head at a time when
-        several are pipelined in them: aiohttp's parser drops every request of a feed in which one
-        is malformed, so a valid request followed by a bad one got only the 400. (Feeding a
-        streaming parser in pieces parses the same; later segments are fed whole.)"""
-        end = data.find(b"\r\n\r\n")
-        if end < 0 or data.find(b"\r\n\r\n", end + 4) < 0:
-            self.http1_data_received(data)  # the common case: one request
-            return
-        start = 0
-        while start < len(data) and not (self._force_close or self._close):
-            end = data.find(b"\r\n\r\n", start)
-            cut = len(data) if end < 0 else end + 4
+    # --- the HTTP/1 data path once sniffed ------------------------------------------------------
+
+    def http1_data_received(self, data: bytes) -> None:
+        """aiohttp's data path (wire.fastlane's handler overrides it), cut between requests."""
+        if self._clean:
+            end = data.find(b"\r\n\r\n")
+            if (end < 0 or end + 4 < len(data)) and self._cut_heads(data, end):
+                return
+        queued = len(self._messages)
+        RequestHandler.data_received(self, data)
+        messages = self._messages
+        self._clean = (
+            len(messages) > queued
+            and self.ends_bodiless(messages[-1], data)
+            and not self._upgraded
+            and not self._buffer_paused  # a full queue: the parser keeps a tail
+        )
+
+    @staticmethod
+    def ends_bodiless(last: tuple[Any, Any], data: bytes) -> bool:
+        """Whether the parser stands between requests after a feed of `data` whose last message
+        is `last`: a bodiless request whose head ended the data (a head ends at the first CRLF
+        CRLF, so no partial request can follow it there)."""
+        return (
+            last[1] is EMPTY_PAYLOAD
+            and type(last[0]) is not _ErrInfo
+            and data.endswith(b"\r\n\r\n")
+        )
+
+    def _cut_heads(self, data: bytes, end: int) -> bool:
+        """With the parser between requests and `data` not one whole head (`end`: where its
+        first head ends, -1 if none): feed it one request head at a time, or check its request
+        line when it has no complete head. False: feed it whole. (The caller's one `find` is all
+        the common case, one request per segment, pays.)"""
+        if end < 0:
+            return self._unframed(data)
+        size = len(data)
+        start = end + 4
+        self.http1_data_received(data[:start])
+        while start < size and not (self._force_close or self._close):
+            # Each piece goes the handler's way again (the lane, a held delayed answer, aiohttp);
+            # once the parser stands inside a request (a body) the rest is fed whole.
+            end = data.find(b"\r\n\r\n", start) if self._clean else -1
+            cut = size if end < 0 else end + 4
             self.http1_data_received(data[start:cut])
             start = cut
+        return True
 
-    # The HTTP/1 data path once sniffed: aiohttp's own (wire.fastlane's handler overrides it).
-    http1_data_received = RequestHandler.data_received
+    def _unframed(self, data: bytes) -> bool:
+        """Bytes with no complete request head, the parser between requests: True when they are
+        held until their request line is complete, or refused; False to feed them."""
+        start, line_end = _line_start(data)
+        verdict = line_verdict(data, start, line_end)
+        if isinstance(verdict, tuple):
+            self._refuse_in_order(*verdict)
+            return True
+        if verdict is None and line_end < 0 and len(data) < SNIFF_LIMIT:
+            # Sniff the rest of this request line as the first one was.
+            self._sniffed = data
+            self.__dict__.pop("data_received", None)
+            return True
+        return False
+
+    def _sniff_later(self, buf: bytes) -> bytes | bool | None:
+        """A later request line, held by `_unframed`: the same checks as `_unframed`."""
+        start, line_end = _line_start(buf)
+        verdict = line_verdict(buf, start, line_end)
+        if isinstance(verdict, tuple):
+            self._refuse_in_order(*verdict)
+            return False
+        if verdict is None and line_end < 0 and len(buf) < SNIFF_LIMIT:
+            return None
+        return buf
+
+    def _refuse_in_order(self, status: int, message: str) -> None:
+        """Refuse a later request line after the answers still due on the connection: queued as
+        a parser error, so aiohttp's loop answers it in turn (`handle_error`), then closes."""
+        self._clean = False
+        self._request_count += 1
+        refusal = Refusal(status, message)
+        self._messages.append(
+            (_ErrInfo(status=status, exc=refusal, message=message), EMPTY_PAYLOAD)
+        )
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _sniff(self, buf: bytes) -> bytes | bool | None:
         """None: need more bytes; bytes: hand these to the HTTP/1 parser; False: answered here."""
@@ -149,8 +259,7 @@ class ConnectionHandler(RequestHandler):
                     "TLS handshake on a plain HTTP port: use http:// (or start mockstatus with "
                     "--tls and use https://)",
                 )
-        start = len(buf) - len(buf.lstrip(b"\r\n"))  # RFC 9112 §2.2: leading empty lines
-        line_end = buf.find(b"\n", start)
+        start, line_end = _line_start(buf)
         head = buf[start:] if line_end < 0 else buf[start : line_end + 1]
         if _H2_LINE.startswith(head) or head.startswith(_H2_LINE):
             if len(head) < len(_H2_LINE):
@@ -160,21 +269,13 @@ class ConnectionHandler(RequestHandler):
             if handoff is not None and handoff(self, buf[start:]):
                 return False
             return self._refuse(505, "HTTP/2 is not supported on this port: use HTTP/1.1")
-        if line_end < 0:
-            cr = buf.find(b"\r", start)
-            if 0 <= cr < len(buf) - 1:
-                # RFC 9112 §2.2: a bare CR is invalid; waiting for an LF would hang the client.
-                return self._refuse(400, "malformed request: a bare CR in the request line")
-            return None if len(buf) < SNIFF_LIMIT else buf
-        match = _REQUEST_LINE.fullmatch(buf[start:line_end])
+        match = line_verdict(buf, start, line_end)
+        if isinstance(match, tuple):
+            return self._refuse(*match)
         if match is None:
+            if line_end < 0:
+                return None if len(buf) < SNIFF_LIMIT else buf
             return buf  # malformed: the parser and the handler answer it
-        if match.group(3) is None:
-            # An HTTP/0.9 request is this one line: answered now, not after a blank line that
-            # such a client never sends (the parser would wait for it until the idle timeout).
-            return self._refuse(
-                400, "the request line has no HTTP version (HTTP/0.9 is not supported)"
-            )
         major, minor = int(match.group(4)), int(match.group(5))
         if major == 0 or major > 2:
             # aiohttp would take an explicit HTTP/0.9 for a version-less line and refuses 3+;
@@ -184,7 +285,7 @@ class ConnectionHandler(RequestHandler):
             )
         if major == 1 and minor >= 2:
             # RFC 9112 §2.3: a higher minor version of HTTP/1 is served as the highest we speak.
-            cut = match.start(3) + start
+            cut = match.start(3)
             return buf[:cut] + b"HTTP/1.1" + buf[cut + 8 :]
         return buf
 
@@ -215,7 +316,9 @@ class ConnectionHandler(RequestHandler):
     ) -> web.StreamResponse:
         if status == 500 or request.writer.output_size > 0:
             return super().handle_error(request, status, exc, message)  # our own bug: a traceback
-        if status == 400:
+        if isinstance(exc, Refusal):
+            status, problem = exc.status, exc.problem
+        elif status == 400:
             status, problem = classify_parser_error(exc, message or "")
         else:
             problem = message or getattr(exc, "reason", "") or "request failed"
