@@ -13,7 +13,7 @@ from typing import TextIO
 
 from mockstatus.errors import ScenarioError, ScenarioProblem
 from mockstatus.limits import MAX_SHADOW_CHECKS
-from mockstatus.scenarios.loader import load_files
+from mockstatus.scenarios.loader import LINK_OUTSIDE, confined, folder_files, load_files
 from mockstatus.scenarios.model import Route, ScenarioSet
 from mockstatus.scenarios.shadow import shadowed_routes
 
@@ -28,13 +28,13 @@ def run_check(paths: Sequence[str], out: TextIO) -> int:
         path = Path(arg)
         try:
             if path.is_dir():
-                found = sorted(
-                    (p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
-                    key=lambda p: p.name,
-                )
+                found = folder_files(path)
                 if not found:
                     out.write(f"{arg}: no *.yaml or *.yml files\n")
-                files.extend(found)
+                # As the server loads a folder: no symbolic link out of it is read.
+                outside = [p for p in found if confined(p, path) is None]
+                problems += [ScenarioProblem(str(p), 1, 1, LINK_OUTSIDE) for p in outside]
+                files.extend(p for p in found if p not in outside)
             else:
                 files.append(path)  # a missing file is reported by the loader
         except OSError as exc:

@@ -33,30 +33,66 @@ _SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "null", "timestamp"})
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks, for source lines
 
 
+def folder_files(path: Path) -> list[Path]:
+    """Every `*.yaml` / `*.yml` file directly in the folder `path`, by file name (symbolic links
+    included: `load_files(..., inside=path)` decides whether one is followed). Raises OSError."""
+    return sorted(
+        (p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
+        key=lambda p: p.name,
+    )
+
+
 def load_folder(path: Path) -> ScenarioSet:
-    """Every `*.yaml` / `*.yml` directly in `path`, by file name; `file:` resolves inside `path`."""
+    """Every `*.yaml` / `*.yml` directly in `path`, by file name; `file:` resolves inside `path`;
+    a symbolic link is followed only to a file inside `path` (`confined`)."""
     try:
         if not path.is_dir():
             what = "is not a folder" if path.exists() else "does not exist"
             raise ScenarioError([ScenarioProblem(str(path), 1, 1, f"scenarios folder {what}")])
-        files = sorted(
-            (p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
-            key=lambda p: p.name,
-        )
+        files = folder_files(path)
     except (OSError, ValueError) as exc:
         message = f"cannot read scenarios folder: {getattr(exc, 'strerror', None) or exc}"
         raise ScenarioError([ScenarioProblem(str(path), 1, 1, message)]) from None
-    return load_files(files, base_dir=path)
+    return load_files(files, base_dir=path, inside=path)
 
 
-def load_files(paths: Sequence[Path], base_dir: Path | None = None) -> ScenarioSet:
-    """Load `paths` in order; `file:` resolves inside `base_dir` (default: each file's folder)."""
+LINK_OUTSIDE = (
+    "symbolic link to a file outside the scenarios folder: not read (a link is followed only to "
+    "a file inside the folder, as a Kubernetes ConfigMap mount makes them)"
+)
+
+
+def confined(path: Path, folder: Path) -> Path | None:
+    """The file to open for `path`, a file listed in `folder`: itself, or for a symbolic link
+    the file it resolves to when that lies inside the resolved `folder` (a ConfigMap mount links
+    `x.yaml` -> `..data/x.yaml`, `..data` -> `..2026_01_01`); None for a link that leads out.
+    The resolved path is what gets opened, so the link is not followed a second time."""
+    if not path.is_symlink():
+        return path
+    try:
+        target = path.resolve()
+        root = folder.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, made since the listing
+        return None
+    return target if target.is_relative_to(root) else None
+
+
+def load_files(
+    paths: Sequence[Path], base_dir: Path | None = None, inside: Path | None = None
+) -> ScenarioSet:
+    """Load `paths` in order; `file:` resolves inside `base_dir` (default: each file's folder).
+    With `inside` (the folder they were listed in), a symbolic link out of it is not read: a
+    located problem names the link and says why, never what it points to."""
     sources: list[_Source] = []
     scenarios: list[Scenario] = []
     for path in paths:
         source = _Source(str(path), base_dir if base_dir is not None else path.parent)
         sources.append(source)
-        text = source.read(path)
+        readable = confined(path, inside) if inside is not None else path
+        if readable is None:
+            source.problem((1, 1), LINK_OUTSIDE)
+            continue
+        text = source.read(readable)
         scenario = source.load(text, path.stem) if text is not None else None
         if scenario is not None:
             scenarios.append(scenario)
