@@ -448,6 +448,37 @@ class Lane:
 # --- the connection -------------------------------------------------------------------------
 
 
+def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, bytes, bytes]:
+    """Feed `data` to `parser`, which stands between requests, one request head at a time
+    (`end`: where the first head ends) while each piece ends a bodiless request, the rest whole:
+    aiohttp's parser drops every message of a feed in which one is malformed, so the messages
+    before a malformed one are kept and its error follows them. Returns (messages, upgraded,
+    tail, unfed): `unfed` is a last piece with no complete head, left for the caller to check
+    (an HTTP/0.9 line never gets the blank line the parser would wait for)."""
+    messages: list[Any] = []
+    start, size = 0, len(data)
+    cut = end + 4
+    while True:
+        try:
+            got, upgraded, tail = parser.feed_data(data[start:cut])
+        except HttpProcessingError as exc:
+            messages.append((_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD))
+            return messages, False, b"", b""
+        messages += got
+        start = cut
+        if upgraded:
+            return messages, True, tail + data[start:], b""
+        if start >= size:
+            return messages, False, tail, b""
+        if not (got and got[-1][1] is EMPTY_PAYLOAD):
+            cut = size  # inside a body (or after empty lines): the rest whole
+            continue
+        end = data.find(b"\r\n\r\n", start)
+        if end < 0:
+            return messages, False, tail, data[start:]
+        cut = end + 4
+
+
 class FastLaneHandler(ConnectionHandler):
     """ConnectionHandler whose HTTP/1 data path answers prepared requests in place."""
 
@@ -512,23 +543,31 @@ class FastLaneHandler(ConnectionHandler):
             if done:
                 self._lane.repeats += 1
                 return
+        first_head = -1  # where the first of several heads ends, when the segment is cut
         if self._clean:
-            end = data.find(b"\r\n\r\n")
-            if end < 0 or end + 4 < len(data):  # not one whole head
-                # Its pieces are parsed, whatever was kept (a repeat is a whole segment).
-                self._repeat = b""
-                if self._cut_heads(data, end):
-                    return  # fed a head at a time (each piece came back here), held, refused
+            end = data.find(b"\r\n\r\n")  # the one find the common case (one request) pays
+            if end < 0:
+                if self._unframed(data):
+                    return  # an incomplete request line held, or a line refused
+            elif end + 4 < len(data):
+                first_head = end
         was_clean, self._clean = self._clean, False
         chunk = data
+        unfed = b""
         parser = self._parser
         assert parser is not None
         while True:
-            try:
-                messages, upgraded, tail = parser.feed_data(data)
-            except HttpProcessingError as exc:
-                messages = [(_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD)]
-                upgraded, tail = False, b""
+            if first_head >= 0:
+                # More than one request head: fed one at a time (one answer write all the same)
+                messages, upgraded, tail, unfed = feed_heads(parser, data, first_head)
+                chunk = data[: len(data) - len(unfed)]
+                first_head = -1
+            else:
+                try:
+                    messages, upgraded, tail = parser.feed_data(data)
+                except HttpProcessingError as exc:
+                    messages = [(_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD)]
+                    upgraded, tail = False, b""
             done = self._lane_answer(messages) if messages else 0
             if done < 0:
                 return  # answered `Connection: close`: the connection is closing
@@ -545,6 +584,8 @@ class FastLaneHandler(ConnectionHandler):
                 self._clean = True
                 if was_clean and len(messages) == 1 and len(chunk) <= MAX_FAST_LANE_REPEAT:
                     self._repeat, self._repeat_messages = chunk, messages
+            if unfed:
+                self.http1_data_received(unfed)  # no head: its request line is checked
             return
         # The rest goes aiohttp's way, exactly as RequestHandler.data_received queues it.
         rest = messages[done:]
@@ -571,6 +612,8 @@ class FastLaneHandler(ConnectionHandler):
         self._repeat = b""
         if upgraded and tail:
             self._message_tail = tail
+        if unfed:
+            self.http1_data_received(unfed)  # no head: its request line is checked
 
     def _lane_answer(self, messages: list[Any]) -> int:
         """Answer the leading prepared requests; how many (-1: the last one closed)."""
