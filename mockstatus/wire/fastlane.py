@@ -470,8 +470,8 @@ def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, byt
             return messages, True, tail + data[start:], b""
         if start >= size:
             return messages, False, tail, b""
-        if not (got and got[-1][1] is EMPTY_PAYLOAD):
-            cut = size  # inside a body (or after empty lines): the rest whole
+        if not (got and got[-1][1] is EMPTY_PAYLOAD and not got[-1][0].upgrade):
+            cut = size  # inside a body, after an Upgrade or empty lines: the rest whole
             continue
         end = data.find(b"\r\n\r\n", start)
         if end < 0:

@@ -183,10 +183,12 @@ class ConnectionHandler(RequestHandler):
     def ends_bodiless(last: tuple[Any, Any], data: bytes) -> bool:
         """Whether the parser stands between requests after a feed of `data` whose last message
         is `last`: a bodiless request whose head ended the data (a head ends at the first CRLF
-        CRLF, so no partial request can follow it there)."""
+        CRLF, so no partial request can follow it there), and not an Upgrade (after a 101 the
+        bytes are no longer HTTP: `set_parser` takes them)."""
         return (
             last[1] is EMPTY_PAYLOAD
             and type(last[0]) is not _ErrInfo
+            and not last[0].upgrade
             and data.endswith(b"\r\n\r\n")
         )
 
