@@ -531,7 +531,7 @@ class FastLaneHandler(ConnectionHandler):
         ):
             # aiohttp's parse, which keeps `_clean` and cuts the segment between requests; the
             # kept parse stays the lane's own (reused only after bytes the lane alone parsed)
-            self._repeat = b""
+            self._repeat, self._repeat_messages = b"", []  # b"" is a feed too
             ConnectionHandler.http1_data_received(self, data)
             return
         if self._clean and data == self._repeat:
@@ -609,7 +609,7 @@ class FastLaneHandler(ConnectionHandler):
             and not upgraded
             and not self._buffer_paused
         )
-        self._repeat = b""
+        self._repeat, self._repeat_messages = b"", []
         if upgraded and tail:
             self._message_tail = tail
         if unfed:

@@ -214,6 +214,9 @@ class ConnectionHandler(RequestHandler):
     def _unframed(self, data: bytes) -> bool:
         """Bytes with no complete request head, the parser between requests: True when they are
         held until their request line is complete, or refused; False to feed them."""
+        if not data:
+            # aiohttp's re-parse after a pause (b""): a parser between requests holds no tail
+            return True
         start, line_end = _line_start(data)
         verdict = line_verdict(data, start, line_end)
         if isinstance(verdict, tuple):
