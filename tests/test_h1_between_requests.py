@@ -168,6 +168,23 @@ def test_a_body_that_looks_like_requests_is_never_answered_as_requests(start, la
     ]
 
 
+@LANES
+@pytest.mark.parametrize("then", [b"", PREPARED], ids=["alone", "then-a-request"])
+def test_a_head_is_never_answered_apart_from_its_malformed_chunked_body(
+    start, lane: bool, then: bytes
+) -> None:
+    """A chunked body can be malformed: its head is fed with it, so the answer is the 400, not
+    the head's own status followed by a closed connection."""
+    server = start(lane)
+    conn = Conn(server)
+    chunked = b"GET /status/200 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    conn.feed(PREPARED + chunked + then)
+    good, refused = conn.answers("GG")
+    assert good.status == 204
+    assert_refused(refused, b"400 Bad Request: malformed request")
+    assert conn.rest == b""
+
+
 # --- item 2: an HTTP/0.9 line (or a bare CR) after a kept-alive request ----------------------
 
 

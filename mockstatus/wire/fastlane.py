@@ -48,7 +48,7 @@ from mockstatus.prepared import ACCEPT_OF, Prepared, Selection, limit_only, prep
 from mockstatus.semantics import StatusSemantics, negotiate
 from mockstatus.types import EMPTY_QUERY, Query, RequestFacts, ResponsePlan
 from mockstatus.wire.lane_limited import LimitedEntry, limited_entry
-from mockstatus.wire.server import ConnectionHandler, MockstatusServer
+from mockstatus.wire.server import ConnectionHandler, MockstatusServer, keeps_its_body
 
 ENV = "MOCKSTATUS_FAST_LANE"
 _EMPTY_STATUS = frozenset((204, 304, *range(100, 200)))  # aiohttp's EMPTY_BODY_STATUS_CODES
@@ -457,7 +457,7 @@ def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, byt
     (an HTTP/0.9 line never gets the blank line the parser would wait for)."""
     messages: list[Any] = []
     start, size = 0, len(data)
-    cut = end + 4
+    cut = size if keeps_its_body(data, 0, end) else end + 4
     while True:
         try:
             got, upgraded, tail = parser.feed_data(data[start:cut])
@@ -476,7 +476,7 @@ def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, byt
         end = data.find(b"\r\n\r\n", start)
         if end < 0:
             return messages, False, tail, data[start:]
-        cut = end + 4
+        cut = size if keeps_its_body(data, start, end) else end + 4
 
 
 class FastLaneHandler(ConnectionHandler):

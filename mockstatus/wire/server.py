@@ -120,6 +120,16 @@ def line_verdict(buf: bytes, start: int, line_end: int) -> re.Match[bytes] | tup
     return match
 
 
+_TE_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:", re.IGNORECASE)
+
+
+def keeps_its_body(data: bytes, start: int, end: int) -> bool:
+    """Whether the request head `data[start:end]` must be fed with its body: a chunked body can
+    be malformed, and a head fed apart would be answered before its body fails (a
+    Content-Length body cannot fail, so such a head is fed alone and the rest after it whole)."""
+    return _TE_FIELD.search(data, start, end) is not None
+
+
 def _line_start(buf: bytes) -> tuple[int, int]:
     """(where the request line starts, its LF or -1): RFC 9112 §2.2 skips leading empty lines."""
     start = len(buf) - len(buf.lstrip(b"\r\n"))
@@ -199,6 +209,8 @@ class ConnectionHandler(RequestHandler):
         the common case, one request per segment, pays.)"""
         if end < 0:
             return self._unframed(data)
+        if keeps_its_body(data, 0, end):
+            return False
         size = len(data)
         start = end + 4
         self.http1_data_received(data[:start])
@@ -206,7 +218,7 @@ class ConnectionHandler(RequestHandler):
             # Each piece goes the handler's way again (the lane, a held delayed answer, aiohttp);
             # once the parser stands inside a request (a body) the rest is fed whole.
             end = data.find(b"\r\n\r\n", start) if self._clean else -1
-            cut = size if end < 0 else end + 4
+            cut = size if end < 0 or keeps_its_body(data, start, end) else end + 4
             self.http1_data_received(data[start:cut])
             start = cut
         return True
