@@ -506,8 +506,9 @@ class H2Protocol(asyncio.Protocol):
             # ?window=0 (and an over-cap body): the stream's window is never reopened; the
             # connection's is, so other streams keep flowing.
             self.conn.acknowledge_received_data(0, event.stream_id)
-            with contextlib.suppress(h2.exceptions.ProtocolError):
-                self.conn.increment_flow_control_window(length)
+            if length:  # an empty DATA frame (END_STREAM alone) used no window
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self.conn.increment_flow_control_window(length)
         else:
             self.conn.acknowledge_received_data(length, event.stream_id)
 
@@ -702,8 +703,15 @@ class H2Protocol(asyncio.Protocol):
             if send_body:
                 await self._send_body(stream, plan.body)
         if plan.close:
-            # HTTP/1.1 closes after 408 or a refused 413: HTTP/2 says GOAWAY after the answer.
-            self.goaway_graceful(ErrorCodes.NO_ERROR)
+            if plan.status == 413:
+                # A refused body ends only its own stream (the others on the connection go on):
+                # §8.1, a complete response, then RST_STREAM(NO_ERROR) asks the client to stop
+                # sending. The body's DATA still in flight is dropped (wire.h2_conn).
+                if not stream.ended:
+                    self._reset(sid, ErrorCodes.NO_ERROR, None)
+            else:
+                # HTTP/1.1 closes after a 408: HTTP/2 says GOAWAY after the answer.
+                self.goaway_graceful(ErrorCodes.NO_ERROR)
 
     async def _interims(self, stream: _Stream, plan: ResponsePlan) -> None:
         for interim in plan.interims:
