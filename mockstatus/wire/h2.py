@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -251,21 +252,27 @@ class _Body:
         return True
 
 
-class _Flood:
-    """Counts events per one-second window (RFC 9113 §10.5)."""
+class FloodWindow:
+    """At most `limit` events in any sliding one-second window (RFC 9113 §10.5).
 
-    __slots__ = ("count", "limit", "start")
+    Fixed windows let a burst straddling a boundary through at twice the limit; a token bucket
+    allows its capacity plus a second's refill. The times of the last `limit` events (a ring
+    of at most `limit` floats) make the check exact: the next event trips it when the oldest
+    of them is less than a second old."""
+
+    __slots__ = ("limit", "times")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.start = 0.0
-        self.count = 0
+        self.times: deque[float] = deque(maxlen=limit)
 
     def hit(self, now: float) -> bool:
-        if now - self.start >= 1.0:
-            self.start, self.count = now, 0
-        self.count += 1
-        return self.count > self.limit
+        """Count one event at `now` (seconds, monotonic); True: over the limit."""
+        times = self.times
+        if len(times) == self.limit and (not times or now - times[0] < 1.0):
+            return True
+        times.append(now)
+        return False
 
 
 _CONFIG = h2.config.H2Configuration(
@@ -380,8 +387,8 @@ class H2Protocol(asyncio.Protocol):
         # (httpx) fails on any frame that follows a GOAWAY it has read.
         self.goaway_refuses = False
         self.closed = False
-        self.resets = _Flood(H2_FLOOD_RESETS)
-        self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
+        self.resets = FloodWindow(H2_FLOOD_RESETS)
+        self.control = FloodWindow(H2_FLOOD_CONTROL_FRAMES)
         self.write_open: asyncio.Event | None = None
         self.flush_pending = False
         self.linger: asyncio.TimerHandle | None = None
