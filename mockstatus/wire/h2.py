@@ -75,6 +75,7 @@ CONNECTION_SPECIFIC = frozenset(
 )
 _FRAMING = frozenset({"content-length", "date"})  # the wire adds its own
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # RFC 9110 §5.1 token, lower-case
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,31}")  # RFC 3986 §3.1, lower-cased, kept short
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
 
 
@@ -597,7 +598,7 @@ class H2Protocol(asyncio.Protocol):
                 elif name == b":authority":
                     authority = value
                 elif name == b":scheme":
-                    scheme = value.decode("latin-1")
+                    scheme = value.decode("latin-1").lower()  # RFC 3986 §3.1: case-insensitive
                 continue
             text = value.decode("utf-8", "surrogateescape")
             if name == b"cookie":
@@ -635,6 +636,11 @@ class H2Protocol(asyncio.Protocol):
         facts: RequestFacts | None = None
         try:
             facts, length = self._facts(headers)
+            if facts.scheme != self.scheme:
+                decision = Decision(self._misdirected(facts), facts)
+                await self._send_plan(stream, decision.plan)
+                self._end_unread(stream)
+                return
             if self.service.admin is not None and facts.path.startswith(self.service.admin_root):
                 plan = await self._admin(stream, facts, length)
                 await self._send_plan(stream, plan)
@@ -655,6 +661,19 @@ class H2Protocol(asyncio.Protocol):
                 self._access(stream, facts, decision.plan)
             self._flush_soon()
             self._maybe_finish()
+
+    def _misdirected(self, facts: RequestFacts) -> ResponsePlan:
+        """RFC 9110 §7.4 / §15.5.20: a `:scheme` this connection cannot serve (https on h2c,
+        http on TLS, or any other scheme) is 421, never served as if it were that scheme."""
+        shown = facts.scheme if _SCHEME.fullmatch(facts.scheme) else "an invalid scheme"
+        why = f"this connection serves {self.scheme}, not {shown}"
+        return self.service.error_plan(facts, 421, why)
+
+    def _end_unread(self, stream: _Stream) -> None:
+        """§8.1: after a complete response to a request whose body is still coming (one we
+        refused), RST_STREAM(NO_ERROR) asks the client to stop sending; only this stream ends."""
+        if not stream.ended:
+            self._reset(stream.sid, ErrorCodes.NO_ERROR, None)
 
     def _access(self, stream: _Stream, facts: RequestFacts, plan: ResponsePlan) -> None:
         if self.service.access_log:
@@ -714,8 +733,7 @@ class H2Protocol(asyncio.Protocol):
                 # A refused body ends only its own stream (the others on the connection go on):
                 # §8.1, a complete response, then RST_STREAM(NO_ERROR) asks the client to stop
                 # sending. The body's DATA still in flight is dropped (wire.h2_conn).
-                if not stream.ended:
-                    self._reset(sid, ErrorCodes.NO_ERROR, None)
+                self._end_unread(stream)
             else:
                 # HTTP/1.1 closes after a 408: HTTP/2 says GOAWAY after the answer.
                 self.goaway_graceful(ErrorCodes.NO_ERROR)
