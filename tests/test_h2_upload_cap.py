@@ -4,6 +4,9 @@ connection's other streams go on."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -111,3 +114,33 @@ def test_a_plain_413_answer_closes_nothing(srv: Any) -> None:
     heads = [f.stream_id for f in frames if isinstance(f, HeadersFrame)]
     assert sorted(heads) == [1, 3]
     assert [f for f in frames if isinstance(f, (GoAwayFrame, RstStreamFrame))] == []
+
+
+NODE = shutil.which("node")
+NODE_UPLOAD = r"""
+const http2 = require('http2');
+const client = http2.connect(process.argv[1]);
+const out = {status: null, body: '', error: null, rst: null};
+const req = client.request({':method': 'POST', ':path': '/anything'});
+req.on('response', (h) => { out.status = h[':status']; });
+req.on('data', (d) => { out.body += d; });
+req.on('error', (e) => { out.error = e.code; });
+req.on('close', () => { out.rst = req.rstCode; console.log(JSON.stringify(out)); client.close(); });
+req.end(Buffer.alloc(Number(process.argv[2]), 'z'));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_node_gets_the_413_and_rst_stream_no_error_on_a_3_mb_upload(srv: Any) -> None:
+    assert NODE is not None
+    url = f"http://127.0.0.1:{srv.port}"
+    run = subprocess.run(
+        [NODE, "-e", NODE_UPLOAD, url, str(3_000_000)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    got = json.loads(run.stdout)
+    assert (got["status"], got["error"], got["rst"]) == (413, None, ErrorCodes.NO_ERROR)
+    assert got["body"] == "413 Content Too Large: the request body is over 1048576 bytes\n"
