@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from h2.errors import ErrorCodes
-from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame
+from hyperframe.frame import GoAwayFrame, HeadersFrame, PingFrame, RstStreamFrame
 
 from mockstatus.runner import BackgroundServer
 from tests.test_h2_rawclient import H2Client, h2_server
@@ -144,3 +144,67 @@ def test_node_gets_the_413_and_rst_stream_no_error_on_a_3_mb_upload(srv: Any) ->
     got = json.loads(run.stdout)
     assert (got["status"], got["error"], got["rst"]) == (413, None, ErrorCodes.NO_ERROR)
     assert got["body"] == "413 Content Too Large: the request body is over 1048576 bytes\n"
+
+
+def test_the_reset_waits_for_the_ack_of_a_ping_sent_after_the_response(srv: Any) -> None:
+    """curl 7.88 drops a response whose RST_STREAM it reads in the same batch: the server sends
+    a PING after the 413 and resets the stream only once the client has acknowledged it."""
+    client = RawH2(srv.port)
+    try:
+        fields = [(":method", "PUT"), (":scheme", "http"), (":authority", "x")]
+        fields += [(":path", "/anything"), ("content-length", str(CAP + 1))]
+        fields += [("expect", "100-continue")]
+        block = client.encoder.encode(fields)
+        client.sock.sendall(HeadersFrame(1, block, flags=["END_HEADERS"]).serialize())
+        first = client.until(lambda fs: any(isinstance(f, PingFrame) for f in fs))
+        # Our own PING round trip: nothing more (no reset) while theirs is unanswered.
+        quiet = client.ping_round_trip(b"h2fixpng")
+        ping = next(f for f in first if isinstance(f, PingFrame))
+        client.sock.sendall(PingFrame(0, opaque_data=ping.opaque_data, flags=["ACK"]).serialize())
+        after = client.until(lambda fs: any(isinstance(f, RstStreamFrame) for f in fs))
+    finally:
+        client.close()
+    kinds = [(type(f).__name__, f.stream_id) for f in first if type(f).__name__ != "SettingsFrame"]
+    assert kinds[-3:] == [("HeadersFrame", 1), ("DataFrame", 1), ("PingFrame", 0)]
+    assert ping.opaque_data == b"end\x00" + (1).to_bytes(4, "big") and "ACK" not in ping.flags
+    assert [type(f).__name__ for f in quiet] == ["PingFrame"]
+    resets = [(f.stream_id, f.error_code) for f in after if isinstance(f, RstStreamFrame)]
+    assert resets == [(1, ErrorCodes.NO_ERROR)]
+    assert not [f for f in first + quiet + after if isinstance(f, GoAwayFrame)]
+
+
+CURL = shutil.which("curl")
+
+
+def curl_has_http2() -> bool:
+    if CURL is None:
+        return False
+    version = subprocess.run([CURL, "--version"], capture_output=True, text=True, check=False)
+    return "HTTP2" in version.stdout
+
+
+@pytest.mark.skipif(not curl_has_http2(), reason="curl with HTTP/2 is not installed")
+def test_curl_gets_the_413_on_a_3_mb_upload(srv: Any, tmp_path: Any) -> None:
+    assert CURL is not None
+    body = tmp_path / "big"
+    body.write_bytes(b"z" * 3_000_000)
+    url = f"http://127.0.0.1:{srv.port}/anything"
+    run = subprocess.run(
+        [
+            CURL,
+            "-sS",
+            "--http2-prior-knowledge",
+            "-m",
+            "20",
+            "-w",
+            "\n%{http_code}",
+            "-d",
+            f"@{body}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout == "413 Content Too Large: the request body is over 1048576 bytes\n\n413"

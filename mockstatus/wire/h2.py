@@ -307,6 +307,7 @@ def response_headers(plan: ResponsePlan) -> list[tuple[bytes, bytes]]:
     return fields
 
 
+_END_UNREAD = b"end\x00"  # a PING's first 4 bytes: the stream id follows (_end_unread)
 _GOAWAY_SIZE = 9 + 8  # frame header + last-stream-id and error code, no debug data
 _STATUS = {code: str(code).encode() for code in range(100, 600)}
 _date_cache: list[Any] = [0, b""]
@@ -671,9 +672,20 @@ class H2Protocol(asyncio.Protocol):
 
     def _end_unread(self, stream: _Stream) -> None:
         """§8.1: after a complete response to a request whose body is still coming (one we
-        refused), RST_STREAM(NO_ERROR) asks the client to stop sending; only this stream ends."""
+        refused), RST_STREAM(NO_ERROR) asks the client to stop sending; only this stream ends.
+
+        The reset waits for the ACK of a PING sent right after the response (§6.7: the client
+        has read every frame before it): curl 7.88 (nghttp2) drops a response whose reset it
+        reads in the same batch and exits 92. A client that ended its body by then gets none."""
         if not stream.ended:
-            self._reset(stream.sid, ErrorCodes.NO_ERROR, None)
+            self.conn.ping(_END_UNREAD + stream.sid.to_bytes(4, "big"))
+            self._flush()
+
+    def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
+        data = event.ping_data
+        if data[:4] == _END_UNREAD:
+            # Suppressed in _reset when the client has ended the stream since (closed).
+            self._reset(int.from_bytes(data[4:], "big"), ErrorCodes.NO_ERROR, None)
 
     def _access(self, stream: _Stream, facts: RequestFacts, plan: ResponsePlan) -> None:
         if self.service.access_log:
@@ -1090,6 +1102,7 @@ _DISPATCH: dict[type, Callable[[H2Protocol, Any], None]] = {
     h2.events.TrailersReceived: H2Protocol._on_trailers,
     h2.events.StreamReset: H2Protocol._on_reset,
     h2.events.PingReceived: H2Protocol._on_control,
+    h2.events.PingAckReceived: H2Protocol._on_ping_ack,
     h2.events.RemoteSettingsChanged: H2Protocol._on_control,
     h2.events.WindowUpdated: H2Protocol._on_window,
     h2.events.ConnectionTerminated: H2Protocol._on_goaway,
