@@ -103,10 +103,10 @@ def describe_request(facts: RequestFacts) -> dict[str, object]:
         "files": fields.files,
         "origin": facts.remote,
         "client": facts.remote,
-        # HTTP/2 has no minor version (RFC 9113 §3): named as the journal names it
+        # The journal's names ("HTTP/1.1", "HTTP/1.0", "HTTP/2"): HTTP/2 has no minor version
         "http_version": "HTTP/2"
         if facts.version[0] == 2
-        else f"{facts.version[0]}.{facts.version[1]}",
+        else f"HTTP/{facts.version[0]}.{facts.version[1]}",
     }
 
 

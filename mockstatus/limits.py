@@ -159,3 +159,4 @@ LISTEN_BACKLOG = 4096  # connections a `serve` socket queues unaccepted (the ker
 UPSTREAM_INTERIMS = 16  # an upstream's 1xx (103, 102) relayed per request; more are dropped
 MAX_INTERIMS = 16  # 1xx interim responses one `?interim=` list may ask for; more is a 400
 MAX_WEBSOCKET_MESSAGE = 4 * MIB  # bytes of one /websocket/echo message; a larger one: close 1009
+H2_MAX_HEADER_BLOCK = 64 * KIB  # encoded bytes of one HEADERS + CONTINUATION chain, as the list

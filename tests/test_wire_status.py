@@ -196,7 +196,7 @@ def test_echo_reports_the_request(server):
     assert doc["args"] == {"x": ["1", "2"], "y": "z", "status": "201"}
     assert doc["headers"]["X-Custom"] == "v"
     assert doc["json"] == {"k": [1, 2]}
-    assert doc["http_version"] == "1.1" and doc["client"] == "127.0.0.1"
+    assert doc["http_version"] == "HTTP/1.1" and doc["client"] == "127.0.0.1"
 
 
 def test_echo_form_and_binary(server):

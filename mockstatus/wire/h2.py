@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -74,6 +75,7 @@ CONNECTION_SPECIFIC = frozenset(
 )
 _FRAMING = frozenset({"content-length", "date"})  # the wire adds its own
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # RFC 9110 §5.1 token, lower-case
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,31}")  # RFC 3986 §3.1, lower-cased, kept short
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
 
 
@@ -251,21 +253,27 @@ class _Body:
         return True
 
 
-class _Flood:
-    """Counts events per one-second window (RFC 9113 §10.5)."""
+class FloodWindow:
+    """At most `limit` events in any sliding one-second window (RFC 9113 §10.5).
 
-    __slots__ = ("count", "limit", "start")
+    Fixed windows let a burst straddling a boundary through at twice the limit; a token bucket
+    allows its capacity plus a second's refill. The times of the last `limit` events (a ring
+    of at most `limit` floats) make the check exact: the next event trips it when the oldest
+    of them is less than a second old."""
+
+    __slots__ = ("limit", "times")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.start = 0.0
-        self.count = 0
+        self.times: deque[float] = deque(maxlen=limit)
 
     def hit(self, now: float) -> bool:
-        if now - self.start >= 1.0:
-            self.start, self.count = now, 0
-        self.count += 1
-        return self.count > self.limit
+        """Count one event at `now` (seconds, monotonic); True: over the limit."""
+        times = self.times
+        if len(times) == self.limit and (not times or now - times[0] < 1.0):
+            return True
+        times.append(now)
+        return False
 
 
 _CONFIG = h2.config.H2Configuration(
@@ -299,6 +307,7 @@ def response_headers(plan: ResponsePlan) -> list[tuple[bytes, bytes]]:
     return fields
 
 
+_END_UNREAD = b"end\x00"  # a PING's first 4 bytes: the stream id follows (_end_unread)
 _GOAWAY_SIZE = 9 + 8  # frame header + last-stream-id and error code, no debug data
 _STATUS = {code: str(code).encode() for code in range(100, 600)}
 _date_cache: list[Any] = [0, b""]
@@ -380,8 +389,8 @@ class H2Protocol(asyncio.Protocol):
         # (httpx) fails on any frame that follows a GOAWAY it has read.
         self.goaway_refuses = False
         self.closed = False
-        self.resets = _Flood(H2_FLOOD_RESETS)
-        self.control = _Flood(H2_FLOOD_CONTROL_FRAMES)
+        self.resets = FloodWindow(H2_FLOOD_RESETS)
+        self.control = FloodWindow(H2_FLOOD_CONTROL_FRAMES)
         self.write_open: asyncio.Event | None = None
         self.flush_pending = False
         self.linger: asyncio.TimerHandle | None = None
@@ -506,8 +515,9 @@ class H2Protocol(asyncio.Protocol):
             # ?window=0 (and an over-cap body): the stream's window is never reopened; the
             # connection's is, so other streams keep flowing.
             self.conn.acknowledge_received_data(0, event.stream_id)
-            with contextlib.suppress(h2.exceptions.ProtocolError):
-                self.conn.increment_flow_control_window(length)
+            if length:  # an empty DATA frame (END_STREAM alone) used no window
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self.conn.increment_flow_control_window(length)
         else:
             self.conn.acknowledge_received_data(length, event.stream_id)
 
@@ -589,7 +599,7 @@ class H2Protocol(asyncio.Protocol):
                 elif name == b":authority":
                     authority = value
                 elif name == b":scheme":
-                    scheme = value.decode("latin-1")
+                    scheme = value.decode("latin-1").lower()  # RFC 3986 §3.1: case-insensitive
                 continue
             text = value.decode("utf-8", "surrogateescape")
             if name == b"cookie":
@@ -627,6 +637,11 @@ class H2Protocol(asyncio.Protocol):
         facts: RequestFacts | None = None
         try:
             facts, length = self._facts(headers)
+            if facts.scheme != self.scheme:
+                decision = Decision(self._misdirected(facts), facts)
+                await self._send_plan(stream, decision.plan)
+                self._end_unread(stream)
+                return
             if self.service.admin is not None and facts.path.startswith(self.service.admin_root):
                 plan = await self._admin(stream, facts, length)
                 await self._send_plan(stream, plan)
@@ -647,6 +662,30 @@ class H2Protocol(asyncio.Protocol):
                 self._access(stream, facts, decision.plan)
             self._flush_soon()
             self._maybe_finish()
+
+    def _misdirected(self, facts: RequestFacts) -> ResponsePlan:
+        """RFC 9110 §7.4 / §15.5.20: a `:scheme` this connection cannot serve (https on h2c,
+        http on TLS, or any other scheme) is 421, never served as if it were that scheme."""
+        shown = facts.scheme if _SCHEME.fullmatch(facts.scheme) else "an invalid scheme"
+        why = f"this connection serves {self.scheme}, not {shown}"
+        return self.service.error_plan(facts, 421, why)
+
+    def _end_unread(self, stream: _Stream) -> None:
+        """§8.1: after a complete response to a request whose body is still coming (one we
+        refused), RST_STREAM(NO_ERROR) asks the client to stop sending; only this stream ends.
+
+        The reset waits for the ACK of a PING sent right after the response (§6.7: the client
+        has read every frame before it): curl 7.88 (nghttp2) drops a response whose reset it
+        reads in the same batch and exits 92. A client that ended its body by then gets none."""
+        if not stream.ended:
+            self.conn.ping(_END_UNREAD + stream.sid.to_bytes(4, "big"))
+            self._flush()
+
+    def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
+        data = event.ping_data
+        if data[:4] == _END_UNREAD:
+            # Suppressed in _reset when the client has ended the stream since (closed).
+            self._reset(int.from_bytes(data[4:], "big"), ErrorCodes.NO_ERROR, None)
 
     def _access(self, stream: _Stream, facts: RequestFacts, plan: ResponsePlan) -> None:
         if self.service.access_log:
@@ -702,8 +741,14 @@ class H2Protocol(asyncio.Protocol):
             if send_body:
                 await self._send_body(stream, plan.body)
         if plan.close:
-            # HTTP/1.1 closes after 408 or a refused 413: HTTP/2 says GOAWAY after the answer.
-            self.goaway_graceful(ErrorCodes.NO_ERROR)
+            if plan.status == 413:
+                # A refused body ends only its own stream (the others on the connection go on):
+                # §8.1, a complete response, then RST_STREAM(NO_ERROR) asks the client to stop
+                # sending. The body's DATA still in flight is dropped (wire.h2_conn).
+                self._end_unread(stream)
+            else:
+                # HTTP/1.1 closes after a 408: HTTP/2 says GOAWAY after the answer.
+                self.goaway_graceful(ErrorCodes.NO_ERROR)
 
     async def _interims(self, stream: _Stream, plan: ResponsePlan) -> None:
         for interim in plan.interims:
@@ -1057,6 +1102,7 @@ _DISPATCH: dict[type, Callable[[H2Protocol, Any], None]] = {
     h2.events.TrailersReceived: H2Protocol._on_trailers,
     h2.events.StreamReset: H2Protocol._on_reset,
     h2.events.PingReceived: H2Protocol._on_control,
+    h2.events.PingAckReceived: H2Protocol._on_ping_ack,
     h2.events.RemoteSettingsChanged: H2Protocol._on_control,
     h2.events.WindowUpdated: H2Protocol._on_window,
     h2.events.ConnectionTerminated: H2Protocol._on_goaway,

@@ -12,6 +12,12 @@ client has in flight (other tests' streams on a pooled connection):
 The header block is always decoded first, so the HPACK state stays in step with the client's.
 These override h2's private `_receive_headers_frame` / `_receive_data_frame` (their bodies copied
 from h2 4.1-4.4 with the checks changed): h2 has no hook for either decision.
+
+A header block split over HEADERS + CONTINUATION frames is capped at H2_MAX_HEADER_BLOCK bytes
+while it accumulates (h2 only counts frames: 64 of up to 16 KiB each, ~1 MiB held per
+connection before it refuses). Over the cap the connection ends with GOAWAY(ENHANCE_YOUR_CALM)
+(§10.5, §10.5.1): a 431 on the stream would need the whole block decoded first to keep the
+HPACK state in step (§4.3), which means holding exactly what the cap refuses.
 """
 
 from __future__ import annotations
@@ -23,8 +29,44 @@ from h2.connection import AllowedStreamIDs, ConnectionInputs, _decode_headers
 from h2.errors import ErrorCodes
 from h2.events import Event, PriorityUpdated, StreamReset
 from h2.exceptions import InvalidBodyLengthError, ProtocolError, StreamClosedError
+from h2.frame_buffer import FrameBuffer
 from h2.stream import StreamClosedBy, StreamInputs, StreamState
-from hyperframe.frame import DataFrame, Frame, HeadersFrame, RstStreamFrame, WindowUpdateFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    HeadersFrame,
+    RstStreamFrame,
+    WindowUpdateFrame,
+)
+
+from mockstatus.limits import H2_MAX_HEADER_BLOCK
+
+
+class HeaderBlockTooLarge(ProtocolError):
+    """A HEADERS + CONTINUATION block over H2_MAX_HEADER_BLOCK: GOAWAY(ENHANCE_YOUR_CALM)."""
+
+    error_code = ErrorCodes.ENHANCE_YOUR_CALM
+
+
+class _CappedFrameBuffer(FrameBuffer):
+    """h2's frame buffer, refusing a header block as soon as its fragments pass the cap."""
+
+    def __init__(self) -> None:
+        super().__init__(server=True)
+        self.block_size = 0
+
+    def _update_header_buffer(self, f: Frame | None) -> Frame | None:
+        if self._headers_buffer:
+            if isinstance(f, ContinuationFrame):  # anything else: h2 refuses it below
+                self.block_size += len(f.data)
+                if self.block_size > H2_MAX_HEADER_BLOCK:
+                    raise HeaderBlockTooLarge(
+                        f"a header block over {H2_MAX_HEADER_BLOCK} bytes (HEADERS + CONTINUATION)"
+                    )
+        elif isinstance(f, HeadersFrame) and "END_HEADERS" not in f.flags:
+            self.block_size = len(f.data)
+        return super()._update_header_buffer(f)
 
 
 def _bad_content_length(headers: list[Any]) -> bool:
@@ -45,6 +87,10 @@ def _stream_reset(stream_id: int, code: ErrorCodes) -> StreamReset:
 
 class ServerConnection(h2.connection.H2Connection):
     """h2's connection with the stream-scoped errors above (see the module docstring)."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config=config)
+        self.incoming_buffer = _CappedFrameBuffer()
 
     def _refuse(self, stream: Any, code: ErrorCodes) -> tuple[list[Frame], list[Event]]:
         """RST_STREAM(code) and a StreamReset event (remote_reset False: not the client's)."""
