@@ -448,6 +448,16 @@ class Lane:
 # --- the connection -------------------------------------------------------------------------
 
 
+def feed(parser: Any, data: bytes) -> tuple[list[Any], bool, bytes]:
+    """`parser.feed_data(data)`, a parse error turned into the message aiohttp's own
+    data_received queues for it (a 400 `_ErrInfo`)."""
+    try:
+        messages, upgraded, tail = parser.feed_data(data)
+    except HttpProcessingError as exc:
+        return [(_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD)], False, b""
+    return messages, upgraded, tail
+
+
 def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, bytes, bytes]:
     """Feed `data` to `parser`, which stands between requests, one request head at a time
     (`end`: where the first head ends) while each piece ends a bodiless request, the rest whole:
@@ -459,12 +469,10 @@ def feed_heads(parser: Any, data: bytes, end: int) -> tuple[list[Any], bool, byt
     start, size = 0, len(data)
     cut = size if keeps_its_body(data, 0, end) else end + 4
     while True:
-        try:
-            got, upgraded, tail = parser.feed_data(data[start:cut])
-        except HttpProcessingError as exc:
-            messages.append((_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD))
-            return messages, False, b"", b""
+        got, upgraded, tail = feed(parser, data[start:cut])
         messages += got
+        if got and type(got[-1][0]) is _ErrInfo:
+            return messages, False, b"", b""
         start = cut
         if upgraded:
             return messages, True, tail + data[start:], b""
@@ -503,10 +511,9 @@ class FastLaneHandler(ConnectionHandler):
         self._lane_future: asyncio.Future[None] | None = None
         self._held = b""
         self._held_paused = False
-        # The parser stands between two requests (every byte fed to it ended a bodiless request
-        # the lane answered), and the last such chunk that was one whole request on its own,
-        # with what the parser made of it: see `_repeated`.
-        self._clean = True  # a new connection's parser has seen nothing yet
+        # The last chunk that was one whole request on its own, parsed from `_clean` (the parser
+        # between requests), with what the parser made of it: reused when the same bytes come
+        # again from the same state (http1_data_received).
         self._repeat = b""
         self._repeat_messages: list[Any] = []
         self._coarse_clock = not isinstance(
@@ -563,11 +570,7 @@ class FastLaneHandler(ConnectionHandler):
                 chunk = data[: len(data) - len(unfed)]
                 first_head = -1
             else:
-                try:
-                    messages, upgraded, tail = parser.feed_data(data)
-                except HttpProcessingError as exc:
-                    messages = [(_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD)]
-                    upgraded, tail = False, b""
+                messages, upgraded, tail = feed(parser, data)
             done = self._lane_answer(messages) if messages else 0
             if done < 0:
                 return  # answered `Connection: close`: the connection is closing
