@@ -229,20 +229,17 @@ class ConnectionHandler(RequestHandler):
         if not data:
             # aiohttp's re-parse after a pause (b""): a parser between requests holds no tail
             return True
-        start, line_end = _line_start(data)
-        verdict = line_verdict(data, start, line_end)
-        if isinstance(verdict, tuple):
-            self._refuse_in_order(*verdict)
-            return True
-        if verdict is None and line_end < 0 and len(data) < SNIFF_LIMIT:
+        verdict = self._sniff_later(data)
+        if verdict is None:
             # Sniff the rest of this request line as the first one was.
             self._sniffed = data
             self.__dict__.pop("data_received", None)
             return True
-        return False
+        return verdict is False
 
     def _sniff_later(self, buf: bytes) -> bytes | bool | None:
-        """A later request line, held by `_unframed`: the same checks as `_unframed`."""
+        """A later request line with no complete head yet: None to wait for the rest of the
+        line, False when it is refused (queued in order), else `buf` to feed."""
         start, line_end = _line_start(buf)
         verdict = line_verdict(buf, start, line_end)
         if isinstance(verdict, tuple):
