@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import time
 import zlib
 from collections import deque
@@ -282,17 +283,23 @@ def encode_request(entry: Entry) -> bytes:
     per such shape, filled with two numbers: ~2x cheaper than writing it out each time
     (timeit), which is what a feed costs per request. The duration is written with `%.3f`
     (what `round(x, 3)` gives, spelt with trailing zeros)."""
-    shape = (*entry[2:5], *entry[8:13], entry[18], entry[19] is None, entry[21])
+    shape = (_shape_of(entry), entry[_NEAR_MISSES] is None)
     template = _templates.get(shape)
     if template is None:
         if len(_templates) >= FEED_TEMPLATES:
             _templates.clear()  # clients choose paths and sessions: bounded
         template = _templates[shape] = _template(entry)
-    return template % (entry[0], entry[13])
+    return template % (entry[_SEQ], entry[_DURATION])
 
 
-# (method, path, query, scenario, route, session, status, fault, http_version, matched, note)
-# of a request event -> its bytes with `%d` for the seq and `%.3f` for the duration.
+# Every field a request event shows but its seq and duration (and whether it matched): one C
+# call picks them, by position looked up once here from the names.
+_SHAPE = ("method", "path", "query", "scenario", "route", "session", "status", "fault", "note")
+_shape_of = operator.itemgetter(*(Entry._fields.index(name) for name in (*_SHAPE, "http_version")))
+_SEQ, _DURATION, _NEAR_MISSES = (
+    Entry._fields.index(n) for n in ("seq", "duration_ms", "near_misses")
+)
+# A request event's shape -> its bytes with `%d` for the seq and `%.3f` for the duration.
 _templates: dict[tuple[object, ...], bytes] = {}
 
 
