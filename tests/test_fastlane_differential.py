@@ -18,17 +18,16 @@ from mockstatus.types import ManualClock
 from mockstatus.wire import fastlane
 from mockstatus.wire.server import ConnectionHandler
 from tests import rawhttp
+from tests.test_fastlane import ROUTES as LANE_ROUTES
 
-ROUTES = """\
-name: lane
-routes:
-  - name: fixed
-    match: {method: GET, path: /lane/fixed}
-    respond: {status: 503, headers: {Retry-After: "5"}, body: down}
+ROUTES = (
+    LANE_ROUTES
+    + """\
   - name: posted
     match: {method: POST, path: /lane/post}
     respond: {status: 201, body: made}
 """
+)
 
 # What a client sends; bodies carry "\r\n\r\n" so a cut there looks like the end of a head.
 REQUESTS = [

@@ -17,14 +17,7 @@ from mockstatus.runner import BackgroundServer
 from mockstatus.types import ManualClock
 from mockstatus.wire import fastlane
 from tests import rawhttp
-
-ROUTES = """\
-name: lane
-routes:
-  - name: fixed
-    match: {method: GET, path: /lane/fixed}
-    respond: {status: 503, headers: {Retry-After: "5"}, body: down}
-"""
+from tests.test_fastlane import ROUTES  # /lane/fixed: 503, Retry-After 5, "down"
 
 
 @pytest.fixture
