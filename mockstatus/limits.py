@@ -123,6 +123,7 @@ H2_GOAWAY_DEBUG = 120  # bytes of debug text in a GOAWAY that ends a connection 
 H2_SEND_STALL = 60.0  # seconds an answer waits for a closed flow-control window or an unread socket
 H2_READ_SLICE = 16 * KIB  # bytes of one read h2 parses before the flood checks run again
 H2_GOAWAY_LINGER = 1.0  # seconds a connection stays open after GOAWAY once its streams are done
+H2_RESET_ACK_WAIT = 5.0  # seconds a refused upload's reset waits for the client's PING ACK
 # --- dashboard (docs/dashboard.md) -------------------------------------------------------------
 MAX_FEED_SUBSCRIBERS = 64  # open `/__mockstatus/events` feeds (dashboards); more get a 503
 FEED_BUFFER = 1000  # events queued for one feed subscriber; more are dropped and counted

@@ -173,6 +173,30 @@ def test_the_reset_waits_for_the_ack_of_a_ping_sent_after_the_response(srv: Any)
     assert not [f for f in first + quiet + after if isinstance(f, GoAwayFrame)]
 
 
+def test_a_client_that_never_acks_the_ping_is_reset_after_the_cap(srv: Any, monkeypatch) -> None:
+    """The wait for the PING ACK is capped (H2_RESET_ACK_WAIT): a client that ignores the PING
+    and keeps its over-cap upload open still gets RST_STREAM(NO_ERROR), and no GOAWAY."""
+    from mockstatus.wire import h2 as wire_h2
+
+    monkeypatch.setattr(wire_h2, "H2_RESET_ACK_WAIT", 0.2)
+    client = RawH2(srv.port)
+    try:
+        fields = [(":method", "PUT"), (":scheme", "http"), (":authority", "x")]
+        fields += [(":path", "/anything"), ("content-length", str(CAP + 1))]
+        fields += [("expect", "100-continue")]
+        block = client.encoder.encode(fields)
+        client.sock.sendall(HeadersFrame(1, block, flags=["END_HEADERS"]).serialize())
+        frames = client.until(lambda fs: any(isinstance(f, RstStreamFrame) for f in fs))
+    finally:
+        client.close()
+    statuses = [f for f in frames if isinstance(f, HeadersFrame)]
+    assert len(statuses) == 1  # the 413's HEADERS, then DATA, the PING, and (unacked) the reset
+    assert [f for f in frames if isinstance(f, PingFrame) and "ACK" not in f.flags]
+    resets = [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)]
+    assert resets == [(1, ErrorCodes.NO_ERROR)]
+    assert not [f for f in frames if isinstance(f, GoAwayFrame)]
+
+
 CURL = shutil.which("curl")
 
 

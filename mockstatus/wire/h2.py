@@ -48,6 +48,7 @@ from mockstatus.limits import (
     H2_MAX_HEADER_LIST,
     H2_OUTPUT_BUFFER,
     H2_READ_SLICE,
+    H2_RESET_ACK_WAIT,
     H2_SEND_STALL,
     MAX_HANG,
 )
@@ -676,10 +677,16 @@ class H2Protocol(asyncio.Protocol):
 
         The reset waits for the ACK of a PING sent right after the response (§6.7: the client
         has read every frame before it): curl 7.88 (nghttp2) drops a response whose reset it
-        reads in the same batch and exits 92. A client that ended its body by then gets none."""
+        reads in the same batch and exits 92. A client that ended its body by then gets none;
+        one that never acknowledges the PING (§6.7 says it must) gets the reset after
+        H2_RESET_ACK_WAIT, so a refused upload cannot go on for ever."""
         if not stream.ended:
             self.conn.ping(_END_UNREAD + stream.sid.to_bytes(4, "big"))
             self._flush()
+            # A second reset, after the ACK's, is a no-op: _reset ignores a closed stream.
+            asyncio.get_running_loop().call_later(
+                H2_RESET_ACK_WAIT, self._reset, stream.sid, ErrorCodes.NO_ERROR, None
+            )
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
         data = event.ping_data
